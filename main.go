@@ -1,3 +1,18 @@
+// Command rideshare is the single binary of the RideShare DBaaS: the
+// orchestrator, the workers, the users and rides services, the local load
+// balancer, the plugins, and the operator CLI are all subcommands of it.
 package main
 
-func main() {}
+import (
+	"fmt"
+	"os"
+
+	"github.com/rideshare/dbaas/command"
+)
+
+func main() {
+	if err := command.App().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "rideshare:", err)
+		os.Exit(1)
+	}
+}
