@@ -47,14 +47,10 @@ func (w *WriteRequest) Validate() error {
 	if err != nil {
 		return err
 	}
-	values, err := typed(t, "values", w.Values)
-	if err != nil {
+	if err := w.Typed(); err != nil {
 		return err
 	}
-	where, err := typed(t, "where", w.Where)
-	if err != nil {
-		return err
-	}
+	values, where := w.Values, w.Where
 	switch w.Op {
 	case OpInsert:
 		if len(where) > 0 {
@@ -82,6 +78,28 @@ func (w *WriteRequest) Validate() error {
 		if len(values) > 0 {
 			return invalid("values: not allowed on delete")
 		}
+	}
+	return nil
+}
+
+// Typed converts every value to its column's Go type without the client-side
+// rules: a log entry carries the id the master generated, which a client may
+// not send.
+func (w *WriteRequest) Typed() error {
+	if w.Op == OpClear {
+		return nil
+	}
+	t, err := table(w.Table)
+	if err != nil {
+		return err
+	}
+	values, err := typed(t, "values", w.Values)
+	if err != nil {
+		return err
+	}
+	where, err := typed(t, "where", w.Where)
+	if err != nil {
+		return err
 	}
 	w.Values, w.Where = values, where
 	return nil

@@ -1,0 +1,82 @@
+package orchestrator
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/rideshare/dbaas/plugins/election"
+)
+
+// The admin API (DESIGN §3.4).
+
+func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request) {
+	leader, ok, err := o.opts.Election.Leader(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "read the current master: %v", err)
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusConflict, "there is no master right now (an election may be in progress)")
+		return
+	}
+	pid := leader.PID
+	for _, wi := range o.workersOrEmpty(r) {
+		if wi.ID == leader.ID {
+			pid = wi.PID
+		}
+	}
+	if err := o.sup.Kill(r.Context(), leader.ID); err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, []string{strconv.Itoa(pid)})
+}
+
+func (o *Orchestrator) handleCrashSlave(w http.ResponseWriter, r *http.Request) {
+	var victim *WorkerInfo
+	for _, wi := range o.workersOrEmpty(r) {
+		if wi.Role == election.RoleSlave && !wi.Draining && (victim == nil || wi.PID > victim.PID) {
+			wi := wi
+			victim = &wi
+		}
+	}
+	if victim == nil {
+		writeError(w, http.StatusConflict, "there is no slave to crash")
+		return
+	}
+	if err := o.sup.Kill(r.Context(), victim.ID); err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, []string{strconv.Itoa(victim.PID)})
+}
+
+func (o *Orchestrator) handleWorkerList(w http.ResponseWriter, r *http.Request) {
+	ws, err := o.sup.Workers(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	pids := make([]int, 0, len(ws))
+	for _, wi := range ws {
+		pids = append(pids, wi.PID) // Workers is sorted by pid
+	}
+	writeJSON(w, http.StatusOK, pids)
+}
+
+func (o *Orchestrator) handleWorkers(w http.ResponseWriter, r *http.Request) {
+	ws, err := o.sup.Workers(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ws)
+}
+
+func (o *Orchestrator) workersOrEmpty(r *http.Request) []WorkerInfo {
+	ws, err := o.sup.Workers(r.Context())
+	if err != nil {
+		return nil
+	}
+	return ws
+}

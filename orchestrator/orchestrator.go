@@ -1,0 +1,162 @@
+// Package orchestrator is the front of the DBaaS: the DB API that relays
+// reads and writes through RabbitMQ, the supervisor that holds 1 master + N
+// slaves, the read-count autoscaler and the admin API. It never touches a
+// database itself.
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/runtime"
+)
+
+// Options configure an orchestrator.
+type Options struct {
+	Listen     string
+	AMQPURL    string
+	RPCTimeout time.Duration
+
+	Runtime  runtime.Runtime
+	Election election.Election
+	// NewWorker describes the worker to start under a fresh id.
+	NewWorker func(id string) runtime.Spec
+	// DestroyWorker drops a dead worker's database (may be nil).
+	DestroyWorker func(ctx context.Context, id string) error
+
+	// Slaves is the number of slaves before scaling has decided anything.
+	Slaves        int
+	ScaleInterval time.Duration
+	ReadsPerSlave int
+	MinSlaves     int
+	MaxSlaves     int
+	// StopWorkersOnExit stops every worker when Run returns (rideshare up);
+	// otherwise they keep running for the next orchestrator to adopt.
+	StopWorkersOnExit bool
+
+	Logger hclog.Logger
+}
+
+// Orchestrator serves the DB and admin APIs and supervises workers.
+type Orchestrator struct {
+	opts   Options
+	log    hclog.Logger
+	rpc    *broker.RPC
+	sup    *Supervisor
+	scaler *scaler
+}
+
+// New checks the options.
+func New(opts Options) (*Orchestrator, error) {
+	if opts.Runtime == nil || opts.Election == nil || opts.NewWorker == nil {
+		return nil, errors.New("orchestrator: runtime, election and NewWorker are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.RPCTimeout <= 0 {
+		opts.RPCTimeout = 10 * time.Second
+	}
+	if opts.ReadsPerSlave <= 0 {
+		opts.ReadsPerSlave = 20
+	}
+	if opts.MinSlaves <= 0 {
+		opts.MinSlaves = 1
+	}
+	if opts.MaxSlaves < opts.MinSlaves {
+		opts.MaxSlaves = opts.MinSlaves
+	}
+	if opts.Slaves < opts.MinSlaves {
+		opts.Slaves = opts.MinSlaves
+	}
+	if opts.ScaleInterval <= 0 {
+		opts.ScaleInterval = 2 * time.Minute
+	}
+	o := &Orchestrator{opts: opts, log: opts.Logger}
+	o.sup = newSupervisor(opts.Runtime, opts.Election, opts.Slaves, opts.Logger.Named("supervisor"), opts.NewWorker, opts.DestroyWorker)
+	o.scaler = &scaler{interval: opts.ScaleInterval, perSlave: opts.ReadsPerSlave, min: opts.MinSlaves, max: opts.MaxSlaves, set: o.sup.SetDesired}
+	return o, nil
+}
+
+// Handler is the HTTP API.
+func (o *Orchestrator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/db/write", method(http.MethodPost, o.handleWrite))
+	mux.HandleFunc("/api/v1/db/read", method(http.MethodPost, o.handleRead))
+	mux.HandleFunc("/api/v1/db/clear", method(http.MethodPost, o.handleClear))
+	mux.HandleFunc("/api/v1/crash/master", method(http.MethodPost, o.handleCrashMaster))
+	mux.HandleFunc("/api/v1/crash/slave", method(http.MethodPost, o.handleCrashSlave))
+	mux.HandleFunc("/api/v1/worker/list", method(http.MethodGet, o.handleWorkerList))
+	mux.HandleFunc("/api/v1/workers", method(http.MethodGet, o.handleWorkers))
+	mux.HandleFunc("/healthz", method(http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no route %s %s", r.Method, r.URL.Path)
+	})
+	return mux
+}
+
+// Run serves until ctx is done.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", o.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.opts.Listen, err)
+	}
+	return o.Serve(ctx, ln)
+}
+
+// Serve is Run on an open listener.
+func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
+	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, o.log.Named("rpc"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	o.rpc = rpc
+	defer rpc.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	o.scaler.mu.Lock()
+	o.scaler.ctx = ctx
+	o.scaler.mu.Unlock()
+
+	supDone := make(chan error, 1)
+	go func() { supDone <- o.sup.Run(ctx) }()
+
+	srv := &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+	o.log.Info("orchestrator listening", "addr", ln.Addr().String())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-supDone:
+		runErr = fmt.Errorf("supervisor: %w", err)
+	case err := <-srvDone:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	cancel()
+	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutCtx)
+	if o.opts.StopWorkersOnExit {
+		o.log.Info("stopping all workers")
+		o.sup.StopAll(shutCtx, 3*time.Second)
+	}
+	return runErr
+}
+
+// Ready is closed once the supervisor has adopted running workers and made
+// its first reconcile.
+func (o *Orchestrator) Ready() <-chan struct{} { return o.sup.ready }

@@ -1,0 +1,322 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/runtime"
+)
+
+// Supervisor keeps 1 master + the desired number of slaves alive (invariant
+// 6). It reconciles on events only — election watches, runtime exits, scaling
+// decisions, and a retry timer after a failed start — never in a polling loop.
+// The workers elect their master themselves; the supervisor only counts,
+// starts, drains and clears away the dead.
+type Supervisor struct {
+	rt  runtime.Runtime
+	el  election.Election
+	log hclog.Logger
+
+	// newSpec describes a new worker; destroy drops a dead worker's database.
+	newSpec func(id string) runtime.Spec
+	destroy func(ctx context.Context, id string) error
+
+	mu      sync.Mutex
+	workers map[string]*supervised
+	desired int // slaves
+	kick    chan struct{}
+	ready   chan struct{} // closed after adoption and the first reconcile
+	// DrainTimeout bounds a scale-in stop before the worker is killed.
+	drainTimeout time.Duration
+}
+
+type supervised struct {
+	runtime.Handle
+	draining bool
+}
+
+// WorkerInfo is one worker as the admin API shows it.
+type WorkerInfo struct {
+	ID         string    `json:"id"`
+	PID        int       `json:"pid"`
+	Role       string    `json:"role"`
+	AppliedSeq uint64    `json:"applied_seq"`
+	StartedAt  time.Time `json:"started_at"`
+	Draining   bool      `json:"draining,omitempty"`
+}
+
+func newSupervisor(rt runtime.Runtime, el election.Election, slaves int, log hclog.Logger,
+	newSpec func(string) runtime.Spec, destroy func(context.Context, string) error) *Supervisor {
+	return &Supervisor{rt: rt, el: el, log: log, newSpec: newSpec, destroy: destroy,
+		workers: map[string]*supervised{}, desired: slaves, kick: make(chan struct{}, 1),
+		ready: make(chan struct{}), drainTimeout: 10 * time.Second}
+}
+
+// Run adopts running workers, then reconciles until ctx is done.
+func (s *Supervisor) Run(ctx context.Context) error {
+	exits, err := s.rt.Exits(ctx)
+	if err != nil {
+		return fmt.Errorf("watch worker exits: %w", err)
+	}
+	watch, err := s.el.Watch(ctx)
+	if err != nil {
+		return fmt.Errorf("watch election: %w", err)
+	}
+	hs, err := s.rt.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list running workers: %w", err)
+	}
+	s.mu.Lock()
+	for _, h := range hs {
+		s.workers[h.ID] = &supervised{Handle: h}
+	}
+	s.mu.Unlock()
+	if len(hs) > 0 {
+		s.log.Info("adopted running workers", "count", len(hs))
+	}
+	s.reconcile(ctx)
+	close(s.ready)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case x, ok := <-exits:
+			if !ok {
+				return errors.New("runtime exit stream closed")
+			}
+			s.exited(ctx, x)
+		case _, ok := <-watch:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("election watch closed")
+			}
+		case <-s.kick:
+		}
+		s.reconcile(ctx)
+	}
+}
+
+// exited forgets a dead worker and removes its election record at once, so a
+// dead master's successor is elected without waiting for session expiry.
+func (s *Supervisor) exited(ctx context.Context, x runtime.Exit) {
+	s.mu.Lock()
+	w, known := s.workers[x.ID]
+	delete(s.workers, x.ID)
+	s.mu.Unlock()
+	if !known {
+		return
+	}
+	s.log.Info("worker exited", "id", x.ID, "pid", x.PID, "exit_code", x.ExitCode, "draining", w.draining)
+	if err := s.el.Remove(ctx, x.ID); err != nil {
+		s.log.Warn("remove election record", "id", x.ID, "error", err)
+	}
+	if s.destroy != nil {
+		go func() {
+			if err := s.destroy(context.WithoutCancel(ctx), x.ID); err != nil {
+				s.log.Warn("drop worker database", "id", x.ID, "error", err)
+			}
+		}()
+	}
+}
+
+// SetDesired sets the number of slaves to hold.
+func (s *Supervisor) SetDesired(n int) {
+	s.mu.Lock()
+	changed := s.desired != n
+	s.desired = n
+	s.mu.Unlock()
+	if changed {
+		s.log.Info("desired slaves changed", "slaves", n)
+		s.poke()
+	}
+}
+
+// Desired is the number of slaves being held.
+func (s *Supervisor) Desired() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.desired
+}
+
+func (s *Supervisor) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// reconcile starts or drains workers so that 1 + desired are live.
+func (s *Supervisor) reconcile(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	members, err := s.el.Members(ctx)
+	if err != nil {
+		s.log.Warn("list election members", "error", err)
+		s.retryLater(ctx)
+		return
+	}
+	leader, hasLeader, err := s.el.Leader(ctx)
+	if err != nil {
+		s.log.Warn("read election leader", "error", err)
+	}
+
+	s.mu.Lock()
+	var stale []string
+	for _, m := range members {
+		if _, ok := s.workers[m.ID]; !ok {
+			stale = append(stale, m.ID)
+		}
+	}
+	var live []*supervised
+	for _, w := range s.workers {
+		if !w.draining {
+			live = append(live, w)
+		}
+	}
+	need := 1 + s.desired
+	var drain []*supervised
+	if len(live) > need {
+		// Scale in from the highest pids, never the master.
+		sort.Slice(live, func(i, j int) bool { return live[i].PID > live[j].PID })
+		for _, w := range live {
+			if len(live)-len(drain) <= need {
+				break
+			}
+			if hasLeader && w.ID == leader.ID {
+				continue
+			}
+			w.draining = true
+			drain = append(drain, w)
+		}
+	}
+	start := need - len(live)
+	s.mu.Unlock()
+
+	for _, id := range stale {
+		// A record with no live process behind it: the process died before
+		// this orchestrator saw it (e.g. while it was restarting).
+		s.log.Info("removing election record of a dead worker", "id", id)
+		if err := s.el.Remove(ctx, id); err != nil {
+			s.log.Warn("remove stale election record", "id", id, "error", err)
+		}
+	}
+	for _, w := range drain {
+		s.log.Info("draining slave", "id", w.ID, "pid", w.PID)
+		go func(id string) {
+			if err := s.rt.Stop(context.WithoutCancel(ctx), id, s.drainTimeout); err != nil {
+				s.log.Warn("stop draining worker", "id", id, "error", err)
+			}
+		}(w.ID)
+	}
+	for i := 0; i < start; i++ {
+		if err := s.startWorker(ctx); err != nil {
+			s.log.Error("start worker", "error", err)
+			s.retryLater(ctx)
+			return
+		}
+	}
+}
+
+func (s *Supervisor) startWorker(ctx context.Context) error {
+	id := "w-" + newID()[:10]
+	h, err := s.rt.Start(ctx, s.newSpec(id))
+	if err != nil {
+		return fmt.Errorf("start worker %s: %w", id, err)
+	}
+	s.mu.Lock()
+	s.workers[h.ID] = &supervised{Handle: h}
+	s.mu.Unlock()
+	s.log.Info("started worker", "id", h.ID, "pid", h.PID)
+	return nil
+}
+
+// retryLater reconciles again after a pause: a start that failed is retried
+// without spinning.
+func (s *Supervisor) retryLater(ctx context.Context) {
+	time.AfterFunc(time.Second, func() {
+		if ctx.Err() == nil {
+			s.poke()
+		}
+	})
+}
+
+// Workers lists the live workers with what the election knows of them.
+func (s *Supervisor) Workers(ctx context.Context) ([]WorkerInfo, error) {
+	members, err := s.el.Members(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list election members: %w", err)
+	}
+	leader, hasLeader, err := s.el.Leader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read election leader: %w", err)
+	}
+	byID := map[string]election.Member{}
+	for _, m := range members {
+		byID[m.ID] = m
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]WorkerInfo, 0, len(s.workers))
+	for _, w := range s.workers {
+		info := WorkerInfo{ID: w.ID, PID: w.PID, Role: election.RoleSlave, StartedAt: w.StartedAt, Draining: w.draining}
+		if m, ok := byID[w.ID]; ok {
+			info.AppliedSeq = m.AppliedSeq
+		}
+		if hasLeader && leader.ID == w.ID {
+			info.Role = election.RoleMaster
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out, nil
+}
+
+// Kill ends a worker at once (the crash API) and removes its election
+// record, so that a master's successor is elected without delay.
+func (s *Supervisor) Kill(ctx context.Context, id string) error {
+	if err := s.rt.Kill(ctx, id); err != nil {
+		return fmt.Errorf("kill worker %s: %w", id, err)
+	}
+	if err := s.el.Remove(ctx, id); err != nil {
+		return fmt.Errorf("remove election record of %s: %w", id, err)
+	}
+	return nil
+}
+
+// StopAll stops every worker (graceful, then killed) and drops their
+// databases: `rideshare up` leaves nothing behind. The log keeps the data.
+func (s *Supervisor) StopAll(ctx context.Context, timeout time.Duration) {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.workers))
+	for id := range s.workers {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			if err := s.rt.Stop(ctx, id, timeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				s.log.Warn("stop worker", "id", id, "error", err)
+			}
+			_ = s.el.Remove(ctx, id)
+			if s.destroy != nil {
+				if err := s.destroy(ctx, id); err != nil {
+					s.log.Warn("drop worker database", "id", id, "error", err)
+				}
+			}
+		}(id)
+	}
+	wg.Wait()
+}

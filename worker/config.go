@@ -1,0 +1,72 @@
+// Package worker is the one code path every database worker runs. A worker
+// owns one Storage, follows the replication log (syncQ) and, as a slave,
+// answers reads from readQ; when the election makes it master it fences the
+// log with a new epoch, catches up, and applies writes from writeQ.
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/storage"
+)
+
+// EnvConfig is the environment variable through which the orchestrator hands
+// a worker its Config (JSON), so the process and docker runtimes pass it alike.
+const EnvConfig = "RIDESHARE_WORKER"
+
+// Config is one worker's settings.
+type Config struct {
+	ID      string `json:"id"`
+	AMQPURL string `json:"amqp_url"`
+
+	Election       election.Config `json:"election"`
+	ElectionPlugin string          `json:"election_plugin"`
+	Storage        storage.Config  `json:"storage"`
+	StoragePlugin  string          `json:"storage_plugin"`
+	PluginDir      string          `json:"plugin_dir"`
+	// InProcess runs the backends inside the worker instead of as go-plugin
+	// subprocesses.
+	InProcess bool `json:"in_process"`
+
+	// MinSeqWait bounds how long a read waits for its min_seq (then 503).
+	MinSeqWait time.Duration `json:"min_seq_wait"`
+	// Prefetch bounds the reads (and writes) one worker holds at once.
+	Prefetch int `json:"prefetch"`
+	// ReportEvery is how often the worker refreshes its applied seq in its
+	// election record.
+	ReportEvery time.Duration `json:"report_every"`
+}
+
+func (c *Config) defaults() {
+	if c.MinSeqWait <= 0 {
+		c.MinSeqWait = 3 * time.Second
+	}
+	if c.Prefetch <= 0 {
+		c.Prefetch = 16
+	}
+	if c.ReportEvery <= 0 {
+		c.ReportEvery = time.Second
+	}
+}
+
+// ParseConfig reads a Config from its JSON form.
+func ParseConfig(s string) (Config, error) {
+	var c Config
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return c, fmt.Errorf("parse %s: %w", EnvConfig, err)
+	}
+	if c.ID == "" || c.AMQPURL == "" {
+		return c, fmt.Errorf("parse %s: id and amqp_url are required", EnvConfig)
+	}
+	c.defaults()
+	return c, nil
+}
+
+// Encode is the JSON form of the Config, for EnvConfig.
+func (c Config) Encode() string {
+	b, _ := json.Marshal(c)
+	return string(b)
+}

@@ -1,0 +1,98 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/dbapi"
+)
+
+// readers consume readQ. With a prefetch per slave, RabbitMQ spreads reads
+// round-robin over the slaves.
+type readers struct {
+	ch       *amqp.Channel
+	tag      string
+	inflight sync.WaitGroup
+	once     sync.Once
+	loopDone chan struct{}
+}
+
+func (w *Worker) serveReads(ctx context.Context) (*readers, error) {
+	ch, err := w.conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open read channel: %w", err)
+	}
+	if err := ch.Qos(w.cfg.Prefetch, 0, false); err != nil {
+		return nil, fmt.Errorf("set read prefetch: %w", err)
+	}
+	r := &readers{ch: ch, tag: "reads-" + w.cfg.ID, loopDone: make(chan struct{})}
+	ds, err := ch.Consume(broker.ReadQ, r.tag, false, false, false, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", broker.ReadQ, err)
+	}
+	go func() {
+		defer close(r.loopDone)
+		for d := range ds {
+			r.inflight.Add(1)
+			go func(d amqp.Delivery) {
+				defer r.inflight.Done()
+				w.serveRead(ctx, d)
+			}(d)
+		}
+	}()
+	return r, nil
+}
+
+// stop takes no more reads, lets the ones in flight finish, and releases
+// the rest (RabbitMQ requeues them for the other slaves).
+func (r *readers) stop() {
+	r.once.Do(func() {
+		_ = r.ch.Cancel(r.tag, false)
+		r.inflight.Wait()
+		r.ch.Close()
+		<-r.loopDone
+	})
+}
+
+func (w *Worker) serveRead(ctx context.Context, d amqp.Delivery) {
+	defer d.Ack(false)
+	var q dbapi.ReadRequest
+	if err := dbapi.Decode(d.Body, &q); err != nil {
+		w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
+		return
+	}
+	if err := q.Validate(); err != nil {
+		w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
+		return
+	}
+	seq := w.applied.get()
+	if q.MinSeq > seq {
+		wctx, cancel := context.WithTimeout(ctx, w.cfg.MinSeqWait)
+		var ok bool
+		seq, ok = w.applied.waitFor(wctx, q.MinSeq)
+		cancel()
+		if !ok {
+			w.reply(ctx, d, dbapi.Reply{Status: http.StatusServiceUnavailable, Error: fmt.Sprintf(
+				"replica %s has applied seq %d, not yet min_seq %d, after %s; try again", w.cfg.ID, seq, q.MinSeq, w.cfg.MinSeqWait)})
+			return
+		}
+	}
+	start := time.Now()
+	rows, err := w.st.Read(ctx, q)
+	if err != nil {
+		w.log.Error("read failed", "table", q.Table, "error", err)
+		w.reply(ctx, d, dbapi.Reply{Status: http.StatusInternalServerError, Error: "read failed on replica " + w.cfg.ID})
+		return
+	}
+	if rows == nil {
+		rows = []map[string]any{}
+	}
+	w.log.Trace("read", "table", q.Table, "rows", len(rows), "took", time.Since(start))
+	w.reply(ctx, d, dbapi.Reply{Status: http.StatusOK, Read: &dbapi.ReadResult{Rows: rows, Seq: seq, Worker: w.cfg.ID}})
+}

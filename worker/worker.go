@@ -1,0 +1,223 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/storage"
+)
+
+// Worker is one database replica.
+type Worker struct {
+	cfg Config
+	st  storage.Storage
+	el  election.Election
+	log hclog.Logger
+
+	started time.Time
+	applied *appliedSeq
+
+	conn    *amqp.Connection
+	replyCh *amqp.Channel // replies to the orchestrator; shared by readers
+	replyMu sync.Mutex
+
+	role     string
+	roleMu   sync.Mutex
+	draining bool
+}
+
+// New makes a worker around an open storage and an election session.
+func New(cfg Config, st storage.Storage, el election.Election, log hclog.Logger) *Worker {
+	cfg.defaults()
+	return &Worker{cfg: cfg, st: st, el: el, log: log.With("worker", cfg.ID), started: time.Now(), role: election.RoleSlave}
+}
+
+// Run serves until ctx is done (a graceful stop: reads in flight finish) or
+// something the worker cannot recover from happens (lost election session,
+// lost broker, storage failure, deposed as master), which it returns so that
+// the process exits and the supervisor replaces it.
+func (w *Worker) Run(ctx context.Context) error {
+	conn, err := broker.Dial(ctx, w.cfg.AMQPURL, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	w.conn = conn
+	defer conn.Close()
+	setup, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	if err := broker.Declare(setup); err != nil {
+		return err
+	}
+	setup.Close()
+	if w.replyCh, err = conn.Channel(); err != nil {
+		return fmt.Errorf("open reply channel: %w", err)
+	}
+
+	state, err := w.st.State(ctx)
+	if err != nil {
+		return fmt.Errorf("read storage state: %w", err)
+	}
+	w.applied = newAppliedSeq(state.Seq)
+	if err := w.el.Join(ctx, w.member()); err != nil {
+		return fmt.Errorf("join election: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fatal := make(chan error, 4)
+
+	f, err := newFollower(runCtx, w, state)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := f.run(runCtx); err != nil && runCtx.Err() == nil {
+			fatal <- err
+		}
+	}()
+
+	// Invariant 4: serve nothing until the log has been read up to a mark
+	// published now, i.e. past every write acknowledged before this start.
+	if err := w.catchUp(runCtx, f); err != nil {
+		return err
+	}
+	w.log.Info("caught up with the replication log", "seq", w.applied.get())
+
+	readers, err := w.serveReads(runCtx)
+	if err != nil {
+		return err
+	}
+	go w.reportProgress(runCtx)
+
+	leading := make(chan uint64, 1)
+	go func() {
+		epoch, err := w.el.Campaign(runCtx)
+		if err != nil {
+			if runCtx.Err() == nil {
+				fatal <- fmt.Errorf("campaign: %w", err)
+			}
+			return
+		}
+		leading <- epoch
+	}()
+
+	select {
+	case <-ctx.Done():
+		w.log.Info("stopping: finishing reads in flight")
+		readers.stop()
+		return nil
+	case <-w.el.Done():
+		return errors.New("election session lost")
+	case err := <-fatal:
+		return err
+	case e := <-conn.NotifyClose(make(chan *amqp.Error, 1)):
+		return fmt.Errorf("broker connection closed: %v", e)
+	case epoch := <-leading:
+		readers.stop()
+		return w.lead(ctx, f, epoch, fatal)
+	}
+}
+
+// catchUp publishes a mark and waits until the follower has read it.
+func (w *Worker) catchUp(ctx context.Context, f *follower) error {
+	ch, err := w.conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open log channel: %w", err)
+	}
+	defer ch.Close()
+	if err := ch.Confirm(false); err != nil {
+		return fmt.Errorf("confirm mode on log channel: %w", err)
+	}
+	nonce := newNonce()
+	seen := f.waitFor(nonce, false)
+	if err := broker.Publish(ctx, ch, dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce}); err != nil {
+		return fmt.Errorf("publish catch-up mark: %w", err)
+	}
+	select {
+	case <-seen:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) member() election.Member {
+	w.roleMu.Lock()
+	defer w.roleMu.Unlock()
+	var seq uint64
+	if w.applied != nil {
+		seq = w.applied.get()
+	}
+	return election.Member{ID: w.cfg.ID, PID: os.Getpid(), Role: w.role, AppliedSeq: seq,
+		StartedAt: w.started, Draining: w.draining}
+}
+
+func (w *Worker) setRole(role string) {
+	w.roleMu.Lock()
+	w.role = role
+	w.roleMu.Unlock()
+}
+
+// reportProgress refreshes the applied seq in the election record, so the
+// orchestrator can show lag without asking every worker.
+func (w *Worker) reportProgress(ctx context.Context) {
+	t := time.NewTicker(w.cfg.ReportEvery)
+	defer t.Stop()
+	last := w.applied.get()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if seq := w.applied.get(); seq != last {
+			if err := w.el.Update(ctx, w.member()); err != nil && ctx.Err() == nil {
+				w.log.Warn("update election record", "error", err)
+				continue
+			}
+			last = seq
+		}
+	}
+}
+
+// reply sends a worker answer to the orchestrator.
+func (w *Worker) reply(ctx context.Context, d amqp.Delivery, r dbapi.Reply) {
+	if d.ReplyTo == "" {
+		return
+	}
+	r.Worker = w.cfg.ID
+	body, err := json.Marshal(r)
+	if err != nil {
+		w.log.Error("encode reply", "error", err)
+		return
+	}
+	w.replyMu.Lock()
+	defer w.replyMu.Unlock()
+	err = w.replyCh.PublishWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
+		ContentType: "application/json", CorrelationId: d.CorrelationId, Body: body,
+	})
+	if err != nil {
+		w.log.Warn("send reply", "correlation_id", d.CorrelationId, "error", err)
+	}
+}
+
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
