@@ -1,0 +1,206 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/plugins/storage/postgres"
+	"github.com/rideshare/dbaas/plugins/storage/sqlite"
+	"github.com/rideshare/dbaas/plugins/storage/storagetest"
+)
+
+// DefaultURL is the test server unless RIDESHARE_PG_URL names another.
+const DefaultURL = "postgres://rideshare:rideshare@127.0.0.1:5432/postgres?sslmode=disable"
+
+func serverURL() string {
+	if u := os.Getenv("RIDESHARE_PG_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+func config(id string) storage.Config {
+	return storage.Config{WorkerID: id, Options: map[string]string{postgres.OptionURL: serverURL()}}
+}
+
+// requirePostgres fails (never skips) when the server is unreachable.
+func requirePostgres(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := postgres.Exists(ctx, config("probe")); err != nil {
+		tb.Fatalf("PostgreSQL is required for these tests and is not usable at RIDESHARE_PG_URL (default %s): %v", DefaultURL, err)
+	}
+}
+
+// uniqueID names a worker database no other test run uses.
+func uniqueID(prefix string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "test_" + prefix + "_" + hex.EncodeToString(b)
+}
+
+func open(tb testing.TB, id string) (storage.Storage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return postgres.Open(ctx, config(id))
+}
+
+func fresh(tb testing.TB) storage.Storage {
+	tb.Helper()
+	s, err := open(tb, uniqueID("c"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Destroy(context.Background()); err != nil {
+			tb.Errorf("Destroy: %v", err)
+		}
+	})
+	return s
+}
+
+func TestContract(t *testing.T) {
+	requirePostgres(t)
+	storagetest.Run(t, func(t *testing.T) storage.Storage { return fresh(t) })
+}
+
+func TestLifecycle(t *testing.T) {
+	requirePostgres(t)
+	storagetest.RunLifecycle(t, uniqueID("l"), storagetest.Lifecycle{
+		Open: func(t *testing.T, id string) (storage.Storage, error) { return open(t, id) },
+		Exists: func(t *testing.T, id string) bool {
+			ok, err := postgres.Exists(context.Background(), config(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		},
+	})
+}
+
+// TestDestroyWithOpenConnections: Destroy drops the database even while
+// another client is still connected to it.
+func TestDestroyWithOpenConnections(t *testing.T) {
+	requirePostgres(t)
+	id := uniqueID("force")
+	s, err := open(t, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := open(t, id) // a second pool on the same database
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.State(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Destroy(context.Background()); err != nil {
+		t.Fatalf("Destroy with another connection open: %v", err)
+	}
+	if ok, err := postgres.Exists(context.Background(), config(id)); err != nil || ok {
+		t.Fatalf("database still listed in pg_database (%v, %v)", ok, err)
+	}
+}
+
+// TestSameHashAsSQLite: equal data hashes alike on both backends.
+func TestSameHashAsSQLite(t *testing.T) {
+	requirePostgres(t)
+	pg := fresh(t)
+	lite, err := sqlite.Open(context.Background(), storage.Config{WorkerID: "w", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Destroy(context.Background()) //nolint:errcheck
+	writes := []dbapi.WriteRequest{
+		storagetest.User("Zed", "p"), storagetest.User("alice", "p"), storagetest.User("Émile", "p"),
+		storagetest.User("bob", "p"), storagetest.User("_x", "p"),
+		storagetest.Ride("alice", "01-01-2030:00-00-10", 1, 2), storagetest.Ride("bob", "01-01-2030:00-00-11", 3, 4),
+		storagetest.Member(2, "Zed"), storagetest.Member(2, "alice"), storagetest.Member(1, "bob"),
+	}
+	for i, w := range writes {
+		for _, s := range []storage.Storage{pg, lite} {
+			if _, err := s.Apply(context.Background(), storagetest.Entry(uint64(i+1), "", w), int64(i), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	hp, _ := pg.Hash(context.Background())
+	hl, _ := lite.Hash(context.Background())
+	if hp != hl || hp == "" {
+		t.Fatalf("postgres hash %s, sqlite hash %s", hp, hl)
+	}
+	// and text orders bytewise on both
+	q := dbapi.ReadRequest{Table: "users", Columns: []string{"username"}, OrderBy: "username"}
+	if err := q.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rp, _ := pg.Read(context.Background(), q)
+	rl, _ := lite.Read(context.Background(), q)
+	var a, b []string
+	for i := range rp {
+		a = append(a, rp[i]["username"].(string))
+		b = append(b, rl[i]["username"].(string))
+	}
+	if strings.Join(a, ",") != strings.Join(b, ",") || strings.Join(a, ",") != "Zed,_x,alice,bob,Émile" {
+		t.Fatalf("order by username: postgres %v, sqlite %v", a, b)
+	}
+}
+
+func TestDatabaseName(t *testing.T) {
+	cases := map[string]string{
+		"w1":       "rideshare_w1",
+		"worker_3": "rideshare_worker_3",
+	}
+	for id, want := range cases {
+		if got, err := postgres.DatabaseName(id); err != nil || got != want {
+			t.Fatalf("DatabaseName(%q) = %q, %v; want %q", id, got, err, want)
+		}
+	}
+	a, _ := postgres.DatabaseName("worker-1")
+	b, _ := postgres.DatabaseName("worker_1")
+	c, _ := postgres.DatabaseName("Worker-1")
+	if a == b || a == c || !strings.HasPrefix(a, "rideshare_worker_1_") {
+		t.Fatalf("sanitized names collide or look wrong: %q %q %q", a, b, c)
+	}
+	long, _ := postgres.DatabaseName(strings.Repeat("x", 100))
+	if len(long) > 63 {
+		t.Fatalf("name longer than 63 bytes: %q", long)
+	}
+	if _, err := postgres.DatabaseName(""); err == nil {
+		t.Fatal("empty id accepted")
+	}
+	if _, err := postgres.Open(context.Background(), storage.Config{WorkerID: "w"}); err == nil || !strings.Contains(err.Error(), "url") {
+		t.Fatalf("missing url: %v", err)
+	}
+}
+
+// TestUnreachable: a server that is not there is a clear error naming
+// PostgreSQL, without the password, and no hang.
+func TestUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, err := postgres.Open(ctx, storage.Config{WorkerID: "w", Options: map[string]string{
+		postgres.OptionURL: "postgres://rideshare:secret@127.0.0.1:1/postgres?sslmode=disable"}})
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("unreachable server: %v", err)
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	requirePostgres(b)
+	storagetest.BenchmarkApply(b, func(b *testing.B) storage.Storage { return fresh(b) })
+}
+
+func BenchmarkRead(b *testing.B) {
+	requirePostgres(b)
+	storagetest.BenchmarkRead(b, func(b *testing.B) storage.Storage { return fresh(b) })
+}
