@@ -11,6 +11,10 @@ func App() *cli.App {
 		Name:  "rideshare",
 		Usage: "a small fault-tolerant database-as-a-service for a RideShare backend",
 		Commands: []*cli.Command{
+			orchestratorCommand(),
+			workerCommand(),
+			statusCommand(),
+			crashCommand(),
 		},
 	}
 }

@@ -89,6 +89,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		case x, ok := <-exits:
 			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
 				return errors.New("runtime exit stream closed")
 			}
 			s.exited(ctx, x)

@@ -1,0 +1,211 @@
+package orchestrator_test
+
+import (
+	"fmt"
+	"math/rand"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/stacktest"
+)
+
+func TestWriteThenReadYourWrites(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": "alice", "password": "x"}})
+	if code != 200 || res.Seq == 0 {
+		t.Fatalf("insert user: %d %+v", code, res)
+	}
+	ride, code := s.Write(dbapi.WriteRequest{Table: "rides", Op: "insert", Values: map[string]any{
+		"created_by": "alice", "timestamp": "01-01-2030:00-00-10", "source": 1, "destination": 2}})
+	if code != 200 || ride.ID == nil || *ride.ID != 1 {
+		t.Fatalf("insert ride: %d %+v, want generated id 1", code, ride)
+	}
+	got, code := s.Read(dbapi.ReadRequest{Table: "rides", Where: map[string]any{"ride_id": *ride.ID}, MinSeq: ride.Seq})
+	if code != 200 || len(got.Rows) != 1 || got.Rows[0]["created_by"] != "alice" || got.Seq < ride.Seq {
+		t.Fatalf("read own ride: %d %+v", code, got)
+	}
+	// A duplicate key is a 409 and changes nothing.
+	if _, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": "alice", "password": "y"}}); code != 409 {
+		t.Fatalf("duplicate insert: status %d, want 409", code)
+	}
+	users, _ := s.Read(dbapi.ReadRequest{Table: "users", MinSeq: ride.Seq})
+	if len(users.Rows) != 1 || users.Rows[0]["password"] != "x" {
+		t.Fatalf("users after duplicate: %+v", users.Rows)
+	}
+	// A min_seq no replica reaches ends in a clear 503, not a hang.
+	var e dbapi.ErrorBody
+	if code := s.Do("POST", "/api/v1/db/read", dbapi.ReadRequest{Table: "users", MinSeq: 1 << 40}, &e); code != 503 || e.Error == "" {
+		t.Fatalf("unreachable min_seq: %d %q, want 503 with a message", code, e.Error)
+	}
+	// Clear empties every table, replicated like any write.
+	var cleared dbapi.WriteResult
+	if code := s.Do("POST", "/api/v1/db/clear", nil, &cleared); code != 200 {
+		t.Fatalf("clear: %d", code)
+	}
+	for _, table := range []string{"users", "rides", "ride_users"} {
+		if rows := s.Dump(table, cleared.Seq); len(rows) != 0 {
+			t.Fatalf("%s after clear: %v", table, rows)
+		}
+	}
+}
+
+func TestReadsRoundRobinOverSlaves(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
+	by := map[string]int{}
+	for i := 0; i < 100; i++ {
+		res, code := s.Read(dbapi.ReadRequest{Table: "users"})
+		if code != 200 {
+			t.Fatalf("read %d: status %d", i, code)
+		}
+		by[res.Worker]++
+	}
+	if len(by) != 2 {
+		t.Fatalf("100 reads answered by %v, want both slaves", by)
+	}
+	master := ""
+	for _, w := range s.Workers() {
+		if w.Role == "master" {
+			master = w.ID
+		}
+	}
+	if by[master] != 0 {
+		t.Fatalf("the master answered %d reads", by[master])
+	}
+	t.Logf("answers per slave: %v", by)
+}
+
+// mixedWrites sends n random inserts, updates and deletes over users and
+// rides, from a few goroutines.
+func mixedWrites(t *testing.T, s *stacktest.Stack, n, workers int) uint64 {
+	var mu sync.Mutex
+	var maxSeq uint64
+	var wg sync.WaitGroup
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(g)))
+			for i := g; i < n; i += workers {
+				user := fmt.Sprintf("u%d", r.Intn(n/4+1))
+				var req dbapi.WriteRequest
+				switch i % 5 {
+				case 0, 1:
+					req = dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": user, "password": fmt.Sprint(i)}}
+				case 2:
+					req = dbapi.WriteRequest{Table: "users", Op: "update", Values: map[string]any{"password": fmt.Sprint("p", i)}, Where: map[string]any{"username": user}}
+				case 3:
+					req = dbapi.WriteRequest{Table: "rides", Op: "insert", Values: map[string]any{"created_by": user,
+						"timestamp": "01-01-2030:00-00-10", "source": r.Intn(198) + 1, "destination": r.Intn(198) + 1}}
+				case 4:
+					req = dbapi.WriteRequest{Table: "users", Op: "delete", Where: map[string]any{"username": user}}
+				}
+				res, code := s.Write(req)
+				if code != 200 && code != 409 {
+					t.Errorf("write %d (%s %s): status %d", i, req.Op, req.Table, code)
+					return
+				}
+				mu.Lock()
+				if res.Seq > maxSeq {
+					maxSeq = res.Seq
+				}
+				mu.Unlock()
+			}
+		}(g)
+	}
+	wg.Wait()
+	return maxSeq
+}
+
+func TestReplicasConverge(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
+	mixedWrites(t, s, 2000, 8)
+	h := s.WaitConverged(30 * time.Second)
+	if len(s.Hashes()) != 3 {
+		t.Fatalf("want 3 replicas")
+	}
+	t.Logf("3 replicas converged after 2000 mixed writes: %s", h)
+}
+
+func TestLateJoinerCatchesUpBeforeServing(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	head := mixedWrites(t, s, 5000, 16)
+	before := map[string]bool{}
+	for _, w := range s.Workers() {
+		before[w.ID] = true
+	}
+	// Reads run while a new slave joins: any answer from the newcomer must
+	// already include every write acknowledged before it started.
+	stop := make(chan struct{})
+	var newcomerAnswers, early int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, code := s.Read(dbapi.ReadRequest{Table: "users", Columns: []string{"username"}, Limit: 1})
+			if code == 200 && !before[res.Worker] {
+				newcomerAnswers++
+				if res.Seq < head {
+					early++
+				}
+			}
+		}
+	}()
+	s.Do("POST", "/api/v1/crash/slave", nil, nil) // the replacement is the late joiner
+	s.WaitShape(1, 60*time.Second)
+	h := s.WaitConverged(60 * time.Second)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if early > 0 {
+		t.Fatalf("the late joiner answered %d reads before it had caught up to seq %d", early, head)
+	}
+	if newcomerAnswers == 0 {
+		t.Fatalf("the late joiner never answered a read")
+	}
+	t.Logf("late joiner converged (%s) and answered %d reads, none before seq %d", h, newcomerAnswers, head)
+}
+
+func TestNoAcknowledgedWriteLostOnMasterKill(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	l := newLedger()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l.insertUser(s, fmt.Sprintf("g%d-%d", g, i))
+			}
+		}(g)
+	}
+	time.Sleep(time.Second)
+	for _, w := range s.Workers() {
+		if w.Role == "master" {
+			if err := syscall.Kill(w.PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("kill -9 master pid %d in the middle of the burst", w.PID)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	s.WaitShape(1, 30*time.Second)
+	l.check(t, s)
+	s.WaitConverged(30 * time.Second)
+}

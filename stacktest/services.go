@@ -1,0 +1,43 @@
+package stacktest
+
+import (
+	"context"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rideshare/dbaas/broker"
+)
+
+// Addresses of the real services the tests use; env vars override them.
+var (
+	AMQPURL = envOr("RIDESHARE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+	ZKAddr  = envOr("RIDESHARE_ZK", "127.0.0.1:2181")
+	PGURL   = envOr("RIDESHARE_PG_URL", "postgres://rideshare:rideshare@127.0.0.1:5432/postgres?sslmode=disable")
+)
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// RequireServices fails the test, naming the service, when RabbitMQ or
+// ZooKeeper does not answer. Run `make services` to start them.
+func RequireServices(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := broker.Dial(ctx, AMQPURL, 0)
+	if err != nil {
+		t.Fatalf("RabbitMQ is not answering at %s (run `make services`): %v", AMQPURL, err)
+	}
+	conn.Close()
+	c, err := net.DialTimeout("tcp", ZKAddr, 3*time.Second)
+	if err != nil {
+		t.Fatalf("ZooKeeper is not answering at %s (run `make services`): %v", ZKAddr, err)
+	}
+	c.Close()
+}

@@ -1,0 +1,262 @@
+package stacktest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/config"
+	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/orchestrator"
+)
+
+// Options shape a test stack.
+type Options struct {
+	// Config is the shipped file to start from (default hcl/local.hcl).
+	Config string
+	// Vars are extra -var overrides.
+	Vars []string
+	// Slaves is the initial number of slaves (default 1).
+	Slaves int
+	// ScaleInterval is the autoscaling interval (default 1h: no scaling).
+	ScaleInterval time.Duration
+	MaxSlaves     int
+	// RPCTimeout bounds DB API calls (default 10s).
+	RPCTimeout string
+	// Edit changes the loaded config before the stack starts.
+	Edit func(*config.Config)
+}
+
+// Stack is a running DBaaS: an orchestrator in this process, workers as
+// real processes.
+type Stack struct {
+	t      testing.TB
+	Config *config.Config
+	URL    string // orchestrator base URL
+	Dir    string // data dir: worker databases, logs, runtime state
+
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan error
+	close  func()
+}
+
+// Start resets the queues, starts an orchestrator on a free port and waits
+// until it holds 1 master + opts.Slaves slaves. Everything it started is
+// stopped when the test ends.
+func Start(t testing.TB, opts Options) *Stack {
+	t.Helper()
+	RequireServices(t)
+	bin := Binary(t)
+	if opts.Config == "" {
+		opts.Config = "hcl/local.hcl"
+	}
+	if opts.Slaves == 0 {
+		opts.Slaves = 1
+	}
+	if opts.ScaleInterval == 0 {
+		opts.ScaleInterval = time.Hour
+	}
+	dir, err := os.MkdirTemp("", "rideshare-stack-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := append([]string{
+		"data_dir=" + dir,
+		"zk_root=/rideshare-test/" + randomName(),
+		"scale_interval=" + opts.ScaleInterval.String(),
+		"amqp_url=" + AMQPURL,
+		fmt.Sprintf("zk_servers=[%q]", ZKAddr),
+	}, opts.Vars...)
+	cfg, err := config.Load(opts.Config, vars)
+	if err != nil {
+		t.Fatalf("load %s: %v", opts.Config, err)
+	}
+	cfg.Orchestrator.Slaves = opts.Slaves
+	if opts.MaxSlaves > 0 {
+		cfg.Scaling.MaxSlaves = opts.MaxSlaves
+	}
+	if opts.RPCTimeout != "" {
+		cfg.Orchestrator.RPCTimeout = opts.RPCTimeout
+	}
+	if opts.Edit != nil {
+		opts.Edit(cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := broker.Reset(ctx, cfg.AMQPURL); err != nil {
+		t.Fatalf("reset queues on RabbitMQ: %v", err)
+	}
+	os.Setenv("RIDESHARE_BINARY", bin)
+	s := &Stack{t: t, Config: cfg, Dir: dir}
+	t.Cleanup(func() {
+		s.Stop()
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		} else {
+			t.Logf("stack data and worker logs kept in %s", dir)
+		}
+	})
+	s.StartOrchestrator(true)
+	s.WaitShape(opts.Slaves, 60*time.Second)
+	return s
+}
+
+// StartOrchestrator starts (or restarts) the orchestrator. With stopWorkers
+// it stops every worker when it stops; otherwise they keep running for the
+// next one to adopt.
+func (s *Stack) StartOrchestrator(stopWorkers bool) {
+	s.t.Helper()
+	addr := "127.0.0.1:0"
+	if s.URL != "" {
+		addr = s.URL[len("http://"):] // same port after a restart
+	}
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the old listener's port may take a moment
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatalf("listen for orchestrator: %v", err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	s.Config.Orchestrator.Listen = ln.Addr().String()
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "orchestrator.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "orchestrator", Level: hclog.Debug, Output: logf})
+	ctx, cancel := context.WithCancel(context.Background())
+	o, closeFn, err := deployment.NewOrchestrator(ctx, s.Config, deployment.OrchestratorOptions{
+		Binary: Binary(s.t), StopWorkers: stopWorkers, Logger: log})
+	if err != nil {
+		cancel()
+		ln.Close()
+		s.t.Fatalf("start orchestrator: %v", err)
+	}
+	s.ln, s.cancel, s.done = ln, cancel, make(chan error, 1)
+	s.close = func() { closeFn(); logf.Close() }
+	go func() { s.done <- o.Serve(ctx, ln) }()
+	select {
+	case <-o.Ready():
+	case err := <-s.done:
+		s.done <- err
+		s.t.Fatalf("orchestrator stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("orchestrator not ready after 30s")
+	}
+}
+
+// StopOrchestrator stops the orchestrator (and, if it was started with
+// stopWorkers, every worker).
+func (s *Stack) StopOrchestrator() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	if err := <-s.done; err != nil {
+		s.t.Logf("orchestrator stopped with: %v", err)
+	}
+	s.close()
+	s.cancel = nil
+}
+
+// Stop stops everything the stack started; no worker process survives it.
+func (s *Stack) Stop() {
+	s.StopOrchestrator()
+	// Belt and braces: kill any worker a crashed orchestrator left behind.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rt, err := deployment.OpenRuntime(ctx, s.Config, Binary(s.t), hclog.NewNullLogger())
+	if err != nil {
+		return
+	}
+	hs, _ := rt.List(ctx)
+	for _, h := range hs {
+		s.t.Logf("killing leftover worker %s (pid %d)", h.ID, h.PID)
+		_ = rt.Kill(ctx, h.ID)
+	}
+}
+
+// Workers is GET /api/v1/workers.
+func (s *Stack) Workers() []orchestrator.WorkerInfo {
+	s.t.Helper()
+	var ws []orchestrator.WorkerInfo
+	if code := s.Do("GET", "/api/v1/workers", nil, &ws); code != 200 {
+		s.t.Fatalf("GET /api/v1/workers: status %d", code)
+	}
+	return ws
+}
+
+// Shape counts masters and (non-draining) slaves that have registered.
+func (s *Stack) Shape() (masters, slaves int) {
+	for _, w := range s.Workers() {
+		switch {
+		case w.Role == "master":
+			masters++
+		case !w.Draining:
+			slaves++
+		}
+	}
+	return
+}
+
+// WaitShape waits until there is exactly 1 master and the given number of
+// slaves, all registered with the election.
+func (s *Stack) WaitShape(slaves int, timeout time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		m, n := s.Shape()
+		ws := s.Workers()
+		if m == 1 && n == slaves && len(ws) == slaves+1 && s.allRegistered(ws) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("shape not reached in %s: want 1 master + %d slaves, have %d masters, %d slaves: %+v", timeout, slaves, m, n, ws)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *Stack) allRegistered(ws []orchestrator.WorkerInfo) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	el, err := deployment.OpenElection(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config), hclog.NewNullLogger())
+	if err != nil {
+		return false
+	}
+	defer el.Close()
+	ms, err := el.Members(ctx)
+	if err != nil {
+		return false
+	}
+	have := map[string]bool{}
+	for _, m := range ms {
+		have[m.ID] = true
+	}
+	for _, w := range ws {
+		if !have[w.ID] {
+			return false
+		}
+	}
+	return true
+}
+
+func randomName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
