@@ -1,0 +1,84 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+
+	"github.com/rideshare/dbaas/plugins/runtime"
+)
+
+// Stop asks the engine to stop the worker's container: SIGTERM, then
+// SIGKILL after timeout (rounded up to whole seconds). It returns once the
+// container has stopped; its Exit follows from the "die" event.
+func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	c, err := r.running(ctx, id)
+	if err != nil {
+		return err
+	}
+	secs := int(math.Ceil(timeout.Seconds()))
+	r.log.Info("stopping worker", "id", id, "pid", c.State.Pid, "timeout", timeout)
+	err = r.cli.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: &secs})
+	if client.IsErrNotFound(err) {
+		return fmt.Errorf("worker %s: %w", id, runtime.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("worker %s: stop: %w", id, err)
+	}
+	return nil
+}
+
+// Kill sends SIGKILL to the worker's container and returns at once; the
+// Exit follows from the "die" event.
+func (r *Runtime) Kill(ctx context.Context, id string) error {
+	c, err := r.running(ctx, id)
+	if err != nil {
+		return err
+	}
+	err = r.cli.ContainerKill(ctx, c.ID, "SIGKILL")
+	switch {
+	case client.IsErrNotFound(err), errdefs.IsConflict(err): // gone, or no longer running
+		return fmt.Errorf("worker %s: %v: %w", id, err, runtime.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("worker %s: kill: %w", id, err)
+	}
+	r.log.Info("killed worker", "id", id, "pid", c.State.Pid)
+	return nil
+}
+
+// List returns the running containers with our labels, sorted by id,
+// including those an earlier orchestrator started (which are adopted: their
+// exits are reported like any other).
+func (r *Runtime) List(ctx context.Context) ([]runtime.Handle, error) {
+	f := r.labelFilters()
+	f.Add("status", "running")
+	cs, err := r.cli.ContainerList(ctx, container.ListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("docker runtime: list containers: %w", err)
+	}
+	hs := make([]runtime.Handle, 0, len(cs))
+	for _, s := range cs {
+		if !r.ours(s.Labels) {
+			continue
+		}
+		c, err := r.cli.ContainerInspect(ctx, s.ID)
+		if client.IsErrNotFound(err) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("worker %s: inspect: %w", s.Labels[LabelID], err)
+		}
+		if c.State == nil || !c.State.Running || c.Config == nil {
+			continue // exited meanwhile
+		}
+		hs = append(hs, r.handleOf(c))
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].ID < hs[j].ID })
+	return hs, nil
+}
