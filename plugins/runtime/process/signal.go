@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"syscall"
 	"time"
-
-	"github.com/rideshare/dbaas/plugins/runtime"
 )
 
 // Stop sends SIGTERM to the worker's process group, waits up to timeout for
@@ -69,13 +67,4 @@ func signalGroup(w *worker, sig syscall.Signal) error {
 		}
 	}
 	return err
-}
-
-// List returns every live worker in the state directory, adopting those an
-// earlier Runtime started.
-func (r *Runtime) List(ctx context.Context) ([]runtime.Handle, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return r.scan()
 }
