@@ -13,6 +13,9 @@ func App() *cli.App {
 		Commands: []*cli.Command{
 			orchestratorCommand(),
 			workerCommand(),
+			usersCommand(),
+			ridesCommand(),
+			gatewayCommand(),
 			statusCommand(),
 			crashCommand(),
 		},

@@ -200,6 +200,9 @@ func convert(c Column, v any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("want a string, got %s", jsonKind(v))
 		}
+		if strings.ContainsRune(s, 0) {
+			return nil, fmt.Errorf("text may not contain a NUL character")
+		}
 		return s, nil
 	case Integer:
 		switch n := v.(type) {

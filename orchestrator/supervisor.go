@@ -33,13 +33,21 @@ type Supervisor struct {
 	desired int // slaves
 	kick    chan struct{}
 	ready   chan struct{} // closed after adoption and the first reconcile
-	// DrainTimeout bounds a scale-in stop before the worker is killed.
+	// drainTimeout bounds a scale-in stop before the worker is killed.
 	drainTimeout time.Duration
+	// hungGrace is how long a worker that lost its session may live on;
+	// startGrace how long a new worker may take to register.
+	hungGrace, startGrace time.Duration
 }
 
 type supervised struct {
 	runtime.Handle
 	draining bool
+	// registered: its election record has been seen. A registered worker
+	// whose record is gone lost its session (hung, paused, cut off): it is
+	// no longer counted, and killed if it has not exited after hungGrace.
+	registered bool
+	lostAt     time.Time
 }
 
 // WorkerInfo is one worker as the admin API shows it.
@@ -56,7 +64,8 @@ func newSupervisor(rt runtime.Runtime, el election.Election, slaves int, log hcl
 	newSpec func(string) runtime.Spec, destroy func(context.Context, string) error) *Supervisor {
 	return &Supervisor{rt: rt, el: el, log: log, newSpec: newSpec, destroy: destroy,
 		workers: map[string]*supervised{}, desired: slaves, kick: make(chan struct{}, 1),
-		ready: make(chan struct{}), drainTimeout: 10 * time.Second}
+		ready: make(chan struct{}), drainTimeout: 10 * time.Second,
+		hungGrace: 5 * time.Second, startGrace: 60 * time.Second}
 }
 
 // Run adopts running workers, then reconciles until ctx is done.
@@ -173,6 +182,11 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 		s.log.Warn("read election leader", "error", err)
 	}
 
+	now := time.Now()
+	present := map[string]bool{}
+	for _, m := range members {
+		present[m.ID] = true
+	}
 	s.mu.Lock()
 	var stale []string
 	for _, m := range members {
@@ -180,9 +194,23 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 			stale = append(stale, m.ID)
 		}
 	}
-	var live []*supervised
+	var live, hung []*supervised
 	for _, w := range s.workers {
-		if !w.draining {
+		switch {
+		case present[w.ID]:
+			w.registered, w.lostAt = true, time.Time{}
+		case w.registered && w.lostAt.IsZero():
+			w.lostAt = now
+			s.log.Warn("worker lost its election session; no longer counted", "id", w.ID, "pid", w.PID)
+			s.pokeAfter(ctx, s.hungGrace)
+		case w.registered && now.Sub(w.lostAt) >= s.hungGrace,
+			!w.registered && now.Sub(w.StartedAt) >= s.startGrace:
+			hung = append(hung, w)
+		case !w.registered && w.lostAt.IsZero():
+			w.lostAt = now // first seen unregistered: check again at startGrace
+			s.pokeAfter(ctx, s.startGrace)
+		}
+		if !w.draining && (present[w.ID] || !w.registered) {
 			live = append(live, w)
 		}
 	}
@@ -205,6 +233,12 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 	start := need - len(live)
 	s.mu.Unlock()
 
+	for _, w := range hung {
+		s.log.Warn("killing a worker that is alive but not registered", "id", w.ID, "pid", w.PID)
+		if err := s.rt.Kill(ctx, w.ID); err != nil {
+			s.log.Warn("kill hung worker", "id", w.ID, "error", err)
+		}
+	}
 	for _, id := range stale {
 		// A record with no live process behind it: the process died before
 		// this orchestrator saw it (e.g. while it was restarting).
@@ -245,8 +279,11 @@ func (s *Supervisor) startWorker(ctx context.Context) error {
 
 // retryLater reconciles again after a pause: a start that failed is retried
 // without spinning.
-func (s *Supervisor) retryLater(ctx context.Context) {
-	time.AfterFunc(time.Second, func() {
+func (s *Supervisor) retryLater(ctx context.Context) { s.pokeAfter(ctx, time.Second) }
+
+// pokeAfter reconciles once more after d: a timer, not a polling loop.
+func (s *Supervisor) pokeAfter(ctx context.Context, d time.Duration) {
+	time.AfterFunc(d, func() {
 		if ctx.Err() == nil {
 			s.poke()
 		}

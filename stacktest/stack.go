@@ -32,6 +32,9 @@ type Options struct {
 	MaxSlaves     int
 	// RPCTimeout bounds DB API calls (default 10s).
 	RPCTimeout string
+	// KeepWorkers leaves workers running when the orchestrator stops, so a
+	// restarted one adopts them (they are still killed when the test ends).
+	KeepWorkers bool
 	// Edit changes the loaded config before the stack starts.
 	Edit func(*config.Config)
 }
@@ -106,7 +109,7 @@ func Start(t testing.TB, opts Options) *Stack {
 			t.Logf("stack data and worker logs kept in %s", dir)
 		}
 	})
-	s.StartOrchestrator(true)
+	s.StartOrchestrator(!opts.KeepWorkers)
 	s.WaitShape(opts.Slaves, 60*time.Second)
 	return s
 }

@@ -35,6 +35,9 @@ type Config struct {
 	MinSeqWait time.Duration `json:"min_seq_wait"`
 	// Prefetch bounds the reads (and writes) one worker holds at once.
 	Prefetch int `json:"prefetch"`
+	// Heartbeat is the AMQP heartbeat: how long a hung worker keeps the
+	// messages it holds before the broker gives them to another.
+	Heartbeat time.Duration `json:"heartbeat"`
 	// ReportEvery is how often the worker refreshes its applied seq in its
 	// election record.
 	ReportEvery time.Duration `json:"report_every"`
@@ -46,6 +49,9 @@ func (c *Config) defaults() {
 	}
 	if c.Prefetch <= 0 {
 		c.Prefetch = 16
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 10 * time.Second
 	}
 	if c.ReportEvery <= 0 {
 		c.ReportEvery = time.Second

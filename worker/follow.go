@@ -120,6 +120,8 @@ func (f *follower) apply(ctx context.Context, e dbapi.Entry, off int64) error {
 		if e.Kind == dbapi.EntryEpoch && e.Epoch > s.Epoch {
 			s.Epoch = e.Epoch
 			f.w.log.Info("new master epoch", "epoch", e.Epoch)
+		} else if e.Kind == dbapi.EntryWrite && e.Epoch < s.Epoch {
+			f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", s.Epoch)
 		} else if e.Kind == dbapi.EntryWrite {
 			f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", s.Seq, "current_epoch", s.Epoch)
 		}

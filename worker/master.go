@@ -127,9 +127,13 @@ func (m *master) handle(ctx context.Context, d amqp.Delivery) error {
 		writeID = d.CorrelationId
 	}
 	if writeID != "" {
-		if res, ok, err := w.st.Lookup(ctx, writeID); err != nil {
+		res, ok, err := w.st.Lookup(ctx, writeID)
+		switch {
+		case ok && errors.Is(err, storage.ErrConstraint):
+			return answer(dbapi.Reply{Status: http.StatusConflict, Error: constraintMessage(req, err)})
+		case err != nil:
 			return fmt.Errorf("look up write %s: %w", writeID, err)
-		} else if ok {
+		case ok:
 			w.log.Debug("redelivered write answered from its record", "write_id", writeID, "seq", res.Seq)
 			return answer(okReply(res))
 		}

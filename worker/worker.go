@@ -50,7 +50,7 @@ func New(cfg Config, st storage.Storage, el election.Election, log hclog.Logger)
 // lost broker, storage failure, deposed as master), which it returns so that
 // the process exits and the supervisor replaces it.
 func (w *Worker) Run(ctx context.Context) error {
-	conn, err := broker.Dial(ctx, w.cfg.AMQPURL, 2*time.Second)
+	conn, err := broker.Dial(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat)
 	if err != nil {
 		return err
 	}

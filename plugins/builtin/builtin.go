@@ -13,7 +13,7 @@ import (
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/election/zookeeper"
 	"github.com/rideshare/dbaas/plugins/runtime"
-	//"github.com/rideshare/dbaas/plugins/runtime/docker"
+	"github.com/rideshare/dbaas/plugins/runtime/docker"
 	"github.com/rideshare/dbaas/plugins/runtime/process"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/postgres"
@@ -26,7 +26,7 @@ var Runtimes = map[string]func(context.Context, runtime.Config, hclog.Logger) (r
 		return process.New(ctx, c, l)
 	},
 	"docker": func(ctx context.Context, c runtime.Config, l hclog.Logger) (runtime.Runtime, error) {
-		return nil, fmt.Errorf("docker pending")
+		return docker.New(ctx, c, l)
 	},
 }
 
