@@ -1,9 +1,11 @@
 package orchestrator
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/rideshare/dbaas/httpjson"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
@@ -12,11 +14,11 @@ import (
 func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request) {
 	leader, ok, err := o.opts.Election.Leader(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "read the current master: %v", err)
+		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("read the current master: %v", err))
 		return
 	}
 	if !ok {
-		writeError(w, http.StatusConflict, "there is no master right now (an election may be in progress)")
+		httpjson.WriteError(w, http.StatusConflict, "there is no master right now (an election may be in progress)")
 		return
 	}
 	pid := leader.PID
@@ -26,10 +28,10 @@ func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request)
 		}
 	}
 	if err := o.sup.Kill(r.Context(), leader.ID); err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, []string{strconv.Itoa(pid)})
+	httpjson.WriteJSON(w, http.StatusOK, []string{strconv.Itoa(pid)})
 }
 
 func (o *Orchestrator) handleCrashSlave(w http.ResponseWriter, r *http.Request) {
@@ -41,36 +43,36 @@ func (o *Orchestrator) handleCrashSlave(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	if victim == nil {
-		writeError(w, http.StatusConflict, "there is no slave to crash")
+		httpjson.WriteError(w, http.StatusConflict, "there is no slave to crash")
 		return
 	}
 	if err := o.sup.Kill(r.Context(), victim.ID); err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, []string{strconv.Itoa(victim.PID)})
+	httpjson.WriteJSON(w, http.StatusOK, []string{strconv.Itoa(victim.PID)})
 }
 
 func (o *Orchestrator) handleWorkerList(w http.ResponseWriter, r *http.Request) {
 	ws, err := o.sup.Workers(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("%v", err))
 		return
 	}
 	pids := make([]int, 0, len(ws))
 	for _, wi := range ws {
 		pids = append(pids, wi.PID) // Workers is sorted by pid
 	}
-	writeJSON(w, http.StatusOK, pids)
+	httpjson.WriteJSON(w, http.StatusOK, pids)
 }
 
 func (o *Orchestrator) handleWorkers(w http.ResponseWriter, r *http.Request) {
 	ws, err := o.sup.Workers(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, ws)
+	httpjson.WriteJSON(w, http.StatusOK, ws)
 }
 
 func (o *Orchestrator) workersOrEmpty(r *http.Request) []WorkerInfo {

@@ -6,42 +6,36 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/httpjson"
 )
 
 // The DB API (DESIGN §3.1). The orchestrator never touches a database: it
 // validates, publishes, and relays the worker's answer.
 
 func (o *Orchestrator) handleWrite(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
 	var req dbapi.WriteRequest
-	if err := dbapi.Decode(body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+	if !httpjson.DecodeBody(w, r, &req) {
 		return
 	}
 	if req.Op == dbapi.OpClear {
-		writeError(w, http.StatusBadRequest, "op: use POST /api/v1/db/clear to empty the database")
+		httpjson.WriteError(w, http.StatusBadRequest, "op: use POST /api/v1/db/clear to empty the database")
 		return
 	}
 	o.write(w, r, req)
 }
 
 func (o *Orchestrator) handleClear(w http.ResponseWriter, r *http.Request) {
-	if _, ok := readBody(w, r); !ok {
-		return
-	}
 	o.write(w, r, dbapi.WriteRequest{Op: dbapi.OpClear})
 }
 
 func (o *Orchestrator) write(w http.ResponseWriter, r *http.Request, req dbapi.WriteRequest) {
 	if err := req.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	msg, _ := json.Marshal(req)
@@ -49,17 +43,12 @@ func (o *Orchestrator) write(w http.ResponseWriter, r *http.Request, req dbapi.W
 }
 
 func (o *Orchestrator) handleRead(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
 	var req dbapi.ReadRequest
-	if err := dbapi.Decode(body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+	if !httpjson.DecodeBody(w, r, &req) {
 		return
 	}
 	if err := req.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	o.scaler.countRead()
@@ -74,26 +63,26 @@ func (o *Orchestrator) call(w http.ResponseWriter, r *http.Request, queue string
 	out, err := o.rpc.Call(ctx, queue, newID(), msg, opt)
 	switch {
 	case errors.Is(err, broker.ErrTimeout):
-		writeError(w, http.StatusGatewayTimeout, "no worker answered on %s within %s", queue, o.opts.RPCTimeout)
+		httpjson.WriteError(w, http.StatusGatewayTimeout, fmt.Sprintf("no worker answered on %s within %s", queue, o.opts.RPCTimeout))
 		return
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		httpjson.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	var rep dbapi.Reply
 	if err := json.Unmarshal(out, &rep); err != nil {
-		writeError(w, http.StatusBadGateway, "unreadable worker reply: %v", err)
+		httpjson.WriteError(w, http.StatusBadGateway, fmt.Sprintf("unreadable worker reply: %v", err))
 		return
 	}
 	switch {
 	case rep.Error != "":
-		writeJSON(w, rep.Status, dbapi.ErrorBody{Error: rep.Error})
+		httpjson.WriteJSON(w, rep.Status, dbapi.ErrorBody{Error: rep.Error})
 	case rep.Write != nil:
-		writeJSON(w, rep.Status, rep.Write)
+		httpjson.WriteJSON(w, rep.Status, rep.Write)
 	case rep.Read != nil:
-		writeJSON(w, rep.Status, rep.Read)
+		httpjson.WriteJSON(w, rep.Status, rep.Read)
 	default:
-		writeError(w, http.StatusBadGateway, "empty worker reply")
+		httpjson.WriteError(w, http.StatusBadGateway, "empty worker reply")
 	}
 }
 

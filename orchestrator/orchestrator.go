@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/httpjson"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -89,19 +90,17 @@ func New(opts Options) (*Orchestrator, error) {
 // Handler is the HTTP API.
 func (o *Orchestrator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/db/write", method(http.MethodPost, o.handleWrite))
-	mux.HandleFunc("/api/v1/db/read", method(http.MethodPost, o.handleRead))
-	mux.HandleFunc("/api/v1/db/clear", method(http.MethodPost, o.handleClear))
-	mux.HandleFunc("/api/v1/crash/master", method(http.MethodPost, o.handleCrashMaster))
-	mux.HandleFunc("/api/v1/crash/slave", method(http.MethodPost, o.handleCrashSlave))
-	mux.HandleFunc("/api/v1/worker/list", method(http.MethodGet, o.handleWorkerList))
-	mux.HandleFunc("/api/v1/workers", method(http.MethodGet, o.handleWorkers))
-	mux.HandleFunc("/healthz", method(http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no route %s %s", r.Method, r.URL.Path)
-	})
+	mux.Handle("/api/v1/db/write", httpjson.Methods{http.MethodPost: o.handleWrite})
+	mux.Handle("/api/v1/db/read", httpjson.Methods{http.MethodPost: o.handleRead})
+	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: o.handleClear})
+	mux.Handle("/api/v1/crash/master", httpjson.Methods{http.MethodPost: o.handleCrashMaster})
+	mux.Handle("/api/v1/crash/slave", httpjson.Methods{http.MethodPost: o.handleCrashSlave})
+	mux.Handle("/api/v1/worker/list", httpjson.Methods{http.MethodGet: o.handleWorkerList})
+	mux.Handle("/api/v1/workers", httpjson.Methods{http.MethodGet: o.handleWorkers})
+	mux.Handle("/healthz", httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
+		httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}})
+	mux.HandleFunc("/", httpjson.NotFound)
 	return mux
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/httpjson"
 )
 
 // createRide: POST /api/v1/rides {"created_by","timestamp","source","destination"}
@@ -22,20 +23,20 @@ func (s *Server) createRide(w http.ResponseWriter, r *http.Request) {
 		Source      any    `json:"source"`
 		Destination any    `json:"destination"`
 	}
-	if !decodeBody(w, r, &body) {
+	if !httpjson.DecodeBody(w, r, &body) {
 		return
 	}
 	if body.CreatedBy == "" {
-		writeError(w, http.StatusBadRequest, "created_by: missing")
+		httpjson.WriteError(w, http.StatusBadRequest, "created_by: missing")
 		return
 	}
 	if _, err := ParseTimestamp(body.Timestamp, s.cfg.Location); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	src, dst, err := s.route(body.Source, body.Destination)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !s.requireUser(r.Context(), w, body.CreatedBy, "created_by") {
@@ -57,7 +58,7 @@ func (s *Server) createRide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("ride created", "ride_id", *res.ID, "created_by", body.CreatedBy)
-	writeJSON(w, http.StatusCreated, map[string]int64{"rideId": *res.ID})
+	httpjson.WriteJSON(w, http.StatusCreated, map[string]int64{"rideId": *res.ID})
 }
 
 // route validates a source and destination pair.
@@ -96,7 +97,7 @@ func (s *Server) listRides(w http.ResponseWriter, r *http.Request) {
 	}
 	src, dst, err := s.route(source, destination)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	res, err := s.db.Read(r.Context(), dbapi.ReadRequest{
@@ -125,7 +126,7 @@ func (s *Server) listRides(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(list) == 0 {
-		noContent(w)
+		httpjson.NoContent(w)
 		return
 	}
 	sort.Slice(list, func(i, j int) bool {
@@ -134,7 +135,7 @@ func (s *Server) listRides(w http.ResponseWriter, r *http.Request) {
 		}
 		return list[i].RideID < list[j].RideID
 	})
-	writeJSON(w, http.StatusOK, list)
+	httpjson.WriteJSON(w, http.StatusOK, list)
 }
 
 // rideDetails is the answer of GET /api/v1/rides/{rideId}.
@@ -152,7 +153,7 @@ type rideDetails struct {
 func (s *Server) getRide(w http.ResponseWriter, r *http.Request) {
 	id, ok := parseRideID(r.PathValue("rideId"))
 	if !ok {
-		noContent(w)
+		httpjson.NoContent(w)
 		return
 	}
 	rd, found, err := s.findRide(r.Context(), id)
@@ -161,7 +162,7 @@ func (s *Server) getRide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !found {
-		noContent(w)
+		httpjson.NoContent(w)
 		return
 	}
 	res, err := s.db.Read(r.Context(), dbapi.ReadRequest{
@@ -178,7 +179,7 @@ func (s *Server) getRide(w http.ResponseWriter, r *http.Request) {
 			users = append(users, u)
 		}
 	}
-	writeJSON(w, http.StatusOK, rideDetails{
+	httpjson.WriteJSON(w, http.StatusOK, rideDetails{
 		RideID: rd.ID, CreatedBy: rd.CreatedBy, Users: users,
 		Timestamp: rd.Timestamp, Source: rd.Source, Destination: rd.Destination,
 	})
@@ -204,16 +205,16 @@ func (s *Server) joinRide(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Username string `json:"username"`
 	}
-	if !decodeBody(w, r, &body) {
+	if !httpjson.DecodeBody(w, r, &body) {
 		return
 	}
 	if body.Username == "" {
-		writeError(w, http.StatusBadRequest, "username: missing")
+		httpjson.WriteError(w, http.StatusBadRequest, "username: missing")
 		return
 	}
 	id, ok := parseRideID(r.PathValue("rideId"))
 	if !ok {
-		noContent(w)
+		httpjson.NoContent(w)
 		return
 	}
 	rd, found, err := s.findRide(r.Context(), id)
@@ -222,14 +223,14 @@ func (s *Server) joinRide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !found {
-		noContent(w)
+		httpjson.NoContent(w)
 		return
 	}
 	if !s.requireUser(r.Context(), w, body.Username, "username") {
 		return
 	}
 	if body.Username == rd.CreatedBy {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("user %q created ride %d and cannot join it", body.Username, id))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("user %q created ride %d and cannot join it", body.Username, id))
 		return
 	}
 	_, err = s.db.Write(r.Context(), dbapi.WriteRequest{
@@ -237,7 +238,7 @@ func (s *Server) joinRide(w http.ResponseWriter, r *http.Request) {
 		Values: map[string]any{"ride_id": id, "username": body.Username},
 	})
 	if errors.Is(err, dbclient.ErrConflict) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("user %q has already joined ride %d", body.Username, id))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("user %q has already joined ride %d", body.Username, id))
 		return
 	}
 	if err != nil {
@@ -245,7 +246,7 @@ func (s *Server) joinRide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("ride joined", "ride_id", id, "username", body.Username)
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // deleteRide: DELETE /api/v1/rides/{rideId} → 200 {} or 400 no such ride.
@@ -254,7 +255,7 @@ func (s *Server) deleteRide(w http.ResponseWriter, r *http.Request) {
 	raw := r.PathValue("rideId")
 	id, ok := parseRideID(raw)
 	if !ok {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("no such ride %q", raw))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("no such ride %q", raw))
 		return
 	}
 	if _, err := s.db.Write(r.Context(), dbapi.WriteRequest{
@@ -271,11 +272,11 @@ func (s *Server) deleteRide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.RowsAffected == 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("no such ride %d", id))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("no such ride %d", id))
 		return
 	}
 	s.log.Info("ride deleted", "ride_id", id)
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // countRides: GET /api/v1/rides/count → 200 [N], every ride stored, past or upcoming.
@@ -285,7 +286,7 @@ func (s *Server) countRides(w http.ResponseWriter, r *http.Request) {
 		s.dbFailure(w, fmt.Errorf("count rides: %w", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, []int{len(res.Rows)})
+	httpjson.WriteJSON(w, http.StatusOK, []int{len(res.Rows)})
 }
 
 // clear: POST /api/v1/db/clear → 200 {}: deletes every membership, then every
@@ -298,23 +299,23 @@ func (s *Server) clear(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.log.Info("rides cleared")
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // getCount: GET /api/v1/_count → 200 [N].
 func (s *Server) getCount(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, []int64{s.count.Load()})
+	httpjson.WriteJSON(w, http.StatusOK, []int64{s.count.Load()})
 }
 
 // resetCount: DELETE /api/v1/_count → 200 {}, the count is 0 again.
 func (s *Server) resetCount(w http.ResponseWriter, r *http.Request) {
 	s.count.Store(0)
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // health: GET /healthz → 200, not counted.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "rides"})
+	httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "rides"})
 }
 
 // requireUser answers 400 (unknown user) or 502 (users service down) and
@@ -323,11 +324,11 @@ func (s *Server) requireUser(ctx context.Context, w http.ResponseWriter, name, f
 	ok, err := s.userExists(ctx, name)
 	if err != nil {
 		s.log.Error("cannot check user", "error", err)
-		writeError(w, http.StatusBadGateway, err.Error())
+		httpjson.WriteError(w, http.StatusBadGateway, err.Error())
 		return false
 	}
 	if !ok {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: no such user %q", field, name))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s: no such user %q", field, name))
 		return false
 	}
 	return true
@@ -341,5 +342,5 @@ func (s *Server) dbFailure(w http.ResponseWriter, err error) {
 	if errors.Is(err, dbclient.ErrUnavailable) {
 		status = http.StatusServiceUnavailable
 	}
-	writeError(w, status, err.Error())
+	httpjson.WriteError(w, status, err.Error())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/httpjson"
 )
 
 // DefaultOrigin is the Origin header rides sends to the users service.
@@ -78,16 +79,16 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, db: cfg.DB, log: cfg.Log}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/rides", methods{http.MethodPost: s.createRide, http.MethodGet: s.listRides})
-	mux.Handle("/api/v1/rides/count", methods{http.MethodGet: s.countRides})
-	mux.Handle("/api/v1/rides/{rideId}", methods{
+	mux.Handle("/api/v1/rides", httpjson.Methods{http.MethodPost: s.createRide, http.MethodGet: s.listRides})
+	mux.Handle("/api/v1/rides/count", httpjson.Methods{http.MethodGet: s.countRides})
+	mux.Handle("/api/v1/rides/{rideId}", httpjson.Methods{
 		http.MethodGet: s.getRide, http.MethodPost: s.joinRide, http.MethodDelete: s.deleteRide,
 	})
-	mux.Handle("/api/v1/db/clear", methods{http.MethodPost: s.clear})
-	mux.Handle(countPath, methods{http.MethodGet: s.getCount, http.MethodDelete: s.resetCount})
-	mux.Handle("/healthz", methods{http.MethodGet: s.health})
-	mux.HandleFunc("/", notFound)
-	s.handler = logRequests(s.log, countRequests(&s.count, mux))
+	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: s.clear})
+	mux.Handle(httpjson.CountPath, httpjson.Methods{http.MethodGet: s.getCount, http.MethodDelete: s.resetCount})
+	mux.Handle("/healthz", httpjson.Methods{http.MethodGet: s.health})
+	mux.HandleFunc("/", httpjson.NotFound)
+	s.handler = httpjson.LogRequests(s.log, httpjson.CountRequests(&s.count, mux))
 	return s
 }
 

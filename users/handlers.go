@@ -8,6 +8,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/httpjson"
 )
 
 // createUser: PUT /api/v1/users {"username","password"} → 201 {} or 400.
@@ -16,15 +17,15 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	}
-	if !decodeBody(w, r, &body) {
+	if !httpjson.DecodeBody(w, r, &body) {
 		return
 	}
 	if err := ValidUsername(body.Username); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if err := ValidPassword(body.Password); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	_, err := s.db.Write(r.Context(), dbapi.WriteRequest{
@@ -32,7 +33,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		Values: map[string]any{"username": body.Username, "password": body.Password},
 	})
 	if errors.Is(err, dbclient.ErrConflict) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("user %q already exists", body.Username))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("user %q already exists", body.Username))
 		return
 	}
 	if err != nil {
@@ -40,7 +41,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("user created", "username", body.Username)
-	writeJSON(w, http.StatusCreated, struct{}{})
+	httpjson.WriteJSON(w, http.StatusCreated, struct{}{})
 }
 
 // listUsers: GET /api/v1/users → 200 ["alice",…] sorted, or 204 when none.
@@ -63,10 +64,10 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(names) == 0 {
-		noContent(w)
+		httpjson.NoContent(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, names)
+	httpjson.WriteJSON(w, http.StatusOK, names)
 }
 
 // deleteUser: DELETE /api/v1/users/{username} → 200 {} or 400 no such user.
@@ -79,7 +80,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !exists {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("no such user %q", name))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("no such user %q", name))
 		return
 	}
 	removed, err := s.removeUser(r.Context(), name)
@@ -88,11 +89,11 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !removed { // deleted concurrently between the check and the delete
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("no such user %q", name))
+		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("no such user %q", name))
 		return
 	}
 	s.log.Info("user deleted", "username", name)
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // userExists reads the user's row (read-your-writes of this process).
@@ -156,23 +157,23 @@ func (s *Server) clear(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("users cleared")
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // getCount: GET /api/v1/_count → 200 [N].
 func (s *Server) getCount(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, []int64{s.count.Load()})
+	httpjson.WriteJSON(w, http.StatusOK, []int64{s.count.Load()})
 }
 
 // resetCount: DELETE /api/v1/_count → 200 {}, the count is 0 again.
 func (s *Server) resetCount(w http.ResponseWriter, r *http.Request) {
 	s.count.Store(0)
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // health: GET /healthz → 200, not counted.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "users"})
+	httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "users"})
 }
 
 // dbFailure answers a failed DB API call: 503 when the database did not
@@ -183,5 +184,5 @@ func (s *Server) dbFailure(w http.ResponseWriter, err error) {
 	if errors.Is(err, dbclient.ErrUnavailable) {
 		status = http.StatusServiceUnavailable
 	}
-	writeError(w, status, err.Error())
+	httpjson.WriteError(w, status, err.Error())
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/httpjson"
 )
 
 // Config is what a users Server needs.
@@ -43,13 +44,13 @@ func New(cfg Config) *Server {
 		s.log = hclog.NewNullLogger()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/users", methods{http.MethodPut: s.createUser, http.MethodGet: s.listUsers})
-	mux.Handle("/api/v1/users/{username}", methods{http.MethodDelete: s.deleteUser})
-	mux.Handle("/api/v1/db/clear", methods{http.MethodPost: s.clear})
-	mux.Handle(countPath, methods{http.MethodGet: s.getCount, http.MethodDelete: s.resetCount})
-	mux.Handle("/healthz", methods{http.MethodGet: s.health})
-	mux.HandleFunc("/", notFound)
-	s.handler = logRequests(s.log, countRequests(&s.count, mux))
+	mux.Handle("/api/v1/users", httpjson.Methods{http.MethodPut: s.createUser, http.MethodGet: s.listUsers})
+	mux.Handle("/api/v1/users/{username}", httpjson.Methods{http.MethodDelete: s.deleteUser})
+	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: s.clear})
+	mux.Handle(httpjson.CountPath, httpjson.Methods{http.MethodGet: s.getCount, http.MethodDelete: s.resetCount})
+	mux.Handle("/healthz", httpjson.Methods{http.MethodGet: s.health})
+	mux.HandleFunc("/", httpjson.NotFound)
+	s.handler = httpjson.LogRequests(s.log, httpjson.CountRequests(&s.count, mux))
 	return s
 }
 

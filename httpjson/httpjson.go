@@ -1,0 +1,135 @@
+// Package httpjson is the JSON-over-HTTP plumbing every service of the project
+// shares: answers and errors as JSON, 405 with an Allow header for a known
+// route with the wrong method, strict bounded body decoding, request counting
+// and access logging. Errors are always {"error": "…"}, never a stack trace.
+package httpjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rideshare/dbaas/dbapi"
+)
+
+// MaxBodyBytes bounds every request body; a larger one is a 413.
+const MaxBodyBytes = 1 << 20
+
+// apiPrefix is where a service's API lives; only paths under it are counted.
+const apiPrefix = "/api/"
+
+// CountPath is the _count route, the one API path never counted.
+const CountPath = "/api/v1/_count"
+
+// Methods routes one path by method; any other method is a 405 with a JSON
+// body and an Allow header.
+type Methods map[string]http.HandlerFunc
+
+func (m Methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allow := make([]string, 0, len(m))
+	for k := range m {
+		allow = append(allow, k)
+	}
+	sort.Strings(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	WriteError(w, http.StatusMethodNotAllowed,
+		fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+}
+
+// NotFound answers a path no route serves.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+}
+
+// CountRequests adds one to n for every request under /api/ except _count
+// itself, before it is served, so failed and malformed requests count too.
+func CountRequests(n *atomic.Int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, apiPrefix) && r.URL.Path != CountPath {
+			n.Add(1)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status a handler answered, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// LogRequests writes one debug line per request, naming its Origin.
+func LogRequests(log hclog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"origin", r.Header.Get("Origin"), "duration", time.Since(start))
+	})
+}
+
+// WriteJSON answers status with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// WriteError answers status with {"error": msg}.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, dbapi.ErrorBody{Error: msg})
+}
+
+// NoContent answers 204 with an empty body.
+func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// DecodeBody reads a JSON object of at most MaxBodyBytes into into, strictly
+// (unknown fields and trailing data are errors). On failure it has already
+// answered 400 or 413 and returns false.
+func DecodeBody(w http.ResponseWriter, r *http.Request, into any) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", MaxBodyBytes))
+		return false
+	case err != nil:
+		WriteError(w, http.StatusBadRequest, fmt.Sprintf("body: cannot read: %v", err))
+		return false
+	case len(strings.TrimSpace(string(data))) == 0:
+		WriteError(w, http.StatusBadRequest, "body: missing, want a JSON object")
+		return false
+	}
+	if err := dbapi.Decode(data, into); err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	return true
+}
