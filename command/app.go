@@ -11,6 +11,7 @@ func App() *cli.App {
 		Name:  "rideshare",
 		Usage: "a small fault-tolerant database-as-a-service for a RideShare backend",
 		Commands: []*cli.Command{
+			upCommand(),
 			orchestratorCommand(),
 			workerCommand(),
 			usersCommand(),
