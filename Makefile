@@ -1,0 +1,56 @@
+# RideShare DBaaS — build, services and tests.
+#
+#   make services   install (Debian packages, when missing) and start RabbitMQ, ZooKeeper,
+#                   PostgreSQL, and wait until they answer (scripts/services.sh)
+#   make build      bin/rideshare, a static binary (CGO off: the image is FROM scratch)
+#   make test       vet + every test, against the real services (TESTFLAGS=... adds flags,
+#                   e.g. make test TESTFLAGS='-run TestFailover -v')
+#   make run        the whole local stack in the foreground (hcl/local.hcl)
+#   make image      docker image rideshare:latest from bin/rideshare
+#   make bench      the benchmarks in ./bench (BENCHFLAGS=... adds flags)
+#   make clean
+
+GO         ?= go
+BIN        ?= bin/rideshare
+IMAGE      ?= rideshare:latest
+CONFIG     ?= hcl/local.hcl
+TESTFLAGS  ?=
+BENCHFLAGS ?=
+
+# Go lives in /usr/local/go/bin on these machines, which is not always on PATH (CI, sudo).
+# Appended last, it is used only when no other go is found first.
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build services test vet run image bench clean
+
+all: build
+
+# Always handed to go build: it knows better than make whether anything changed.
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) .
+
+services:
+	./scripts/services.sh
+
+vet:
+	$(GO) vet ./...
+
+# -p 1: the integration tests share RabbitMQ's fixed queue names and ZooKeeper, so test
+# binaries of different packages must not run at the same time.
+test: services build
+	$(GO) vet ./...
+	$(GO) test -count=1 -p 1 -timeout 15m $(TESTFLAGS) ./...
+
+run: build services
+	./$(BIN) up -config $(CONFIG)
+
+# FROM scratch: no base image can be pulled on these machines, and the binary is static.
+image: build
+	docker build -t $(IMAGE) -f Dockerfile .
+
+# The benchmarks drive the real stack, so they need the services too.
+bench: services
+	$(GO) test -run '^$$' -bench . -benchtime 3s $(BENCHFLAGS) ./bench/...
+
+clean:
+	rm -rf bin
