@@ -9,6 +9,7 @@ import (
 
 	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/orchestrator"
+	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/worker"
 )
@@ -33,14 +34,13 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 	if err != nil {
 		return nil, nil, err
 	}
-	el, err := OpenElection(ctx, cfg.Election.Name, ElectionConfig(cfg), log.Named("election"))
-	if err != nil {
-		return nil, nil, err
-	}
 	logDir := filepath.Join(AbsDir(cfg.DataDir), "logs")
 	o, err := orchestrator.New(orchestrator.Options{
 		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.RPCTimeout(),
-		Runtime: rt, Election: el,
+		Runtime: rt,
+		OpenElection: func(ctx context.Context) (election.Election, error) {
+			return OpenElection(ctx, cfg.Election.Name, ElectionConfig(cfg), log.Named("election"))
+		},
 		NewWorker: func(id string) runtime.Spec {
 			return runtime.Spec{ID: id, Args: []string{"worker"},
 				Env:     map[string]string{worker.EnvConfig: WorkerConfig(cfg, id).Encode(), "RIDESHARE_LOG_LEVEL": os.Getenv("RIDESHARE_LOG_LEVEL")},
@@ -59,8 +59,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		Logger:            log,
 	})
 	if err != nil {
-		el.Close()
 		return nil, nil, err
 	}
-	return o, func() { el.Close() }, nil
+	return o, func() {}, nil
 }

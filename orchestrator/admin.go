@@ -12,7 +12,7 @@ import (
 // The admin API (DESIGN §3.4).
 
 func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request) {
-	leader, ok, err := o.opts.Election.Leader(r.Context())
+	leader, ok, err := o.sup.Leader(r.Context())
 	if err != nil {
 		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("read the current master: %v", err))
 		return

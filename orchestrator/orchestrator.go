@@ -26,8 +26,10 @@ type Options struct {
 	AMQPURL    string
 	RPCTimeout time.Duration
 
-	Runtime  runtime.Runtime
-	Election election.Election
+	Runtime runtime.Runtime
+	// OpenElection opens an election session; the orchestrator opens a new
+	// one whenever its session is lost.
+	OpenElection func(ctx context.Context) (election.Election, error)
 	// NewWorker describes the worker to start under a fresh id.
 	NewWorker func(id string) runtime.Spec
 	// DestroyWorker drops a dead worker's database (may be nil).
@@ -57,7 +59,7 @@ type Orchestrator struct {
 
 // New checks the options.
 func New(opts Options) (*Orchestrator, error) {
-	if opts.Runtime == nil || opts.Election == nil || opts.NewWorker == nil {
+	if opts.Runtime == nil || opts.OpenElection == nil || opts.NewWorker == nil {
 		return nil, errors.New("orchestrator: runtime, election and NewWorker are required")
 	}
 	if opts.Logger == nil {
@@ -82,7 +84,7 @@ func New(opts Options) (*Orchestrator, error) {
 		opts.ScaleInterval = 2 * time.Minute
 	}
 	o := &Orchestrator{opts: opts, log: opts.Logger}
-	o.sup = newSupervisor(opts.Runtime, opts.Election, opts.Slaves, opts.Logger.Named("supervisor"), opts.NewWorker, opts.DestroyWorker)
+	o.sup = newSupervisor(opts.Runtime, opts.OpenElection, opts.Slaves, opts.Logger.Named("supervisor"), opts.NewWorker, opts.DestroyWorker)
 	o.scaler = &scaler{interval: opts.ScaleInterval, perSlave: opts.ReadsPerSlave, min: opts.MinSlaves, max: opts.MaxSlaves, set: o.sup.SetDesired}
 	return o, nil
 }

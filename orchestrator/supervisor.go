@@ -21,8 +21,13 @@ import (
 // starts, drains and clears away the dead.
 type Supervisor struct {
 	rt  runtime.Runtime
-	el  election.Election
 	log hclog.Logger
+
+	// openElection opens a session; a lost session is replaced by a new one,
+	// so a ZooKeeper restart does not stop the orchestrator.
+	openElection func(context.Context) (election.Election, error)
+	elMu         sync.Mutex
+	el           election.Election
 
 	// newSpec describes a new worker; destroy drops a dead worker's database.
 	newSpec func(id string) runtime.Spec
@@ -60,9 +65,9 @@ type WorkerInfo struct {
 	Draining   bool      `json:"draining,omitempty"`
 }
 
-func newSupervisor(rt runtime.Runtime, el election.Election, slaves int, log hclog.Logger,
+func newSupervisor(rt runtime.Runtime, openElection func(context.Context) (election.Election, error), slaves int, log hclog.Logger,
 	newSpec func(string) runtime.Spec, destroy func(context.Context, string) error) *Supervisor {
-	return &Supervisor{rt: rt, el: el, log: log, newSpec: newSpec, destroy: destroy,
+	return &Supervisor{rt: rt, openElection: openElection, log: log, newSpec: newSpec, destroy: destroy,
 		workers: map[string]*supervised{}, desired: slaves, kick: make(chan struct{}, 1),
 		ready: make(chan struct{}), drainTimeout: 10 * time.Second,
 		hungGrace: 5 * time.Second, startGrace: 60 * time.Second}
@@ -74,10 +79,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watch worker exits: %w", err)
 	}
-	watch, err := s.el.Watch(ctx)
+	watch, err := s.session(ctx)
 	if err != nil {
-		return fmt.Errorf("watch election: %w", err)
+		return err
 	}
+	defer func() {
+		if el := s.election(); el != nil {
+			el.Close()
+		}
+	}()
 	hs, err := s.rt.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list running workers: %w", err)
@@ -109,13 +119,53 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return errors.New("election watch closed")
+				s.log.Warn("election session lost; opening a new one")
+				if watch, err = s.session(ctx); err != nil {
+					return err
+				}
 			}
 		case <-s.kick:
 		}
 		s.reconcile(ctx)
 	}
 }
+
+// session opens an election session (retrying until ctx ends) and watches it.
+func (s *Supervisor) session(ctx context.Context) (<-chan struct{}, error) {
+	if old := s.election(); old != nil {
+		old.Close()
+	}
+	for {
+		el, err := s.openElection(ctx)
+		if err == nil {
+			watch, werr := el.Watch(ctx)
+			if werr == nil {
+				s.elMu.Lock()
+				s.el = el
+				s.elMu.Unlock()
+				return watch, nil
+			}
+			el.Close()
+			err = werr
+		}
+		s.log.Error("open election session", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open election session: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// election is the current session (nil before Run opened one).
+func (s *Supervisor) election() election.Election {
+	s.elMu.Lock()
+	defer s.elMu.Unlock()
+	return s.el
+}
+
+// errNoSession answers admin calls made before a session exists.
+var errNoSession = errors.New("no election session yet")
 
 // exited forgets a dead worker and removes its election record at once, so a
 // dead master's successor is elected without waiting for session expiry.
@@ -128,7 +178,7 @@ func (s *Supervisor) exited(ctx context.Context, x runtime.Exit) {
 		return
 	}
 	s.log.Info("worker exited", "id", x.ID, "pid", x.PID, "exit_code", x.ExitCode, "draining", w.draining)
-	if err := s.el.Remove(ctx, x.ID); err != nil {
+	if err := s.election().Remove(ctx, x.ID); err != nil {
 		s.log.Warn("remove election record", "id", x.ID, "error", err)
 	}
 	if s.destroy != nil {
@@ -171,13 +221,14 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	members, err := s.el.Members(ctx)
+	el := s.election()
+	members, err := el.Members(ctx)
 	if err != nil {
 		s.log.Warn("list election members", "error", err)
 		s.retryLater(ctx)
 		return
 	}
-	leader, hasLeader, err := s.el.Leader(ctx)
+	leader, hasLeader, err := el.Leader(ctx)
 	if err != nil {
 		s.log.Warn("read election leader", "error", err)
 	}
@@ -243,7 +294,7 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 		// A record with no live process behind it: the process died before
 		// this orchestrator saw it (e.g. while it was restarting).
 		s.log.Info("removing election record of a dead worker", "id", id)
-		if err := s.el.Remove(ctx, id); err != nil {
+		if err := el.Remove(ctx, id); err != nil {
 			s.log.Warn("remove stale election record", "id", id, "error", err)
 		}
 	}
@@ -292,11 +343,15 @@ func (s *Supervisor) pokeAfter(ctx context.Context, d time.Duration) {
 
 // Workers lists the live workers with what the election knows of them.
 func (s *Supervisor) Workers(ctx context.Context) ([]WorkerInfo, error) {
-	members, err := s.el.Members(ctx)
+	el := s.election()
+	if el == nil {
+		return nil, errNoSession
+	}
+	members, err := el.Members(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list election members: %w", err)
 	}
-	leader, hasLeader, err := s.el.Leader(ctx)
+	leader, hasLeader, err := el.Leader(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read election leader: %w", err)
 	}
@@ -327,8 +382,10 @@ func (s *Supervisor) Kill(ctx context.Context, id string) error {
 	if err := s.rt.Kill(ctx, id); err != nil {
 		return fmt.Errorf("kill worker %s: %w", id, err)
 	}
-	if err := s.el.Remove(ctx, id); err != nil {
-		return fmt.Errorf("remove election record of %s: %w", id, err)
+	if el := s.election(); el != nil {
+		if err := el.Remove(ctx, id); err != nil {
+			return fmt.Errorf("remove election record of %s: %w", id, err)
+		}
 	}
 	return nil
 }
@@ -350,7 +407,9 @@ func (s *Supervisor) StopAll(ctx context.Context, timeout time.Duration) {
 			if err := s.rt.Stop(ctx, id, timeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				s.log.Warn("stop worker", "id", id, "error", err)
 			}
-			_ = s.el.Remove(ctx, id)
+			if el := s.election(); el != nil {
+				_ = el.Remove(ctx, id)
+			}
 			if s.destroy != nil {
 				if err := s.destroy(ctx, id); err != nil {
 					s.log.Warn("drop worker database", "id", id, "error", err)
@@ -359,4 +418,13 @@ func (s *Supervisor) StopAll(ctx context.Context, timeout time.Duration) {
 		}(id)
 	}
 	wg.Wait()
+}
+
+// Leader is the current master, ok=false when there is none.
+func (s *Supervisor) Leader(ctx context.Context) (election.Leader, bool, error) {
+	el := s.election()
+	if el == nil {
+		return election.Leader{}, false, errNoSession
+	}
+	return el.Leader(ctx)
 }

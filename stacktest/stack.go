@@ -103,7 +103,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	s := &Stack{t: t, Config: cfg, Dir: dir}
 	t.Cleanup(func() {
 		s.Stop()
-		if !t.Failed() {
+		if !t.Failed() && os.Getenv("RIDESHARE_KEEP_STACK") == "" {
 			os.RemoveAll(dir)
 		} else {
 			t.Logf("stack data and worker logs kept in %s", dir)
