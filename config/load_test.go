@@ -81,3 +81,16 @@ func TestBadDuration(t *testing.T) {
 		t.Fatalf("err = %v, want it to name scaling.interval", err)
 	}
 }
+
+func TestShippedDockerConfig(t *testing.T) {
+	cfg, err := Load("hcl/docker.hcl", []string{"pg_url=postgres://u:p@h:1/postgres"})
+	if err != nil {
+		t.Fatalf("load embedded docker.hcl: %v", err)
+	}
+	if cfg.Runtime.Name != "docker" || cfg.Storage.Name != "postgres" || cfg.Election.Name != "zookeeper" {
+		t.Fatalf("plugins = %s/%s/%s, want docker/postgres/zookeeper", cfg.Runtime.Name, cfg.Storage.Name, cfg.Election.Name)
+	}
+	if cfg.Storage.Options["url"] != "postgres://u:p@h:1/postgres" || cfg.Runtime.Options["image"] != "rideshare:latest" {
+		t.Fatalf("options: storage %v runtime %v", cfg.Storage.Options, cfg.Runtime.Options)
+	}
+}

@@ -1,0 +1,114 @@
+# Workers as Docker containers (image rideshare:latest, built FROM scratch by
+# `make image`), each with its own PostgreSQL database. The same variables as
+# hcl/local.hcl, plus pg_url and image.
+#
+#   make image && rideshare up -config hcl/docker.hcl
+
+variable "amqp_url" {
+  default = "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+variable "zk_servers" {
+  default = ["127.0.0.1:2181"]
+}
+
+variable "zk_root" {
+  default = "/rideshare"
+}
+
+variable "data_dir" {
+  default = "./data"
+}
+
+variable "scale_interval" {
+  default = "2m"
+}
+
+variable "pg_url" {
+  # A PostgreSQL server where each worker creates (and, when removed for good,
+  # drops) its own database; the role needs CREATEDB.
+  default = "postgres://rideshare:rideshare@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+variable "image" {
+  default = "rideshare:latest"
+}
+
+variable "stack" {
+  # Names this deployment's queues' owner in logs and labels; two stacks on one
+  # broker need different zk_root values.
+  default = "local"
+}
+
+amqp_url   = var.amqp_url
+data_dir   = var.data_dir
+plugin_dir = "${var.data_dir}/plugins"
+stack      = var.stack
+
+zookeeper {
+  servers         = var.zk_servers
+  root            = var.zk_root
+  session_timeout = "2s"
+}
+
+runtime "docker" {
+  config = {
+    image = var.image
+    # Host networking: workers reach RabbitMQ and ZooKeeper on 127.0.0.1,
+    # and the worker's pid is the host pid the admin API reports.
+    network = "host"
+  }
+}
+
+storage "postgres" {
+  config = {
+    url = var.pg_url
+  }
+}
+
+election "zookeeper" {}
+
+orchestrator {
+  listen      = "127.0.0.1:8083"
+  rpc_timeout = "10s"
+}
+
+worker {
+  # How long a replica waits to reach a read's min_seq before answering 503.
+  min_seq_wait = "3s"
+}
+
+scaling {
+  interval        = var.scale_interval
+  reads_per_slave = 20
+  min_slaves      = 1
+  max_slaves      = 8
+}
+
+service "users" {
+  listen = "127.0.0.1:8081"
+}
+
+service "rides" {
+  listen = "127.0.0.1:8082"
+  # Rides checks that a user exists through the load balancer, as in AWS.
+  users_url = "http://127.0.0.1:8080"
+  area_min  = 1
+  area_max  = 198
+  # Optional CSV of area names (Area_No,Area_Name); ids are validated by range.
+  area_names = ""
+}
+
+gateway {
+  listen = "127.0.0.1:8080"
+
+  route {
+    path   = "/api/v1/users"
+    target = "http://127.0.0.1:8081"
+  }
+
+  route {
+    path   = "/"
+    target = "http://127.0.0.1:8082"
+  }
+}
