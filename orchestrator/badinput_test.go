@@ -12,7 +12,11 @@ import (
 // Bad input gets a 4xx JSON error that names the problem; nothing stored
 // changes and every process stays up (invariant 5).
 func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{})
+	forEachBackend(t, testBadInputIsRejectedAndChangesNothing)
+}
+
+func testBadInputIsRejectedAndChangesNothing(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config})
 	res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": "alice", "password": "x"}})
 	if code != 200 {
 		t.Fatalf("seed write: %d", code)

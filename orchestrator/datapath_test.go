@@ -12,8 +12,10 @@ import (
 	"github.com/rideshare/dbaas/stacktest"
 )
 
-func TestWriteThenReadYourWrites(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{})
+func TestWriteThenReadYourWrites(t *testing.T) { forEachBackend(t, testWriteThenReadYourWrites) }
+
+func testWriteThenReadYourWrites(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config})
 	res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": "alice", "password": "x"}})
 	if code != 200 || res.Seq == 0 {
 		t.Fatalf("insert user: %d %+v", code, res)
@@ -52,8 +54,10 @@ func TestWriteThenReadYourWrites(t *testing.T) {
 	}
 }
 
-func TestReadsRoundRobinOverSlaves(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
+func TestReadsRoundRobinOverSlaves(t *testing.T) { forEachBackend(t, testReadsRoundRobinOverSlaves) }
+
+func testReadsRoundRobinOverSlaves(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
 	by := map[string]int{}
 	for i := 0; i < 100; i++ {
 		res, code := s.Read(dbapi.ReadRequest{Table: "users"})
@@ -119,8 +123,10 @@ func mixedWrites(t *testing.T, s *stacktest.Stack, n, workers int) uint64 {
 	return maxSeq
 }
 
-func TestReplicasConverge(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
+func TestReplicasConverge(t *testing.T) { forEachBackend(t, testReplicasConverge) }
+
+func testReplicasConverge(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
 	mixedWrites(t, s, 2000, 8)
 	h := s.WaitConverged(30 * time.Second)
 	if len(s.Hashes()) != 3 {
@@ -130,7 +136,11 @@ func TestReplicasConverge(t *testing.T) {
 }
 
 func TestLateJoinerCatchesUpBeforeServing(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	forEachBackend(t, testLateJoinerCatchesUpBeforeServing)
+}
+
+func testLateJoinerCatchesUpBeforeServing(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1})
 	head := mixedWrites(t, s, 5000, 16)
 	before := map[string]bool{}
 	for _, w := range s.Workers() {
@@ -175,7 +185,11 @@ func TestLateJoinerCatchesUpBeforeServing(t *testing.T) {
 }
 
 func TestNoAcknowledgedWriteLostOnMasterKill(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	forEachBackend(t, testNoAcknowledgedWriteLostOnMasterKill)
+}
+
+func testNoAcknowledgedWriteLostOnMasterKill(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1})
 	l := newLedger()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

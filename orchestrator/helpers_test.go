@@ -2,6 +2,7 @@ package orchestrator_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -58,4 +59,12 @@ func (l *ledger) check(t *testing.T, s *stacktest.Stack) {
 		t.Fatalf("%d of %d acknowledged writes not present exactly once", lost, len(l.users))
 	}
 	t.Logf("all %d acknowledged writes present exactly once (%d rows)", len(l.users), len(rows))
+}
+
+// forEachBackend runs a test on every deployment: process+sqlite, and
+// docker+postgres where a Docker engine runs.
+func forEachBackend(t *testing.T, test func(t *testing.T, config string)) {
+	for _, config := range stacktest.Backends() {
+		t.Run(strings.TrimSuffix(strings.TrimPrefix(config, "hcl/"), ".hcl"), func(t *testing.T) { test(t, config) })
+	}
 }

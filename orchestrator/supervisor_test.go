@@ -96,7 +96,11 @@ func waitWrite(t *testing.T, s *stacktest.Stack, within time.Duration) time.Dura
 }
 
 func TestCrashSlaveReplacesHighestPid(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	forEachBackend(t, testCrashSlaveReplacesHighestPid)
+}
+
+func testCrashSlaveReplacesHighestPid(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1})
 	sl := slaves(s)
 	var pids []string
 	if code := s.Do("POST", "/api/v1/crash/slave", nil, &pids); code != 200 || len(pids) != 1 || pids[0] != strconv.Itoa(sl[len(sl)-1].PID) {
@@ -129,8 +133,8 @@ func containsPid(list []int, pid int) bool {
 // failover kills the master (through the API or with kill -9) while
 // writers run, and checks the lowest-pid slave takes over, writes work, no
 // acknowledged write is lost and the shape comes back.
-func failover(t *testing.T, viaAPI bool) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
+func failover(t *testing.T, config string, viaAPI bool) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
 	l := newLedger()
 	stop := writers(s, l, 4)
 	time.Sleep(500 * time.Millisecond)
@@ -157,11 +161,17 @@ func failover(t *testing.T, viaAPI bool) {
 	s.WaitConverged(30 * time.Second)
 }
 
-func TestCrashMasterAPIElectsLowestPid(t *testing.T) { failover(t, true) }
-func TestKill9MasterElectsLowestPid(t *testing.T)    { failover(t, false) }
+func TestCrashMasterAPIElectsLowestPid(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, config string) { failover(t, config, true) })
+}
+func TestKill9MasterElectsLowestPid(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, config string) { failover(t, config, false) })
+}
 
-func TestKill9SlaveIsReplaced(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
+func TestKill9SlaveIsReplaced(t *testing.T) { forEachBackend(t, testKill9SlaveIsReplaced) }
+
+func testKill9SlaveIsReplaced(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
 	victim := slaves(s)[0]
 	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -187,7 +197,11 @@ func TestKill9SlaveIsReplaced(t *testing.T) {
 }
 
 func TestOrchestratorRestartAdoptsWorkers(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 1, KeepWorkers: true})
+	forEachBackend(t, testOrchestratorRestartAdoptsWorkers)
+}
+
+func testOrchestratorRestartAdoptsWorkers(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1, KeepWorkers: true})
 	l := newLedger()
 	for i := 0; i < 50; i++ {
 		l.insertUser(s, fmt.Sprintf("before-%d", i))
@@ -244,8 +258,10 @@ func TestChaosKillsLoseNoAcknowledgedWrite(t *testing.T) {
 	l.check(t, s)
 }
 
-func TestScalingFollowsReadCount(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 1, ScaleInterval: 4 * time.Second})
+func TestScalingFollowsReadCount(t *testing.T) { forEachBackend(t, testScalingFollowsReadCount) }
+
+func testScalingFollowsReadCount(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1, ScaleInterval: 4 * time.Second})
 	for i := 0; i < 45; i++ {
 		if _, code := s.Read(dbapi.ReadRequest{Table: "users"}); code != 200 {
 			t.Fatalf("read %d: %d", i, code)
@@ -259,8 +275,10 @@ func TestScalingFollowsReadCount(t *testing.T) {
 
 // A master paused until its ZooKeeper session expires, then resumed, gets
 // no write applied on any replica (invariant 3).
-func TestPausedMasterIsFenced(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
+func TestPausedMasterIsFenced(t *testing.T) { forEachBackend(t, testPausedMasterIsFenced) }
+
+func testPausedMasterIsFenced(t *testing.T, config string) {
+	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
 	l := newLedger()
 	stop := writers(s, l, 4)
 	time.Sleep(500 * time.Millisecond)

@@ -3,6 +3,7 @@ package stacktest
 import (
 	"context"
 	"net"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -38,6 +39,20 @@ func RequireServices(t testing.TB) {
 	c, err := net.DialTimeout("tcp", ZKAddr, 3*time.Second)
 	if err != nil {
 		t.Fatalf("ZooKeeper is not answering at %s (run `make services`): %v", ZKAddr, err)
+	}
+	c.Close()
+}
+
+// RequirePostgres fails the test, naming PostgreSQL, when it does not answer.
+func RequirePostgres(t testing.TB) {
+	t.Helper()
+	u, err := url.Parse(PGURL)
+	if err != nil {
+		t.Fatalf("bad PostgreSQL URL %q: %v", PGURL, err)
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 3*time.Second)
+	if err != nil {
+		t.Fatalf("PostgreSQL is not answering at %s (run `make services`): %v", u.Host, err)
 	}
 	c.Close()
 }

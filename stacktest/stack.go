@@ -80,6 +80,11 @@ func Start(t testing.TB, opts Options) *Stack {
 		"amqp_url=" + AMQPURL,
 		fmt.Sprintf("zk_servers=[%q]", ZKAddr),
 	}, opts.Vars...)
+	if opts.Config == "hcl/docker.hcl" {
+		buildImage(t)
+		RequirePostgres(t)
+		vars = append(vars, "image="+TestImage, "pg_url="+PGURL, "stack=test-"+randomName())
+	}
 	cfg, err := config.Load(opts.Config, vars)
 	if err != nil {
 		t.Fatalf("load %s: %v", opts.Config, err)
