@@ -1,0 +1,164 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/runtime"
+	"github.com/rideshare/dbaas/plugins/storage"
+)
+
+// ErrNotFound is returned (wrapped) when a plugin is neither in the plugin
+// dir nor built in.
+var ErrNotFound = errors.New("plugin not found")
+
+// ErrClosed is returned (wrapped) by calls on a plugin client after Close.
+var ErrClosed = errors.New("plugin client closed")
+
+// LoadOptions says where plugins come from and how they are run.
+type LoadOptions struct {
+	// PluginDir holds external plugins named rideshare-<kind>-<name>. Empty:
+	// only built-ins are used.
+	PluginDir string
+	// Binary serves the built-ins as "<Binary> plugin <kind> <name>".
+	// Empty: os.Executable().
+	Binary string
+	// Logger receives the host's plugin messages and the plugins' own logs.
+	// Nil: hclog.L().
+	Logger hclog.Logger
+	// StartTimeout bounds starting a plugin process and its handshake.
+	// Zero: 30s.
+	StartTimeout time.Duration
+	// OnRestart, when set, is called (in its own goroutine) after a plugin
+	// process died and a new one was started and configured.
+	OnRestart func(kind, name string)
+}
+
+func (o LoadOptions) withDefaults() LoadOptions {
+	if o.Logger == nil {
+		o.Logger = hclog.L()
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 30 * time.Second
+	}
+	return o
+}
+
+// ExecutableName is the file name of an external plugin of kind/name.
+func ExecutableName(kind, name string) string { return "rideshare-" + kind + "-" + name }
+
+// command says how to run one plugin.
+type command struct {
+	path string
+	args []string
+	// source is "plugin_dir" or "built-in"
+	source string
+}
+
+func (c command) String() string {
+	if len(c.args) == 0 {
+		return c.path
+	}
+	return fmt.Sprintf("%s %v", c.path, c.args)
+}
+
+// resolve finds kind/name as Nomad does: an executable in the plugin dir
+// wins; else a built-in served by the rideshare binary; else ErrNotFound
+// naming every place it looked.
+func resolve(kind, name string, opts LoadOptions) (command, error) {
+	if err := checkKind(kind); err != nil {
+		return command{}, err
+	}
+	if err := checkName(name); err != nil {
+		return command{}, fmt.Errorf("%s plugin: %w", kind, err)
+	}
+	looked := "no plugin_dir set"
+	if opts.PluginDir != "" {
+		p := filepath.Join(opts.PluginDir, ExecutableName(kind, name))
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0:
+			abs, aerr := filepath.Abs(p)
+			if aerr == nil {
+				p = abs
+			}
+			return command{path: p, source: "plugin_dir"}, nil
+		case err == nil:
+			return command{}, fmt.Errorf("%s plugin %q: %s exists but is not an executable file", kind, name, p)
+		case !errors.Is(err, os.ErrNotExist):
+			return command{}, fmt.Errorf("%s plugin %q: %w", kind, name, err)
+		}
+		looked = "no executable " + p
+	}
+	if _, ok := Builtin(kind, name); ok {
+		bin := opts.Binary
+		if bin == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return command{}, fmt.Errorf("%s plugin %q is built in, but the rideshare binary is unknown: %w", kind, name, err)
+			}
+			bin = exe
+		}
+		return command{path: bin, args: []string{"plugin", kind, name}, source: "built-in"}, nil
+	}
+	return command{}, fmt.Errorf("%s plugin %q: %w: %s and no built-in of that name (built-in %s plugins: %v)",
+		kind, name, ErrNotFound, looked, kind, Builtins(kind))
+}
+
+// Load starts the plugin kind/name configured with cfg (runtime.Config,
+// storage.Config or election.Config) and returns a client implementing the
+// kind's interface, and a Closer that ends the plugin process. For storage
+// and election the client's own Close does that too.
+func Load(ctx context.Context, kind, name string, cfg any, opts LoadOptions) (any, io.Closer, error) {
+	switch kind {
+	case KindRuntime:
+		c, ok := cfg.(runtime.Config)
+		if !ok {
+			return nil, nil, fmt.Errorf("runtime plugin %q: config is %T, want runtime.Config", name, cfg)
+		}
+		return LoadRuntime(ctx, name, c, opts)
+	case KindStorage:
+		c, ok := cfg.(storage.Config)
+		if !ok {
+			return nil, nil, fmt.Errorf("storage plugin %q: config is %T, want storage.Config", name, cfg)
+		}
+		st, err := LoadStorage(ctx, name, c, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, closerFunc(func() error { return st.Close() }), nil
+	case KindElection:
+		c, ok := cfg.(election.Config)
+		if !ok {
+			return nil, nil, fmt.Errorf("election plugin %q: config is %T, want election.Config", name, cfg)
+		}
+		e, err := LoadElection(ctx, name, c, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return e, closerFunc(func() error { return e.Close() }), nil
+	}
+	return nil, nil, checkKind(kind)
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+var cleanupOnce sync.Once
+
+// Cleanup kills every plugin process this host started (go-plugin's
+// CleanupClients). Call it once, deferred in main, so no plugin outlives the
+// host even when a client was never closed. Plugins also exit on their own
+// when the host dies (they watch their parent).
+func Cleanup() { cleanupOnce.Do(plugin.CleanupClients) }
