@@ -8,11 +8,19 @@ import (
 	"os"
 
 	"github.com/rideshare/dbaas/command"
+	"github.com/rideshare/dbaas/plugins/pluginhost"
 )
 
 func main() {
+	os.Exit(run())
+}
+
+// run is main with its defers: plugin subprocesses end with the host.
+func run() int {
+	defer pluginhost.Cleanup()
 	if err := command.App().Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "rideshare:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

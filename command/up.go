@@ -163,10 +163,11 @@ func shutdown(rt *process.Runtime, cfg *config.Config, self string, started []up
 		}
 		fmt.Fprintf(out, "  ■ %s stopped\n", t.name)
 	}
-	wrt, err := deployment.OpenRuntime(ctx, cfg, self, hclog.NewNullLogger())
+	wrt, closer, err := deployment.LoaderFor(cfg, self, hclog.NewNullLogger()).Runtime(ctx, cfg.Runtime.Name, deployment.RuntimeConfig(cfg, self))
 	if err != nil {
 		return
 	}
+	defer closer.Close()
 	left, _ := wrt.List(ctx)
 	for _, h := range left {
 		log.Warn("killing a worker the orchestrator left running", "id", h.ID, "pid", h.PID)

@@ -33,12 +33,13 @@ func workerCommand() *cli.Command {
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
-			st, err := deployment.OpenStorage(ctx, wc.StoragePlugin, wc.Storage)
+			load := deployment.Loader{PluginDir: wc.PluginDir, InProcess: wc.InProcess, Logger: log.Named("plugins")}
+			st, err := load.Storage(ctx, wc.StoragePlugin, wc.Storage)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			el, err := deployment.OpenElection(ctx, wc.ElectionPlugin, wc.Election, log.Named("election"))
+			el, err := load.Election(ctx, wc.ElectionPlugin, wc.Election)
 			if err != nil {
 				return err
 			}

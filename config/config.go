@@ -14,6 +14,9 @@ type Config struct {
 	DataDir   string `hcl:"data_dir,optional"`
 	PluginDir string `hcl:"plugin_dir,optional"`
 	Stack     string `hcl:"stack,optional"`
+	// PluginsInProcess runs the backends inside the orchestrator and worker
+	// processes instead of as go-plugin subprocesses (the default).
+	PluginsInProcess bool `hcl:"plugins_in_process,optional"`
 
 	ZooKeeper    ZooKeeper    `hcl:"zookeeper,block"`
 	Runtime      Plugin       `hcl:"runtime,block"`

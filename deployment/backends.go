@@ -4,16 +4,10 @@
 package deployment
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/rideshare/dbaas/config"
-	"github.com/rideshare/dbaas/plugins/builtin"
 	"github.com/rideshare/dbaas/plugins/election"
-	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/worker"
 )
@@ -35,41 +29,9 @@ func WorkerConfig(cfg *config.Config, id string) worker.Config {
 		ID: id, AMQPURL: cfg.AMQPURL,
 		Election: ElectionConfig(cfg), ElectionPlugin: cfg.Election.Name,
 		Storage: StorageConfig(cfg, id), StoragePlugin: cfg.Storage.Name,
-		PluginDir: AbsDir(cfg.PluginDir), InProcess: true,
+		PluginDir: AbsDir(cfg.PluginDir), InProcess: cfg.PluginsInProcess,
 		MinSeqWait: cfg.MinSeqWait(), Prefetch: cfg.Worker.Prefetch,
 	}
-}
-
-// OpenRuntime loads the deployment's runtime backend.
-func OpenRuntime(ctx context.Context, cfg *config.Config, binary string, log hclog.Logger) (runtime.Runtime, error) {
-	opts := map[string]string{"data_dir": AbsDir(cfg.DataDir), "stack": cfg.Stack}
-	for k, v := range cfg.Runtime.Options {
-		opts[k] = v
-	}
-	rc := runtime.Config{Binary: binary, StateDir: filepath.Join(AbsDir(cfg.DataDir), "run"), Options: opts}
-	rt, err := builtin.Runtime(ctx, cfg.Runtime.Name, rc, log)
-	if err != nil {
-		return nil, fmt.Errorf("runtime %q: %w", cfg.Runtime.Name, err)
-	}
-	return rt, nil
-}
-
-// OpenElection opens a session with the deployment's election backend.
-func OpenElection(ctx context.Context, name string, ec election.Config, log hclog.Logger) (election.Election, error) {
-	el, err := builtin.Election(ctx, name, ec, log)
-	if err != nil {
-		return nil, fmt.Errorf("election %q: %w", name, err)
-	}
-	return el, nil
-}
-
-// OpenStorage opens one worker's database.
-func OpenStorage(ctx context.Context, name string, sc storage.Config) (storage.Storage, error) {
-	st, err := builtin.Storage(ctx, name, sc)
-	if err != nil {
-		return nil, fmt.Errorf("storage %q for worker %s: %w", name, sc.WorkerID, err)
-	}
-	return st, nil
 }
 
 // AbsDir makes a configured directory absolute: workers may run elsewhere.

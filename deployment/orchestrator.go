@@ -30,7 +30,8 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	rt, err := OpenRuntime(ctx, cfg, opts.Binary, log.Named("runtime"))
+	load := LoaderFor(cfg, opts.Binary, log.Named("plugins"))
+	rt, rtCloser, err := load.Runtime(ctx, cfg.Runtime.Name, RuntimeConfig(cfg, opts.Binary))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,7 +40,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.RPCTimeout(),
 		Runtime: rt,
 		OpenElection: func(ctx context.Context) (election.Election, error) {
-			return OpenElection(ctx, cfg.Election.Name, ElectionConfig(cfg), log.Named("election"))
+			return load.Election(ctx, cfg.Election.Name, ElectionConfig(cfg))
 		},
 		NewWorker: func(id string) runtime.Spec {
 			return runtime.Spec{ID: id, Args: []string{"worker"},
@@ -47,7 +48,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 				LogPath: filepath.Join(logDir, id+".log")}
 		},
 		DestroyWorker: func(ctx context.Context, id string) error {
-			st, err := OpenStorage(ctx, cfg.Storage.Name, StorageConfig(cfg, id))
+			st, err := load.Storage(ctx, cfg.Storage.Name, StorageConfig(cfg, id))
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,8 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		Logger:            log,
 	})
 	if err != nil {
+		rtCloser.Close()
 		return nil, nil, err
 	}
-	return o, func() {}, nil
+	return o, func() { rtCloser.Close() }, nil
 }

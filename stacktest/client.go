@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rideshare/dbaas/deployment"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/deployment"
 )
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
@@ -81,7 +81,7 @@ func (s *Stack) Hashes() map[string]string {
 	defer cancel()
 	out := map[string]string{}
 	for _, w := range s.Workers() {
-		st, err := deployment.OpenStorage(ctx, s.Config.Storage.Name, deployment.StorageConfig(s.Config, w.ID))
+		st, err := peek.Storage(ctx, s.Config.Storage.Name, deployment.StorageConfig(s.Config, w.ID))
 		if err != nil {
 			s.t.Fatalf("open storage of %s: %v", w.ID, err)
 		}
@@ -124,7 +124,7 @@ func (s *Stack) Dump(table string, minSeq uint64) []map[string]any {
 	t, _ := dbapi.LookupTable(table)
 	var rows []map[string]any
 	for i := 0; i < 50; i++ {
-		res, code := s.Read(dbapi.ReadRequest{Table: table, MinSeq: minSeq, Limit: dbapi.MaxLimit})
+		res, code := s.Read(dbapi.ReadRequest{Table: table, MinSeq: minSeq}) // no limit: every row
 		if code == 200 {
 			rows = res.Rows
 			break

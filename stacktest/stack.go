@@ -187,7 +187,7 @@ func (s *Stack) Stop() {
 	// Belt and braces: kill any worker a crashed orchestrator left behind.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rt, err := deployment.OpenRuntime(ctx, s.Config, Binary(s.t), hclog.NewNullLogger())
+	rt, _, err := peek.Runtime(ctx, s.Config.Runtime.Name, deployment.RuntimeConfig(s.Config, Binary(s.t)))
 	if err != nil {
 		return
 	}
@@ -242,7 +242,7 @@ func (s *Stack) WaitShape(slaves int, timeout time.Duration) {
 func (s *Stack) allRegistered(ws []orchestrator.WorkerInfo) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	el, err := deployment.OpenElection(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config), hclog.NewNullLogger())
+	el, err := peek.Election(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config))
 	if err != nil {
 		return false
 	}
@@ -262,6 +262,10 @@ func (s *Stack) allRegistered(ws []orchestrator.WorkerInfo) bool {
 	}
 	return true
 }
+
+// peek loads backends in-process: tests look at workers' state without the
+// plugin boundary they are testing.
+var peek = deployment.Loader{InProcess: true, Logger: hclog.NewNullLogger()}
 
 func randomName() string {
 	var b [6]byte

@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// ErrSessionLost is returned (wrapped) by every call once the session is
+// over — expired, closed, cut off for longer than the session timeout, or
+// ended with a plugin process that died: the member must stop acting.
+var ErrSessionLost = errors.New("election session lost")
+
 // ErrNotLeader is returned (wrapped) when the caller lost or never had the lead.
 var ErrNotLeader = errors.New("not the leader")
 

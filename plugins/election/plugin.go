@@ -22,10 +22,6 @@ import (
 // ServiceName is the gRPC service of election plugins.
 const ServiceName = "rideshare.election.v1.Election"
 
-// ErrSessionLost is returned (wrapped) by a session-bound call (Update,
-// Campaign) made through a plugin whose process died since the last Join:
-// the session ended with it, so the caller must Join again.
-var ErrSessionLost = errors.New("election session lost")
 
 func init() {
 	wire.RegisterSentinel("election.not_leader", codes.FailedPrecondition, ErrNotLeader)

@@ -43,9 +43,9 @@ const (
 	DefaultConnectTimeout = 15 * time.Second
 )
 
-// ErrSessionLost is returned (wrapped) by every method once the session is
-// over: expired, closed, or disconnected for longer than the session timeout.
-var ErrSessionLost = errors.New("zookeeper session lost")
+// ErrSessionLost is election.ErrSessionLost: one sentinel that keeps its
+// identity across the plugin boundary.
+var ErrSessionLost = election.ErrSessionLost
 
 var _ election.Election = (*Election)(nil)
 

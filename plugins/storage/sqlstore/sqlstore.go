@@ -32,6 +32,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"sync"
 
 	"github.com/uptrace/bun"
@@ -96,7 +97,7 @@ func New(ctx context.Context, db *bun.DB, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%s: sqlstore: incomplete dialect", opts.Name)
 	}
 	s := &Store{db: db, name: opts.Name, d: opts.Dialect, rm: opts.Remove}
-	if err := s.createTables(ctx); err != nil {
+	if err := s.createTablesRetrying(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -113,6 +114,25 @@ func (s *Store) colType(t dbapi.ColumnType) (string, error) {
 		return s.d.TextType, nil
 	}
 	return "", fmt.Errorf("column type %q not supported", t)
+}
+
+// createTablesRetrying creates the schema. Two connections creating the same
+// table at once (a worker and an operator opening its database) can make
+// PostgreSQL's CREATE TABLE IF NOT EXISTS fail with a unique violation on its
+// catalog; the loser simply tries again and finds the table there.
+func (s *Store) createTablesRetrying(ctx context.Context) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = s.createTables(ctx); err == nil || !s.d.IsUniqueViolation(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 func (s *Store) createTables(ctx context.Context) error {

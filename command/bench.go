@@ -1,0 +1,112 @@
+package command
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/rideshare/dbaas/bench"
+	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/plugins/election"
+)
+
+// benchCommand measures a running stack against its floor (a bare AMQP echo
+// RPC on the same broker), and optionally times failovers.
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure reads and writes of a running stack against a bare AMQP echo RPC on the same broker; optionally time failovers",
+		Description: `Scenarios, each with 1 and -concurrency callers:
+  floor          bare AMQP echo RPC on the broker (the least a DB API call can cost)
+  floor-confirm  the same with a persistent message and a publisher confirm (as writes are sent)
+  http           GET /healthz on the orchestrator (the HTTP hop alone)
+  read           POST /api/v1/db/read of a few seeded rides
+  write          POST /api/v1/db/write inserting a unique user (bench-<run>-<n>; they stay)
+With -failover N it then kill -9s the master N times and the oldest slave N times and
+prints the median/min/max time to the first successful write and to the shape being
+restored; it must run on the workers' host.`,
+		Flags: []cli.Flag{
+			addrFlag(),
+			&cli.StringFlag{Name: "amqp", Value: "amqp://guest:guest@127.0.0.1:5672/", EnvVars: []string{"RIDESHARE_AMQP_URL"},
+				Usage: "the broker the stack uses (the floor is measured on it)"},
+			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "length of each measurement"},
+			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "warm-up before each measurement (not counted)"},
+			&cli.IntFlag{Name: "concurrency", Value: 32, Usage: "the high concurrency level (1 is always measured too)"},
+			&cli.StringFlag{Name: "scenarios", Value: strings.Join(bench.AllScenarios, ","),
+				Usage: "comma-separated scenarios to measure, or \"none\" (with -failover)"},
+			&cli.IntFlag{Name: "failover", Usage: "run this many master and slave kill -9 drills after the measurements"},
+			&cli.DurationFlag{Name: "failover-timeout", Value: 60 * time.Second, Usage: "bound of one drill"},
+			&cli.StringFlag{Name: "zk", Usage: "ZooKeeper servers (comma-separated); with -zk-root, drills also wait for registration"},
+			&cli.StringFlag{Name: "zk-root", Value: "/rideshare", Usage: "the stack's ZooKeeper root"},
+			&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			w := c.App.Writer
+			logf := func(format string, args ...any) {
+				if !c.Bool("json") {
+					fmt.Fprintf(c.App.ErrWriter, format+"\n", args...)
+				}
+			}
+			out := map[string]any{}
+			if sc := c.String("scenarios"); sc != "none" && sc != "" {
+				opts := bench.Options{Addr: c.String("addr"), AMQPURL: c.String("amqp"), Duration: c.Duration("duration"),
+					Warmup: c.Duration("warmup"), Concurrency: c.Int("concurrency"), Logf: logf}
+				if opts.Warmup == 0 {
+					opts.Warmup = -1
+				}
+				for _, s := range strings.Split(sc, ",") {
+					if s = strings.TrimSpace(s); s != "" {
+						opts.Scenarios = append(opts.Scenarios, s)
+					}
+				}
+				rep, err := bench.Run(ctx, opts)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					out["throughput"] = rep
+				} else {
+					rep.WriteTable(w)
+				}
+			}
+			var ferr error
+			if n := c.Int("failover"); n > 0 {
+				fo := bench.FailoverOptions{Addr: c.String("addr"), Iterations: n, Timeout: c.Duration("failover-timeout"), Logf: logf}
+				if zk := c.String("zk"); zk != "" {
+					el, err := (deployment.Loader{InProcess: true, Logger: hclog.NewNullLogger()}).Election(ctx, "zookeeper", election.Config{
+						Servers: strings.Split(zk, ","), Root: c.String("zk-root"), SessionTimeout: 5 * time.Second})
+					if err != nil {
+						return fmt.Errorf("cannot reach ZooKeeper at %s: %w", zk, err)
+					}
+					defer el.Close()
+					fo.Members = el.Members
+				}
+				rep, err := bench.Failover(ctx, fo)
+				if c.Bool("json") {
+					out["failover"] = rep
+				} else if len(rep.Samples) > 0 {
+					fmt.Fprintln(w)
+					rep.WriteTable(w)
+				}
+				ferr = err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(out); err != nil {
+					return err
+				}
+			}
+			return ferr
+		},
+	}
+}
