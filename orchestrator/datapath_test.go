@@ -223,3 +223,30 @@ func testNoAcknowledgedWriteLostOnMasterKill(t *testing.T, config string) {
 	l.check(t, s)
 	s.WaitConverged(30 * time.Second)
 }
+
+// The log is the database: a whole new deployment — new workers, new data
+// dir, a fresh ZooKeeper root whose epoch counter starts again at 0 — reads
+// every acknowledged write back from syncQ, and its first master still
+// fences above every epoch already in the log.
+func TestFreshDeploymentReplaysTheLog(t *testing.T) {
+	first := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	l := newLedger()
+	for i := 0; i < 100; i++ {
+		l.insertUser(first, fmt.Sprintf("gen1-%d", i))
+	}
+	first.Do("POST", "/api/v1/crash/master", nil, nil) // epoch 2 enters the log
+	waitWrite(t, first, 20*time.Second)
+	for i := 0; i < 100; i++ {
+		l.insertUser(first, fmt.Sprintf("gen1b-%d", i))
+	}
+	first.Stop()
+
+	second := stacktest.Start(t, stacktest.Options{Slaves: 1, KeepLog: true})
+	for i := 0; i < 50; i++ {
+		if code := l.insertUser(second, fmt.Sprintf("gen2-%d", i)); code != 200 {
+			t.Fatalf("write on the new deployment: %d", code)
+		}
+	}
+	l.check(t, second)
+	second.WaitConverged(30 * time.Second)
+}

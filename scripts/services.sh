@@ -12,8 +12,9 @@
 #   ZK_HOME_DIR       where our ZooKeeper config and data live (default /var/lib/zookeeper/rideshare)
 #
 # What "ready" means (one line is printed per service):
-#   rabbitmq    127.0.0.1:5672 accepts AMQP, the app is booted, guest/guest may use vhost "/",
-#               and the stream_queue feature flag is on (syncQ is a stream queue).
+#   rabbitmq    127.0.0.1:5672 accepts AMQP, the app is booted, guest/guest may use vhost "/"
+#               and the tests' vhosts "rideshare-test-N", and the stream_queue feature flag is on
+#               (syncQ is a stream queue).
 #   zookeeper   127.0.0.1:2181 answers `srvr` with a Mode line, running with tickTime <= 1000 ms.
 #   postgres    127.0.0.1:5432 accepts postgres://rideshare:rideshare@127.0.0.1:5432/postgres
 #               and the role may create databases.
@@ -133,6 +134,16 @@ if ! rabbitmqctl -q authenticate_user guest guest >/dev/null 2>&1 ||
   rabbitmqctl -q set_user_tags guest administrator >/dev/null
   rabbitmqctl -q set_permissions -p / guest '.*' '.*' '.*' >/dev/null
 fi
+# The tests run on vhosts of their own (rideshare-test-0 … -7; each test process locks one), so
+# they never touch the queues (and so the replication log) of a stack started with `make run` on
+# "/", and test processes running at the same time never share queues.
+perms=$(rabbitmqctl -q list_user_permissions guest 2>/dev/null || true)
+for i in 0 1 2 3 4 5 6 7; do
+  if ! grep -Eq "^rideshare-test-$i[[:space:]]" <<<"$perms"; then
+    rabbitmqctl -q add_vhost "rideshare-test-$i" >/dev/null 2>&1 || true
+    rabbitmqctl -q set_permissions -p "rideshare-test-$i" guest '.*' '.*' '.*' >/dev/null
+  fi
+done
 say "rabbitmq  ready on 127.0.0.1:5672 ($how, $((SECONDS - t0))s)"
 
 # ---------------------------------------------------------------------------------------------

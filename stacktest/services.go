@@ -13,7 +13,10 @@ import (
 
 // Addresses of the real services the tests use; env vars override them.
 var (
-	AMQPURL = envOr("RIDESHARE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+	// AMQPURL is the broker of the tests: by default a vhost of their own
+	// (see vhost.go), so a `make run` stack on "/" and the tests — and test
+	// processes running at once — never share queues.
+	AMQPURL = envOr("RIDESHARE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"+testVhost())
 	ZKAddr  = envOr("RIDESHARE_ZK", "127.0.0.1:2181")
 	PGURL   = envOr("RIDESHARE_PG_URL", "postgres://rideshare:rideshare@127.0.0.1:5432/postgres?sslmode=disable")
 )
@@ -33,7 +36,7 @@ func RequireServices(t testing.TB) {
 	defer cancel()
 	conn, err := broker.Dial(ctx, AMQPURL, 0)
 	if err != nil {
-		t.Fatalf("RabbitMQ is not answering at %s (run `make services`): %v", AMQPURL, err)
+		t.Fatalf("RabbitMQ is not answering at %s (run `make services`, which also creates the vhost): %v", AMQPURL, err)
 	}
 	conn.Close()
 	c, err := net.DialTimeout("tcp", ZKAddr, 3*time.Second)

@@ -35,6 +35,9 @@ type Options struct {
 	// KeepWorkers leaves workers running when the orchestrator stops, so a
 	// restarted one adopts them (they are still killed when the test ends).
 	KeepWorkers bool
+	// KeepLog starts on the queues (and so the replication log) an earlier
+	// stack left, instead of resetting them.
+	KeepLog bool
 	// Edit changes the loaded config before the stack starts.
 	Edit func(*config.Config)
 }
@@ -101,8 +104,10 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := broker.Reset(ctx, cfg.AMQPURL); err != nil {
-		t.Fatalf("reset queues on RabbitMQ: %v", err)
+	if !opts.KeepLog {
+		if err := broker.Reset(ctx, cfg.AMQPURL); err != nil {
+			t.Fatalf("reset queues on RabbitMQ: %v", err)
+		}
 	}
 	os.Setenv("RIDESHARE_BINARY", bin)
 	s := &Stack{t: t, Config: cfg, Dir: dir}

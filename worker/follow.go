@@ -119,6 +119,7 @@ func (f *follower) apply(ctx context.Context, e dbapi.Entry, off int64) error {
 	default:
 		if e.Kind == dbapi.EntryEpoch && e.Epoch > s.Epoch {
 			s.Epoch = e.Epoch
+			f.w.logEpoch.Store(e.Epoch)
 			f.w.log.Info("new master epoch", "epoch", e.Epoch)
 		} else if e.Kind == dbapi.EntryWrite && e.Epoch < s.Epoch {
 			f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", s.Epoch)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,8 +28,9 @@ type Worker struct {
 	el  election.Election
 	log hclog.Logger
 
-	started time.Time
-	applied *appliedSeq
+	started  time.Time
+	applied  *appliedSeq
+	logEpoch atomic.Uint64 // highest epoch read in the log
 
 	conn    *amqp.Connection
 	replyCh *amqp.Channel // replies to the orchestrator; shared by readers
@@ -73,6 +75,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("read storage state: %w", err)
 	}
 	w.applied = newAppliedSeq(state.Seq)
+	w.logEpoch.Store(state.Epoch)
 	if err := w.el.Join(ctx, w.member()); err != nil {
 		return fmt.Errorf("join election: %w", err)
 	}
@@ -96,7 +99,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.catchUp(runCtx, f); err != nil {
 		return err
 	}
-	w.log.Info("caught up with the replication log", "seq", w.applied.get())
+	w.log.Info("caught up with the replication log", "seq", w.applied.get(), "epoch", w.logEpoch.Load())
+	// The election must know the log's epoch before this member can win.
+	if err := w.el.Update(runCtx, w.member()); err != nil {
+		return fmt.Errorf("record log epoch: %w", err)
+	}
 
 	readers, err := w.serveReads(runCtx)
 	if err != nil {
@@ -164,7 +171,7 @@ func (w *Worker) member() election.Member {
 		seq = w.applied.get()
 	}
 	return election.Member{ID: w.cfg.ID, PID: os.Getpid(), Role: w.role, AppliedSeq: seq,
-		StartedAt: w.started, Draining: w.draining}
+		StartedAt: w.started, Draining: w.draining, LogEpoch: w.logEpoch.Load()}
 }
 
 func (w *Worker) setRole(role string) {

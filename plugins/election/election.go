@@ -35,6 +35,11 @@ type Member struct {
 	StartedAt  time.Time `json:"started_at"`
 	// Draining members take no new reads and never campaign.
 	Draining bool `json:"draining,omitempty"`
+	// LogEpoch is the highest epoch the member has read in the replication
+	// log. A win takes an epoch above it too, so a master's epoch is always
+	// newer than every entry already in the log, even when the election's
+	// own counter is younger than the log (a fresh root on an old broker).
+	LogEpoch uint64 `json:"log_epoch,omitempty"`
 }
 
 // Leader is the current master and its epoch.
@@ -50,7 +55,8 @@ type Election interface {
 	Join(ctx context.Context, m Member) error
 	// Update rewrites the member's record (role, applied seq, draining).
 	Update(ctx context.Context, m Member) error
-	// Campaign blocks until this member is the leader and returns its epoch.
+	// Campaign blocks until this member is the leader and returns its epoch,
+	// which is above both the last epoch and the member's LogEpoch.
 	// It wins only while no leader exists and it has the lowest pid among
 	// live, non-draining members.
 	Campaign(ctx context.Context) (uint64, error)

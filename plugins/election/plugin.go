@@ -22,7 +22,6 @@ import (
 // ServiceName is the gRPC service of election plugins.
 const ServiceName = "rideshare.election.v1.Election"
 
-
 func init() {
 	wire.RegisterSentinel("election.not_leader", codes.FailedPrecondition, ErrNotLeader)
 	wire.RegisterSentinel("election.session_lost", codes.Aborted, ErrSessionLost)

@@ -172,7 +172,7 @@ func (e *Election) claim(self election.Member) (uint64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	next := cur + 1
+	next := max(cur, self.LogEpoch) + 1 // above every epoch already in the log
 	self.Role = election.RoleMaster
 	ldata, err := json.Marshal(election.Leader{ID: self.ID, PID: self.PID, Epoch: next})
 	if err != nil {
