@@ -106,14 +106,13 @@ func (f *follower) apply(ctx context.Context, e dbapi.Entry, off int64) error {
 	s := &f.state
 	switch {
 	case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == s.Epoch && e.Seq == s.Seq+1:
-		res, err := f.w.st.Apply(ctx, e, off, false)
+		_, err := f.w.st.Apply(ctx, e, off, false)
 		if err != nil && !errors.Is(err, storage.ErrConstraint) {
 			return fmt.Errorf("apply seq %d: %w", e.Seq, err)
 		}
 		if err != nil {
 			f.w.log.Warn("log entry violated a constraint; skipped alike everywhere", "seq", e.Seq, "error", err)
 		}
-		_ = res
 		s.Seq = e.Seq
 		f.w.applied.set(s.Seq)
 	default:
