@@ -160,7 +160,7 @@ func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[s
 	r.mu.Unlock()
 	id := labels[LabelID]
 	r.log.Info("worker exited", "id", id, "pid", h.PID, "exit_code", code, "container", short(cid))
-	r.exits.push(runtime.Exit{ID: id, PID: h.PID, ExitCode: code, At: at})
+	r.exits.Push(runtime.Exit{ID: id, PID: h.PID, ExitCode: code, At: at})
 	go r.remove(cid)
 }
 

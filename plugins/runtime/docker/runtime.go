@@ -62,7 +62,7 @@ type Runtime struct {
 	mu    sync.Mutex
 	known map[string]runtime.Handle // container id → handle, for Exit.PID
 
-	exits *exitQueue
+	exits *runtime.ExitQueue
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg runtime.Config, log hclog.Logger) (*Runtime, e
 		log:   log,
 		ctx:   ctx,
 		known: make(map[string]runtime.Handle),
-		exits: newExitQueue(),
+		exits: runtime.NewExitQueue(),
 	}
 	hs, err := r.List(ctx)
 	if err != nil {

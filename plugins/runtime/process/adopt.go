@@ -50,7 +50,7 @@ func (r *Runtime) scan() ([]runtime.Handle, error) {
 		if err != nil {
 			r.log.Info("worker ended while unwatched; removing its state", "id", st.ID, "pid", st.PID, "reason", err)
 			r.removeState(st.ID, st.PID, st.StartTicks)
-			r.exits.push(runtime.Exit{ID: st.ID, PID: st.PID, ExitCode: -1, At: time.Now()})
+			r.exits.Push(runtime.Exit{ID: st.ID, PID: st.PID, ExitCode: -1, At: time.Now()})
 			continue
 		}
 		r.workers[st.ID] = w

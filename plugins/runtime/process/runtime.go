@@ -47,7 +47,7 @@ type Runtime struct {
 	mu      sync.Mutex // guards workers and the state files' create/remove
 	workers map[string]*worker
 
-	exits *exitQueue
+	exits *runtime.ExitQueue
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg runtime.Config, log hclog.Logger) (*Runtime, e
 		log:     log,
 		ctx:     ctx,
 		workers: make(map[string]*worker),
-		exits:   newExitQueue(),
+		exits:   runtime.NewExitQueue(),
 	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("process runtime: state dir: %w", err)
@@ -161,7 +161,7 @@ func (r *Runtime) exited(w *worker, code int, at time.Time) {
 	}
 	r.mu.Unlock()
 	r.log.Info("worker exited", "id", w.handle.ID, "pid", w.handle.PID, "exit_code", code, "adopted", !w.child)
-	r.exits.push(runtime.Exit{ID: w.handle.ID, PID: w.handle.PID, ExitCode: code, At: at})
+	r.exits.Push(runtime.Exit{ID: w.handle.ID, PID: w.handle.PID, ExitCode: code, At: at})
 	close(w.done)
 }
 
