@@ -190,7 +190,7 @@ func TestNoAcknowledgedWriteLostOnMasterKill(t *testing.T) {
 
 func testNoAcknowledgedWriteLostOnMasterKill(t *testing.T, config string) {
 	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1})
-	l := newLedger()
+	l := stacktest.NewLedger()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for g := 0; g < 4; g++ {
@@ -203,7 +203,7 @@ func testNoAcknowledgedWriteLostOnMasterKill(t *testing.T, config string) {
 					return
 				default:
 				}
-				l.insertUser(s, fmt.Sprintf("g%d-%d", g, i))
+				l.Insert(s, fmt.Sprintf("g%d-%d", g, i))
 			}
 		}(g)
 	}
@@ -220,7 +220,7 @@ func testNoAcknowledgedWriteLostOnMasterKill(t *testing.T, config string) {
 	close(stop)
 	wg.Wait()
 	s.WaitShape(1, 30*time.Second)
-	l.check(t, s)
+	l.Check(t, s)
 	s.WaitConverged(30 * time.Second)
 }
 
@@ -230,23 +230,23 @@ func testNoAcknowledgedWriteLostOnMasterKill(t *testing.T, config string) {
 // fences above every epoch already in the log.
 func TestFreshDeploymentReplaysTheLog(t *testing.T) {
 	first := stacktest.Start(t, stacktest.Options{Slaves: 1})
-	l := newLedger()
+	l := stacktest.NewLedger()
 	for i := 0; i < 100; i++ {
-		l.insertUser(first, fmt.Sprintf("gen1-%d", i))
+		l.Insert(first, fmt.Sprintf("gen1-%d", i))
 	}
 	first.Do("POST", "/api/v1/crash/master", nil, nil) // epoch 2 enters the log
 	waitWrite(t, first, 20*time.Second)
 	for i := 0; i < 100; i++ {
-		l.insertUser(first, fmt.Sprintf("gen1b-%d", i))
+		l.Insert(first, fmt.Sprintf("gen1b-%d", i))
 	}
 	first.Stop()
 
 	second := stacktest.Start(t, stacktest.Options{Slaves: 1, KeepLog: true})
 	for i := 0; i < 50; i++ {
-		if code := l.insertUser(second, fmt.Sprintf("gen2-%d", i)); code != 200 {
+		if code := l.Insert(second, fmt.Sprintf("gen2-%d", i)); code != 200 {
 			t.Fatalf("write on the new deployment: %d", code)
 		}
 	}
-	l.check(t, second)
+	l.Check(t, second)
 	second.WaitConverged(30 * time.Second)
 }

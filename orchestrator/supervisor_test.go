@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,40 +44,6 @@ func slaves(s *stacktest.Stack) []orchestrator.WorkerInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
 	return out
-}
-
-// writers keeps n goroutines inserting users until stop is called.
-func writers(s *stacktest.Stack, l *ledger, n int) (stop func() (ok, failed int)) {
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var okN, failN int
-	for g := 0; g < n; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				code := l.insertUser(s, fmt.Sprintf("w%d-%d-%d", g, i, time.Now().UnixNano()%1000))
-				mu.Lock()
-				if code/100 == 2 {
-					okN++
-				} else {
-					failN++
-				}
-				mu.Unlock()
-			}
-		}(g)
-	}
-	return func() (int, int) {
-		close(done)
-		wg.Wait()
-		return okN, failN
-	}
 }
 
 func waitWrite(t *testing.T, s *stacktest.Stack, within time.Duration) time.Duration {
@@ -135,8 +100,8 @@ func containsPid(list []int, pid int) bool {
 // acknowledged write is lost and the shape comes back.
 func failover(t *testing.T, config string, viaAPI bool) {
 	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
-	l := newLedger()
-	stop := writers(s, l, 4)
+	l := stacktest.NewLedger()
+	stop := stacktest.Writers(s, l, "w", 4)
 	time.Sleep(500 * time.Millisecond)
 	old := master(t, s)
 	lowest := slaves(s)[0]
@@ -157,7 +122,7 @@ func failover(t *testing.T, config string, viaAPI bool) {
 	if m := master(t, s); m.ID != lowest.ID {
 		t.Fatalf("new master is %s (pid %d), want the lowest-pid former slave %s (pid %d)", m.ID, m.PID, lowest.ID, lowest.PID)
 	}
-	l.check(t, s)
+	l.Check(t, s)
 	s.WaitConverged(30 * time.Second)
 }
 
@@ -202,9 +167,9 @@ func TestOrchestratorRestartAdoptsWorkers(t *testing.T) {
 
 func testOrchestratorRestartAdoptsWorkers(t *testing.T, config string) {
 	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1, KeepWorkers: true})
-	l := newLedger()
+	l := stacktest.NewLedger()
 	for i := 0; i < 50; i++ {
-		l.insertUser(s, fmt.Sprintf("before-%d", i))
+		l.Insert(s, fmt.Sprintf("before-%d", i))
 	}
 	before := s.Workers()
 	s.StopOrchestrator()
@@ -220,11 +185,11 @@ func testOrchestratorRestartAdoptsWorkers(t *testing.T, config string) {
 		t.Fatalf("restarted orchestrator did not adopt the workers: before %+v after %+v", before, after)
 	}
 	for i := 0; i < 50; i++ {
-		if code := l.insertUser(s, fmt.Sprintf("after-%d", i)); code != 200 {
+		if code := l.Insert(s, fmt.Sprintf("after-%d", i)); code != 200 {
 			t.Fatalf("write after restart: %d", code)
 		}
 	}
-	l.check(t, s)
+	l.Check(t, s)
 }
 
 func TestChaosKillsLoseNoAcknowledgedWrite(t *testing.T) {
@@ -233,8 +198,8 @@ func TestChaosKillsLoseNoAcknowledgedWrite(t *testing.T) {
 		seconds = v
 	}
 	s := stacktest.Start(t, stacktest.Options{Slaves: 2})
-	l := newLedger()
-	stop := writers(s, l, 4)
+	l := stacktest.NewLedger()
+	stop := stacktest.Writers(s, l, "w", 4)
 	r := rand.New(rand.NewSource(time.Now().UnixNano()))
 	end := time.Now().Add(time.Duration(seconds) * time.Second)
 	kills := 0
@@ -255,7 +220,7 @@ func TestChaosKillsLoseNoAcknowledgedWrite(t *testing.T) {
 	}
 	s.WaitShape(2, 30*time.Second)
 	s.WaitConverged(60 * time.Second)
-	l.check(t, s)
+	l.Check(t, s)
 }
 
 func TestScalingFollowsReadCount(t *testing.T) { forEachBackend(t, testScalingFollowsReadCount) }
@@ -279,8 +244,8 @@ func TestPausedMasterIsFenced(t *testing.T) { forEachBackend(t, testPausedMaster
 
 func testPausedMasterIsFenced(t *testing.T, config string) {
 	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
-	l := newLedger()
-	stop := writers(s, l, 4)
+	l := stacktest.NewLedger()
+	stop := stacktest.Writers(s, l, "w", 4)
 	time.Sleep(500 * time.Millisecond)
 	old := master(t, s)
 	if err := syscall.Kill(old.PID, syscall.SIGSTOP); err != nil {
@@ -311,7 +276,7 @@ func testPausedMasterIsFenced(t *testing.T, config string) {
 		}
 	}
 	s.WaitConverged(30 * time.Second)
-	l.check(t, s)
+	l.Check(t, s)
 	logs, _ := filepath.Glob(filepath.Join(s.Dir, "logs", "*.log"))
 	for _, f := range logs {
 		b, _ := os.ReadFile(f)

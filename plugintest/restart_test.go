@@ -28,9 +28,9 @@ const (
 func TestRuntimePluginKilledLosesNoWorker(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
 	logFile := filepath.Join(s.Dir, "orchestrator.log")
-	l := newLedger()
+	l := stacktest.NewLedger()
 	for i := 0; i < 10; i++ {
-		if code := l.insert(s, fmt.Sprintf("before-%d", i)); code != 200 {
+		if code := l.Insert(s, fmt.Sprintf("before-%d", i)); code != 200 {
 			t.Fatalf("write %d: status %d", i, code)
 		}
 	}
@@ -43,7 +43,7 @@ func TestRuntimePluginKilledLosesNoWorker(t *testing.T) {
 		}
 	}
 
-	stop := writers(s, l, "during", 2)
+	stop := stacktest.Writers(s, l, "during", 2)
 	time.Sleep(300 * time.Millisecond)
 	killedAt := time.Now()
 	sigkill(t, old.pid)
@@ -96,13 +96,13 @@ func TestRuntimePluginKilledLosesNoWorker(t *testing.T) {
 	t.Logf("same workers after the restart: %v", afterList)
 
 	for i := 0; i < 10; i++ {
-		if code := l.insert(s, fmt.Sprintf("after-%d", i)); code != 200 {
+		if code := l.Insert(s, fmt.Sprintf("after-%d", i)); code != 200 {
 			t.Fatalf("write after the restart: status %d", code)
 		}
 	}
-	_, seq := l.acknowledged()
+	_, seq := l.Acknowledged()
 	readBack(t, s, "after-9", seq)
-	l.check(t, s)
+	l.Check(t, s)
 
 	// The restarted runtime kills an adopted worker and starts its successor.
 	slave := roleOf(t, s, "slave")
@@ -125,12 +125,12 @@ func TestRuntimePluginKilledLosesNoWorker(t *testing.T) {
 		t.Errorf("replacement slave %s pid %d: parent %d, want the restarted runtime plugin %d", repl.ID, repl.PID, p.ppid, fresh.pid)
 	}
 	t.Logf("crash/slave killed adopted pid %d; replacement %s pid %d started by plugin pid %d", slave.PID, repl.ID, repl.PID, fresh.pid)
-	if code := l.insert(s, "after-crash"); code != 200 {
+	if code := l.Insert(s, "after-crash"); code != 200 {
 		t.Fatalf("write after crash/slave: status %d", code)
 	}
-	_, seq = l.acknowledged()
+	_, seq = l.Acknowledged()
 	readBack(t, s, "after-crash", seq)
-	l.check(t, s)
+	l.Check(t, s)
 	s.WaitConverged(30 * time.Second)
 }
 
@@ -147,8 +147,8 @@ func TestStoragePluginKilledLosesNoWrite(t *testing.T) {
 
 func testStoragePluginKilled(t *testing.T, role string) {
 	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
-	l := newLedger()
-	stopW := writers(s, l, "w", 4)
+	l := stacktest.NewLedger()
+	stopW := stacktest.Writers(s, l, "w", 4)
 	stopR := readers(s, l, 2)
 	time.Sleep(time.Second)
 
@@ -159,7 +159,7 @@ func testStoragePluginKilled(t *testing.T, role string) {
 	var old, fresh proc
 	for k := 1; k <= kills; k++ {
 		old = onlyChild(t, victim.PID, storagePluginCmd)
-		n, _ := l.acknowledged()
+		n, _ := l.Acknowledged()
 		sigkill(t, old.pid)
 		took := waitFor(t, "the worker's storage plugin to be restarted", 30*time.Second, func() bool {
 			if !alive(victim.PID) {
@@ -178,9 +178,9 @@ func testStoragePluginKilled(t *testing.T, role string) {
 	}
 
 	// Writes and reads go on through the restarted plugin.
-	n1, _ := l.acknowledged()
+	n1, _ := l.Acknowledged()
 	time.Sleep(2 * time.Second)
-	n2, _ := l.acknowledged()
+	n2, _ := l.Acknowledged()
 	okW, failedW := stopW()
 	okR, failedR := stopR()
 	t.Logf("writers: %d acknowledged, %d failed; readers: %d ok, %d failed; %d writes acknowledged in the 2s after the restart",
@@ -206,18 +206,18 @@ func testStoragePluginKilled(t *testing.T, role string) {
 	if !ok || now.PID != victim.PID || now.Role != role {
 		t.Fatalf("%s %s pid %d not listed unchanged: %+v", role, victim.ID, victim.PID, s.Workers())
 	}
-	if code := l.insert(s, "after"); code != 200 {
+	if code := l.Insert(s, "after"); code != 200 {
 		t.Fatalf("write after the restart: status %d", code)
 	}
-	_, seq := l.acknowledged()
+	_, seq := l.Acknowledged()
 	readBack(t, s, "after", seq)
-	l.check(t, s)
+	l.Check(t, s)
 	s.WaitConverged(30 * time.Second)
 }
 
 // readers keeps n goroutines reading the users table at the highest
 // acknowledged seq until stop is called.
-func readers(s *stacktest.Stack, l *ledger, n int) (stop func() (ok, failed int)) {
+func readers(s *stacktest.Stack, l *stacktest.Ledger, n int) (stop func() (ok, failed int)) {
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	var mu sync.Mutex
@@ -232,7 +232,7 @@ func readers(s *stacktest.Stack, l *ledger, n int) (stop func() (ok, failed int)
 					return
 				default:
 				}
-				_, seq := l.acknowledged()
+				_, seq := l.Acknowledged()
 				_, code := s.Read(dbapi.ReadRequest{Table: "users", Limit: 5, MinSeq: seq})
 				mu.Lock()
 				if code == 200 {

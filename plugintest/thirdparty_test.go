@@ -58,15 +58,15 @@ func TestThirdPartyRuntimePlugin(t *testing.T) {
 	}
 	t.Logf("third-party runtime plugin: pid %d: %s", plug.pid, plug.cmdline)
 
-	l := newLedger()
+	l := stacktest.NewLedger()
 	for i := 0; i < 20; i++ {
-		if code := l.insert(s, fmt.Sprintf("labelled-%d", i)); code != 200 {
+		if code := l.Insert(s, fmt.Sprintf("labelled-%d", i)); code != 200 {
 			t.Fatalf("write %d: status %d", i, code)
 		}
 	}
-	_, seq := l.acknowledged()
+	_, seq := l.Acknowledged()
 	readBack(t, s, "labelled-19", seq)
-	l.check(t, s)
+	l.Check(t, s)
 
 	ws := s.Workers()
 	checkLabelled(t, ws, plug.pid, stateDir)
@@ -91,10 +91,10 @@ func TestThirdPartyRuntimePlugin(t *testing.T) {
 	if _, ok := workerByID(after, slave.ID); ok {
 		t.Fatalf("crashed slave %s still listed: %+v", slave.ID, after)
 	}
-	if code := l.insert(s, "labelled-after-crash"); code != 200 {
+	if code := l.Insert(s, "labelled-after-crash"); code != 200 {
 		t.Fatalf("write after crash/slave: status %d", code)
 	}
-	l.check(t, s)
+	l.Check(t, s)
 
 	// The plugin's own log lines reach the host's log through go-plugin.
 	if n := len(logLines(filepath.Join(s.Dir, "orchestrator.log"), "labelled worker")); n < 3 {
