@@ -133,3 +133,24 @@ func DecodeBody(w http.ResponseWriter, r *http.Request, into any) bool {
 	}
 	return true
 }
+
+// ServiceHandler adds the routes every RideShare service has — GET _count
+// (answers [N]), DELETE _count (resets it, answers {}), GET /healthz (not
+// counted) and a JSON 404 for any other path — and wraps mux with request
+// counting and access logging.
+func ServiceHandler(name string, mux *http.ServeMux, count *atomic.Int64, log hclog.Logger) http.Handler {
+	mux.Handle(CountPath, Methods{
+		http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
+			WriteJSON(w, http.StatusOK, []int64{count.Load()})
+		},
+		http.MethodDelete: func(w http.ResponseWriter, r *http.Request) {
+			count.Store(0)
+			WriteJSON(w, http.StatusOK, struct{}{})
+		},
+	})
+	mux.Handle("/healthz", Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": name})
+	}})
+	mux.HandleFunc("/", NotFound)
+	return LogRequests(log, CountRequests(count, mux))
+}

@@ -302,22 +302,6 @@ func (s *Server) clear(w http.ResponseWriter, r *http.Request) {
 	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
-// getCount: GET /api/v1/_count → 200 [N].
-func (s *Server) getCount(w http.ResponseWriter, r *http.Request) {
-	httpjson.WriteJSON(w, http.StatusOK, []int64{s.count.Load()})
-}
-
-// resetCount: DELETE /api/v1/_count → 200 {}, the count is 0 again.
-func (s *Server) resetCount(w http.ResponseWriter, r *http.Request) {
-	s.count.Store(0)
-	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
-}
-
-// health: GET /healthz → 200, not counted.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "rides"})
-}
-
 // requireUser answers 400 (unknown user) or 502 (users service down) and
 // returns false unless name is a user; field names the body field.
 func (s *Server) requireUser(ctx context.Context, w http.ResponseWriter, name, field string) bool {

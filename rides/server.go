@@ -85,10 +85,7 @@ func New(cfg Config) *Server {
 		http.MethodGet: s.getRide, http.MethodPost: s.joinRide, http.MethodDelete: s.deleteRide,
 	})
 	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: s.clear})
-	mux.Handle(httpjson.CountPath, httpjson.Methods{http.MethodGet: s.getCount, http.MethodDelete: s.resetCount})
-	mux.Handle("/healthz", httpjson.Methods{http.MethodGet: s.health})
-	mux.HandleFunc("/", httpjson.NotFound)
-	s.handler = httpjson.LogRequests(s.log, httpjson.CountRequests(&s.count, mux))
+	s.handler = httpjson.ServiceHandler("rides", mux, &s.count, s.log)
 	return s
 }
 

@@ -160,22 +160,6 @@ func (s *Server) clear(w http.ResponseWriter, r *http.Request) {
 	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
-// getCount: GET /api/v1/_count → 200 [N].
-func (s *Server) getCount(w http.ResponseWriter, r *http.Request) {
-	httpjson.WriteJSON(w, http.StatusOK, []int64{s.count.Load()})
-}
-
-// resetCount: DELETE /api/v1/_count → 200 {}, the count is 0 again.
-func (s *Server) resetCount(w http.ResponseWriter, r *http.Request) {
-	s.count.Store(0)
-	httpjson.WriteJSON(w, http.StatusOK, struct{}{})
-}
-
-// health: GET /healthz → 200, not counted.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "users"})
-}
-
 // dbFailure answers a failed DB API call: 503 when the database did not
 // answer in time, 500 otherwise; the message names what was being done.
 func (s *Server) dbFailure(w http.ResponseWriter, err error) {

@@ -47,10 +47,7 @@ func New(cfg Config) *Server {
 	mux.Handle("/api/v1/users", httpjson.Methods{http.MethodPut: s.createUser, http.MethodGet: s.listUsers})
 	mux.Handle("/api/v1/users/{username}", httpjson.Methods{http.MethodDelete: s.deleteUser})
 	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: s.clear})
-	mux.Handle(httpjson.CountPath, httpjson.Methods{http.MethodGet: s.getCount, http.MethodDelete: s.resetCount})
-	mux.Handle("/healthz", httpjson.Methods{http.MethodGet: s.health})
-	mux.HandleFunc("/", httpjson.NotFound)
-	s.handler = httpjson.LogRequests(s.log, httpjson.CountRequests(&s.count, mux))
+	s.handler = httpjson.ServiceHandler("users", mux, &s.count, s.log)
 	return s
 }
 
