@@ -65,3 +65,12 @@ func StatusOf(err error) int {
 	}
 	return 0
 }
+
+// HTTPStatus is what a service answers when a DB API call failed with err:
+// 503 when the database did not answer in time, 500 otherwise.
+func HTTPStatus(err error) int {
+	if errors.Is(err, ErrUnavailable) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

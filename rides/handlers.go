@@ -322,9 +322,5 @@ func (s *Server) requireUser(ctx context.Context, w http.ResponseWriter, name, f
 // answer in time, 500 otherwise; the message names what was being done.
 func (s *Server) dbFailure(w http.ResponseWriter, err error) {
 	s.log.Error("database call failed", "error", err)
-	status := http.StatusInternalServerError
-	if errors.Is(err, dbclient.ErrUnavailable) {
-		status = http.StatusServiceUnavailable
-	}
-	httpjson.WriteError(w, status, err.Error())
+	httpjson.WriteError(w, dbclient.HTTPStatus(err), err.Error())
 }

@@ -164,9 +164,5 @@ func (s *Server) clear(w http.ResponseWriter, r *http.Request) {
 // answer in time, 500 otherwise; the message names what was being done.
 func (s *Server) dbFailure(w http.ResponseWriter, err error) {
 	s.log.Error("database call failed", "error", err)
-	status := http.StatusInternalServerError
-	if errors.Is(err, dbclient.ErrUnavailable) {
-		status = http.StatusServiceUnavailable
-	}
-	httpjson.WriteError(w, status, err.Error())
+	httpjson.WriteError(w, dbclient.HTTPStatus(err), err.Error())
 }
