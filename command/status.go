@@ -32,8 +32,11 @@ func statusCommand() *cli.Command {
 			fmt.Fprintln(tw, "ID\tPID\tROLE\tAPPLIED SEQ\tLAG\tUPTIME")
 			for _, w := range ws {
 				role := w.Role
-				if w.Draining {
+				switch {
+				case w.Draining:
 					role += " (draining)"
+				case !w.Ready:
+					role += " (catching up)"
 				}
 				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\n", w.ID, w.PID, role, w.AppliedSeq, head-w.AppliedSeq,
 					time.Since(w.StartedAt).Round(time.Second))

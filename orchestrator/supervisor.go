@@ -62,7 +62,10 @@ type WorkerInfo struct {
 	Role       string    `json:"role"`
 	AppliedSeq uint64    `json:"applied_seq"`
 	StartedAt  time.Time `json:"started_at"`
-	Draining   bool      `json:"draining,omitempty"`
+	// Ready: caught up with the log and serving (false while a new worker
+	// copies the data).
+	Ready    bool `json:"ready"`
+	Draining bool `json:"draining,omitempty"`
 }
 
 func newSupervisor(rt runtime.Runtime, openElection func(context.Context) (election.Election, error), slaves int, log hclog.Logger,
@@ -365,7 +368,7 @@ func (s *Supervisor) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	for _, w := range s.workers {
 		info := WorkerInfo{ID: w.ID, PID: w.PID, Role: election.RoleSlave, StartedAt: w.StartedAt, Draining: w.draining}
 		if m, ok := byID[w.ID]; ok {
-			info.AppliedSeq = m.AppliedSeq
+			info.AppliedSeq, info.Ready = m.AppliedSeq, m.Ready
 		}
 		if hasLeader && leader.ID == w.ID {
 			info.Role = election.RoleMaster

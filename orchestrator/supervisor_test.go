@@ -248,7 +248,9 @@ func testPausedMasterIsFenced(t *testing.T, config string) {
 	stop := stacktest.Writers(s, l, "w", 4)
 	time.Sleep(500 * time.Millisecond)
 	old := master(t, s)
-	if err := syscall.Kill(old.PID, syscall.SIGSTOP); err != nil {
+	// The whole process group: the worker and its plugin subprocesses (the
+	// election plugin holds the ZooKeeper session), as a frozen host would be.
+	if err := syscall.Kill(-old.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("SIGSTOP master %s pid %d", old.ID, old.PID)
@@ -263,7 +265,7 @@ func testPausedMasterIsFenced(t *testing.T, config string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := syscall.Kill(old.PID, syscall.SIGCONT); err != nil {
+	if err := syscall.Kill(-old.PID, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)

@@ -227,7 +227,7 @@ func (s *Stack) Shape() (masters, slaves int) {
 }
 
 // WaitShape waits until there is exactly 1 master and the given number of
-// slaves, all registered with the election.
+// slaves, all registered with the election and caught up (serving).
 func (s *Stack) WaitShape(slaves int, timeout time.Duration) {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -261,7 +261,7 @@ func (s *Stack) allRegistered(ws []orchestrator.WorkerInfo) bool {
 		have[m.ID] = true
 	}
 	for _, w := range ws {
-		if !have[w.ID] {
+		if !have[w.ID] || !w.Ready {
 			return false
 		}
 	}

@@ -39,6 +39,7 @@ type Worker struct {
 	role     string
 	roleMu   sync.Mutex
 	draining bool
+	ready    bool
 }
 
 // New makes a worker around an open storage and an election session.
@@ -101,6 +102,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("caught up with the replication log", "seq", w.applied.get(), "epoch", w.logEpoch.Load())
 	// The election must know the log's epoch before this member can win.
+	w.roleMu.Lock()
+	w.ready = true
+	w.roleMu.Unlock()
 	if err := w.el.Update(runCtx, w.member()); err != nil {
 		return fmt.Errorf("record log epoch: %w", err)
 	}
@@ -171,7 +175,7 @@ func (w *Worker) member() election.Member {
 		seq = w.applied.get()
 	}
 	return election.Member{ID: w.cfg.ID, PID: os.Getpid(), Role: w.role, AppliedSeq: seq,
-		StartedAt: w.started, Draining: w.draining, LogEpoch: w.logEpoch.Load()}
+		StartedAt: w.started, Draining: w.draining, Ready: w.ready, LogEpoch: w.logEpoch.Load()}
 }
 
 func (w *Worker) setRole(role string) {

@@ -33,6 +33,8 @@ type Member struct {
 	Role       string    `json:"role"`
 	AppliedSeq uint64    `json:"applied_seq"`
 	StartedAt  time.Time `json:"started_at"`
+	// Ready: the member has caught up with the replication log and serves.
+	Ready bool `json:"ready,omitempty"`
 	// Draining members take no new reads and never campaign.
 	Draining bool `json:"draining,omitempty"`
 	// LogEpoch is the highest epoch the member has read in the replication
