@@ -9,12 +9,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/rideshare/dbaas/bench"
-	"github.com/rideshare/dbaas/deployment"
-	"github.com/rideshare/dbaas/plugins/election"
 )
 
 // benchCommand measures a running stack against its floor (a bare AMQP echo
@@ -29,9 +26,10 @@ func benchCommand() *cli.Command {
   http           GET /healthz on the orchestrator (the HTTP hop alone)
   read           POST /api/v1/db/read of a few seeded rides
   write          POST /api/v1/db/write inserting a unique user (bench-<run>-<n>; they stay)
-With -failover N it then kill -9s the master N times and the oldest slave N times and
-prints the median/min/max time to the first successful write and to the shape being
-restored; it must run on the workers' host.`,
+With -failover N it then kill -9s the master N times and the oldest slave N times, each
+from a settled stack, and prints the median/min/max time from the kill to the first
+successful write, to 1 master + N slaves listed again, and to all of them ready (caught
+up). It signals the pids GET /api/v1/workers shows, so it must run on the workers' host.`,
 		Flags: []cli.Flag{
 			addrFlag(),
 			&cli.StringFlag{Name: "amqp", Value: "amqp://guest:guest@127.0.0.1:5672/", EnvVars: []string{"RIDESHARE_AMQP_URL"},
@@ -43,8 +41,6 @@ restored; it must run on the workers' host.`,
 				Usage: "comma-separated scenarios to measure, or \"none\" (with -failover)"},
 			&cli.IntFlag{Name: "failover", Usage: "run this many master and slave kill -9 drills after the measurements"},
 			&cli.DurationFlag{Name: "failover-timeout", Value: 60 * time.Second, Usage: "bound of one drill"},
-			&cli.StringFlag{Name: "zk", Usage: "ZooKeeper servers (comma-separated); with -zk-root, drills also wait for registration"},
-			&cli.StringFlag{Name: "zk-root", Value: "/rideshare", Usage: "the stack's ZooKeeper root"},
 			&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -81,15 +77,6 @@ restored; it must run on the workers' host.`,
 			var ferr error
 			if n := c.Int("failover"); n > 0 {
 				fo := bench.FailoverOptions{Addr: c.String("addr"), Iterations: n, Timeout: c.Duration("failover-timeout"), Logf: logf}
-				if zk := c.String("zk"); zk != "" {
-					el, err := (deployment.Loader{InProcess: true, Logger: hclog.NewNullLogger()}).Election(ctx, "zookeeper", election.Config{
-						Servers: strings.Split(zk, ","), Root: c.String("zk-root"), SessionTimeout: 5 * time.Second})
-					if err != nil {
-						return fmt.Errorf("cannot reach ZooKeeper at %s: %w", zk, err)
-					}
-					defer el.Close()
-					fo.Members = el.Members
-				}
 				rep, err := bench.Failover(ctx, fo)
 				if c.Bool("json") {
 					out["failover"] = rep
