@@ -10,29 +10,37 @@ import (
 	"github.com/rideshare/dbaas/dbapi"
 )
 
-// Publish appends one entry to the replication log and returns once the
-// broker has confirmed it is stored. ch must be in confirm mode. An error
-// means the entry may or may not be in the log: the caller must not assume
-// either (the master stops, and the next one reads the log to find out).
-func Publish(ctx context.Context, ch *amqp.Channel, e dbapi.Entry) error {
-	body, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode %s entry seq %d: %w", e.Kind, e.Seq, err)
+// Publish appends entries to the replication log, in order, and returns
+// once the broker has confirmed every one is stored (the confirms are
+// pipelined: one wait for the batch). ch must be in confirm mode. An error
+// means any of them may or may not be in the log: the caller must not
+// assume either (the master stops, and the next one reads the log to find
+// out).
+func Publish(ctx context.Context, ch *amqp.Channel, entries ...dbapi.Entry) error {
+	confs := make([]*amqp.DeferredConfirmation, 0, len(entries))
+	for _, e := range entries {
+		body, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode %s entry seq %d: %w", e.Kind, e.Seq, err)
+		}
+		conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", SyncQ, false, false, amqp.Publishing{
+			ContentType:  "application/json",
+			DeliveryMode: amqp.Persistent,
+			Body:         body,
+		})
+		if err != nil {
+			return fmt.Errorf("publish %s entry seq %d: %w", e.Kind, e.Seq, err)
+		}
+		confs = append(confs, conf)
 	}
-	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", SyncQ, false, false, amqp.Publishing{
-		ContentType:  "application/json",
-		DeliveryMode: amqp.Persistent,
-		Body:         body,
-	})
-	if err != nil {
-		return fmt.Errorf("publish %s entry seq %d: %w", e.Kind, e.Seq, err)
-	}
-	ok, err := conf.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("confirm %s entry seq %d: %w", e.Kind, e.Seq, err)
-	}
-	if !ok {
-		return fmt.Errorf("broker refused %s entry seq %d", e.Kind, e.Seq)
+	for i, conf := range confs {
+		ok, err := conf.WaitContext(ctx)
+		if err != nil {
+			return fmt.Errorf("confirm %s entry seq %d: %w", entries[i].Kind, entries[i].Seq, err)
+		}
+		if !ok {
+			return fmt.Errorf("broker refused %s entry seq %d", entries[i].Kind, entries[i].Seq)
+		}
 	}
 	return nil
 }

@@ -17,19 +17,27 @@ import (
 // errDeposed stops a master whose epoch is no longer the current one.
 var errDeposed = errors.New("deposed: a newer master epoch exists")
 
+// errTainted wraps a master's failure after it applied writes the log may
+// not hold: its database must never be used again (Run drops it).
+var errTainted = errors.New("local database holds writes the log may not have")
+
 // lead runs the master role for epoch until ctx is done or the worker must
-// stop. Order of one write, and why:
-//  1. a redelivered write id already in the log is answered from its record;
-//  2. a dry run learns the result (and the generated id) or the 409, so that
-//     no failing write enters the log;
-//  3. the entry is appended to syncQ and confirmed: from here it is durable;
-//  4. the epoch is read back from the election backend: if it is still ours,
-//     no newer master had fenced the log when our entry was stored, so every
-//     replica will apply it (invariant 3 keeps a deposed master out);
-//  5. it is applied locally and the orchestrator is answered, then acked.
+// stop. It takes the writes waiting in writeQ as a batch (up to the prefetch)
+// and, for the batch:
+//  1. applies each write locally, in order, at the next seq — a redelivered
+//     write id is answered from its record, and a constraint violation is
+//     recorded as a failed write, both still taking their seq;
+//  2. appends the batch to syncQ and waits for every confirm: from here the
+//     writes are durable;
+//  3. reads the epoch back from the election backend: if it is still ours,
+//     no newer master had fenced the log when our entries were stored, so
+//     every replica applies them exactly as we did (invariant 3);
+//  4. answers the orchestrator and acks each write.
 //
-// A crash anywhere leaves the write in writeQ (unacked) and maybe in the log;
-// the next master reads the log first, so it answers it from step 1.
+// If 2 or 3 fails the master stops without answering or acking: the writes
+// go back to writeQ, the next master reads the log first (so it answers
+// those that made it from their record) and this worker's database, which
+// may hold writes the log skipped, is dropped.
 func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-chan error) error {
 	w.log.Info("elected master; fencing the log", "epoch", epoch)
 	logCh, err := w.conn.Channel()
@@ -91,11 +99,28 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 			if !ok {
 				return errors.New("write consumer closed")
 			}
-			if err := m.handle(ctx, d); err != nil {
-				return err // unacked: the write goes back to writeQ
+			if err := m.handle(ctx, takeBatch(d, ds, w.cfg.Prefetch)); err != nil {
+				return err // unacked: the writes go back to writeQ
 			}
 		}
 	}
+}
+
+// takeBatch is first plus whatever else is already waiting, up to max.
+func takeBatch(first amqp.Delivery, ds <-chan amqp.Delivery, max int) []amqp.Delivery {
+	batch := []amqp.Delivery{first}
+	for len(batch) < max {
+		select {
+		case d, ok := <-ds:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, d)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // master is the state of the write loop; it is used by one goroutine.
@@ -108,64 +133,78 @@ type master struct {
 	logCh  *amqp.Channel
 }
 
-// handle applies one write. A returned error ends the master.
-func (m *master) handle(ctx context.Context, d amqp.Delivery) error {
+// applied is one write of a batch, applied locally, waiting for the log.
+type applied struct {
+	d     amqp.Delivery
+	entry dbapi.Entry
+	reply dbapi.Reply
+}
+
+// handle applies one batch of writes. A returned error ends the master.
+func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 	w := m.w
-	answer := func(r dbapi.Reply) error {
-		w.reply(ctx, d, r)
-		return d.Ack(false)
-	}
-	var req dbapi.WriteRequest
-	if err := dbapi.Decode(d.Body, &req); err != nil {
-		return answer(dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
-	}
-	if err := req.Validate(); err != nil {
-		return answer(dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
-	}
-	writeID := d.MessageId
-	if writeID == "" {
-		writeID = d.CorrelationId
-	}
-	if writeID != "" {
-		res, ok, err := w.st.Lookup(ctx, writeID)
-		switch {
-		case ok && errors.Is(err, storage.ErrConstraint):
-			return answer(dbapi.Reply{Status: http.StatusConflict, Error: constraintMessage(req, err)})
-		case err != nil:
-			return fmt.Errorf("look up write %s: %w", writeID, err)
-		case ok:
-			w.log.Debug("redelivered write answered from its record", "write_id", writeID, "seq", res.Seq)
-			return answer(okReply(res))
+	var done []applied
+	for _, d := range batch {
+		var req dbapi.WriteRequest
+		err := dbapi.Decode(d.Body, &req)
+		if err == nil {
+			err = req.Validate()
 		}
+		if err != nil { // never enters the log
+			w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
+			_ = d.Ack(false)
+			continue
+		}
+		writeID := d.MessageId
+		if writeID == "" {
+			writeID = d.CorrelationId
+		}
+		e := dbapi.Entry{Kind: dbapi.EntryWrite, Seq: m.seq + 1, Epoch: m.epoch, WriteID: writeID, Write: &req}
+		res, err := w.st.Apply(ctx, e, m.offset, false)
+		var reply dbapi.Reply
+		switch {
+		case dbapi.IsInvalid(err):
+			w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
+			_ = d.Ack(false)
+			continue
+		case errors.Is(err, storage.ErrConstraint):
+			reply = dbapi.Reply{Status: http.StatusConflict, Error: constraintMessage(req, err)}
+		case err != nil:
+			return fmt.Errorf("%w: apply write %s at seq %d: %v", errTainted, writeID, e.Seq, err)
+		default:
+			reply = okReply(res)
+		}
+		if t, ok := dbapi.LookupTable(req.Table); ok && t.AutoID != "" && req.Op == dbapi.OpInsert && res.ID != 0 {
+			req.Values[t.AutoID] = res.ID // the id travels in the entry: every replica stores it
+		}
+		m.seq = e.Seq
+		done = append(done, applied{d: d, entry: e, reply: reply})
 	}
-	e := dbapi.Entry{Kind: dbapi.EntryWrite, Seq: m.seq + 1, Epoch: m.epoch, WriteID: writeID, Write: &req}
-	res, err := w.st.Apply(ctx, e, -1, true)
-	if errors.Is(err, storage.ErrConstraint) {
-		return answer(dbapi.Reply{Status: http.StatusConflict, Error: constraintMessage(req, err)})
+	if len(done) == 0 {
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("dry run of write %s: %w", writeID, err)
+	entries := make([]dbapi.Entry, len(done))
+	for i, a := range done {
+		entries[i] = a.entry
 	}
-	if t, ok := dbapi.LookupTable(req.Table); ok && t.AutoID != "" && req.Op == dbapi.OpInsert && res.ID != 0 {
-		req.Values[t.AutoID] = res.ID // the id travels in the entry: every replica stores it
-	}
-	if err := broker.Publish(ctx, m.logCh, e); err != nil {
-		return fmt.Errorf("append write %s to the log: %w", writeID, err)
+	if err := broker.Publish(ctx, m.logCh, entries...); err != nil {
+		return fmt.Errorf("%w: append seq %d-%d to the log: %v", errTainted, entries[0].Seq, m.seq, err)
 	}
 	cur, err := w.el.Epoch(ctx)
 	if err != nil {
-		return fmt.Errorf("check epoch after seq %d: %w", e.Seq, err)
+		return fmt.Errorf("%w: check epoch after seq %d: %v", errTainted, m.seq, err)
 	}
 	if cur != m.epoch {
-		return fmt.Errorf("%w (ours %d, current %d)", errDeposed, m.epoch, cur)
+		return fmt.Errorf("%w: %w (ours %d, current %d)", errTainted, errDeposed, m.epoch, cur)
 	}
-	res, err = w.st.Apply(ctx, e, m.offset, false)
-	if err != nil {
-		return fmt.Errorf("apply write %s at seq %d: %w", writeID, e.Seq, err)
-	}
-	m.seq = e.Seq
 	w.applied.set(m.seq)
-	return answer(okReply(res))
+	for _, a := range done {
+		w.reply(ctx, a.d, a.reply)
+		if err := a.d.Ack(false); err != nil {
+			return fmt.Errorf("ack write %s: %w", a.entry.WriteID, err)
+		}
+	}
+	return nil
 }
 
 func okReply(res storage.Result) dbapi.Reply {

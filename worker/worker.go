@@ -140,7 +140,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("broker connection closed: %v", e)
 	case epoch := <-leading:
 		readers.stop()
-		return w.lead(ctx, f, epoch, fatal)
+		err := w.lead(ctx, f, epoch, fatal)
+		if errors.Is(err, errTainted) {
+			// Never reuse a database that may hold writes the log skipped.
+			if derr := w.st.Destroy(context.WithoutCancel(ctx)); derr != nil {
+				w.log.Error("drop tainted database", "error", derr)
+			}
+		}
+		return err
 	}
 }
 

@@ -61,6 +61,10 @@ type Election struct {
 	leaderPath  string
 	epochPath   string
 
+	// standalone: one server, whose reads are already linearizable with its
+	// writes, so Epoch needs no Sync round trip first.
+	standalone bool
+
 	// lostAfter is how long a disconnection may last before the session is
 	// treated as lost; <= 0 leaves it to the server's expiry notice.
 	lostAfter time.Duration
@@ -128,6 +132,7 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 	}
 
 	e := &Election{
+		standalone:  len(cfg.Servers) == 1,
 		log:         log.With("root", root),
 		acl:         zk.WorldACL(zk.PermAll),
 		root:        root,

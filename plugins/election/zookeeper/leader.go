@@ -44,8 +44,12 @@ func (e *Election) Leader(ctx context.Context) (election.Leader, bool, error) {
 func (e *Election) Epoch(ctx context.Context) (uint64, error) {
 	var n uint64
 	err := e.do(ctx, "read "+e.epochPath, func() error {
-		if _, err := e.conn.Sync(e.epochPath); err != nil {
-			return fmt.Errorf("sync %s: %w", e.epochPath, err)
+		// In an ensemble a follower may lag the leader: Sync first. A
+		// standalone server has no one to lag behind.
+		if !e.standalone {
+			if _, err := e.conn.Sync(e.epochPath); err != nil {
+				return fmt.Errorf("sync %s: %w", e.epochPath, err)
+			}
 		}
 		var err error
 		n, _, err = e.readEpoch()
