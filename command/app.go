@@ -19,6 +19,7 @@ func App() *cli.App {
 			gatewayCommand(),
 			statusCommand(),
 			crashCommand(),
+			benchCommand(),
 			pluginCommand(),
 		},
 	}
