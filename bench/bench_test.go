@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rideshare/dbaas/bench"
+	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/stacktest"
 )
 
@@ -31,8 +33,13 @@ var levels = []int{1, 32}
 // callers. b.N is the number of requests; ns/op is wall time per request
 // (1/throughput). Custom metrics: req/s, p50-ms, p99-ms, and the ratios to
 // the floor at the same concurrency (x-floor-req/s, x-floor-p50).
+//
+// RIDESHARE_BENCH_CONFIG=hcl/docker.hcl runs it on docker+postgres, and
+// RIDESHARE_BENCH_IN_PROCESS=1 with the backends inside the worker and
+// orchestrator processes: the cost of the plugin boundary and of each
+// backend, measured the same way.
 func BenchmarkDataPath(b *testing.B) {
-	s := stacktest.Start(b, stacktest.Options{Slaves: 2})
+	s := stacktest.Start(b, benchStack())
 	ctx := context.Background()
 	sess, err := bench.Open(ctx, bench.Options{Addr: s.URL, AMQPURL: s.Config.AMQPURL, Concurrency: levels[len(levels)-1]})
 	if err != nil {
@@ -64,6 +71,15 @@ func BenchmarkDataPath(b *testing.B) {
 	var out bytes.Buffer
 	rep.WriteTable(&out)
 	b.Logf("stack %s, run %s:\n%s", s.URL, sess.RunID(), out.String())
+}
+
+// benchStack is the stack the data-path benchmark runs on (see its doc).
+func benchStack() stacktest.Options {
+	opts := stacktest.Options{Slaves: 2, Config: os.Getenv("RIDESHARE_BENCH_CONFIG")}
+	if os.Getenv("RIDESHARE_BENCH_IN_PROCESS") != "" {
+		opts.Edit = func(c *config.Config) { c.PluginsInProcess = true }
+	}
+	return opts
 }
 
 // BenchmarkFailover kill -9s the master (master-kill) and the oldest slave
