@@ -106,7 +106,7 @@ func (f *follower) apply(ctx context.Context, e dbapi.Entry, off int64) error {
 	s := &f.state
 	switch {
 	case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == s.Epoch && e.Seq == s.Seq+1:
-		_, err := f.w.st.Apply(ctx, e, off, false)
+		_, err := f.w.st.Apply(ctx, e, off)
 		if err != nil && !errors.Is(err, storage.ErrConstraint) {
 			return fmt.Errorf("apply seq %d: %w", e.Seq, err)
 		}

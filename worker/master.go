@@ -160,7 +160,7 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 			writeID = d.CorrelationId
 		}
 		e := dbapi.Entry{Kind: dbapi.EntryWrite, Seq: m.seq + 1, Epoch: m.epoch, WriteID: writeID, Write: &req}
-		res, err := w.st.Apply(ctx, e, m.offset, false)
+		res, err := w.st.Apply(ctx, e, m.offset)
 		var reply dbapi.Reply
 		switch {
 		case dbapi.IsInvalid(err):

@@ -15,7 +15,7 @@ import (
 func benchStorage(b *testing.B, st storage.Storage) {
 	ctx := context.Background()
 	for i := 1; i <= 100; i++ {
-		if _, err := st.Apply(ctx, insertUser(uint64(i), fmt.Sprintf("user%03d", i)), int64(i), false); err != nil {
+		if _, err := st.Apply(ctx, insertUser(uint64(i), fmt.Sprintf("user%03d", i)), int64(i)); err != nil {
 			b.Fatal(err)
 		}
 	}

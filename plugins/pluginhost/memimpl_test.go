@@ -230,7 +230,7 @@ func matches(row, where map[string]any) bool {
 	return true
 }
 
-func (s *memStorage) Apply(_ context.Context, e dbapi.Entry, offset int64, dryRun bool) (storage.Result, error) {
+func (s *memStorage) Apply(_ context.Context, e dbapi.Entry, offset int64) (storage.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e.Kind != dbapi.EntryWrite || e.Write == nil {
@@ -283,9 +283,6 @@ func (s *memStorage) Apply(_ context.Context, e dbapi.Entry, offset int64, dryRu
 		}
 	default:
 		return storage.Result{}, fmt.Errorf("mem storage: op %q", w.Op)
-	}
-	if dryRun {
-		return res, applyErr
 	}
 	if applyErr == nil {
 		s.d.Tables = tables

@@ -48,21 +48,21 @@ func TestSQLiteThroughPlugin(t *testing.T) {
 		{Kind: dbapi.EntryWrite, Seq: 4, Epoch: 1, WriteID: "u4", Write: &dbapi.WriteRequest{Table: "rides", Op: dbapi.OpUpdate,
 			Values: map[string]any{"destination": int64(9)}, Where: map[string]any{"ride_id": int64(2)}}}}
 	for i, e := range entries {
-		got, err := st.Apply(ctx, e, int64(i), false)
+		got, err := st.Apply(ctx, e, int64(i))
 		if err != nil {
 			t.Fatalf("Apply %d through the plugin: %v", i, err)
 		}
-		want, err := local.Apply(ctx, e, int64(i), false)
+		want, err := local.Apply(ctx, e, int64(i))
 		if err != nil || got != want {
 			t.Fatalf("Apply %d: plugin %+v, in process %+v (%v)", i, got, want, err)
 		}
 	}
 	dup := insertUser(5, "alice")
 	dup.WriteID = "w-alice-again"
-	if _, err := st.Apply(ctx, dup, 5, false); !errors.Is(err, storage.ErrConstraint) {
+	if _, err := st.Apply(ctx, dup, 5); !errors.Is(err, storage.ErrConstraint) {
 		t.Fatalf("duplicate user through the plugin: want storage.ErrConstraint, got %v", err)
 	}
-	_, _ = local.Apply(ctx, dup, 5, false)
+	_, _ = local.Apply(ctx, dup, 5)
 
 	q := dbapi.ReadRequest{Table: "rides", OrderBy: "ride_id desc"}
 	if err := q.Validate(); err != nil {

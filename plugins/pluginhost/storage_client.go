@@ -14,7 +14,7 @@ import (
 //
 // If the plugin process dies, it is restarted and the same database is opened
 // again, and a call that failed because of it is retried once. Every method
-// is safe to repeat except a real Apply: before repeating one, the client
+// is safe to repeat except Apply: before repeating one, the client
 // reads State, and if the entry was committed by the first attempt (State.Seq
 // has reached e.Seq at offset) it answers from Lookup(e.WriteID) — or
 // Result{Seq: e.Seq} when the write id has no record — instead of applying
@@ -45,17 +45,14 @@ func (c *storageClient) State(ctx context.Context) (storage.State, error) {
 	return call(ctx, c.sup, "State", func(inst *instance) (storage.State, error) { return stOf(inst).State(ctx) }, nil)
 }
 
-func (c *storageClient) Apply(ctx context.Context, e dbapi.Entry, offset int64, dryRun bool) (storage.Result, error) {
-	apply := func(inst *instance) (storage.Result, error) { return stOf(inst).Apply(ctx, e, offset, dryRun) }
-	if dryRun {
-		return call(ctx, c.sup, "Apply", apply, nil) // rolled back: safe to repeat
-	}
+func (c *storageClient) Apply(ctx context.Context, e dbapi.Entry, offset int64) (storage.Result, error) {
+	apply := func(inst *instance) (storage.Result, error) { return stOf(inst).Apply(ctx, e, offset) }
 	return call(ctx, c.sup, "Apply", apply, func(inst *instance) (storage.Result, error) {
 		return c.applyAgain(ctx, inst, e, offset)
 	})
 }
 
-// applyAgain repeats a real Apply on a restarted plugin only if the first
+// applyAgain repeats an Apply on a restarted plugin only if the first
 // attempt did not commit: State is written in the entry's transaction, so
 // State.Seq >= e.Seq at offset means it did, and the recorded result of
 // e.WriteID answers.
@@ -73,7 +70,7 @@ func (c *storageClient) applyAgain(ctx context.Context, inst *instance, e dbapi.
 		}
 		return storage.Result{Seq: e.Seq}, nil
 	}
-	return stOf(inst).Apply(ctx, e, offset, false)
+	return stOf(inst).Apply(ctx, e, offset)
 }
 
 func (c *storageClient) Advance(ctx context.Context, epoch uint64, offset int64) error {

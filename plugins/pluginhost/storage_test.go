@@ -47,20 +47,12 @@ func TestStorageRoundTrip(t *testing.T) {
 		t.Fatalf("initial State = %+v, %v", s0, err)
 	}
 
-	// dry run: result without effect
-	r, err := st.Apply(ctx, insertUser(1, "alice"), 10, true)
-	if err != nil || r.Seq != 1 || r.RowsAffected != 1 {
-		t.Fatalf("dry-run Apply = %+v, %v", r, err)
-	}
-	if s, _ := st.State(ctx); s != s0 {
-		t.Fatalf("dry run changed State to %+v", s)
-	}
 	for i, e := range []dbapi.Entry{insertUser(1, "alice"), insertRide(2, "alice")} {
-		got, err := st.Apply(ctx, e, int64(10+i), false)
+		got, err := st.Apply(ctx, e, int64(10+i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := local.Apply(ctx, e, int64(10+i), false)
+		want, _ := local.Apply(ctx, e, int64(10+i))
 		if got != want {
 			t.Fatalf("Apply %d through the plugin = %+v, in process = %+v", i, got, want)
 		}
@@ -74,14 +66,14 @@ func TestStorageRoundTrip(t *testing.T) {
 	}
 
 	// A constraint violation keeps its identity and still advances State.
-	_, err = st.Apply(ctx, insertUser(3, "alice"), 12, false)
+	_, err = st.Apply(ctx, insertUser(3, "alice"), 12)
 	if !errors.Is(err, storage.ErrConstraint) || !strings.Contains(err.Error(), "users") {
 		t.Fatalf("duplicate insert: want storage.ErrConstraint with the plugin's message, got %v", err)
 	}
 	if s, _ := st.State(ctx); s.Seq != 3 || s.Offset != 12 {
 		t.Fatalf("State after a constraint error = %+v", s)
 	}
-	_, _ = local.Apply(ctx, insertUser(3, "alice"), 12, false)
+	_, _ = local.Apply(ctx, insertUser(3, "alice"), 12)
 
 	if err := st.Advance(ctx, 4, 13); err != nil {
 		t.Fatal(err)
@@ -160,7 +152,7 @@ func TestStorageRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.Apply(ctx, insertUser(1, "bob"), 0, false); err != nil {
+	if _, err := st.Apply(ctx, insertUser(1, "bob"), 0); err != nil {
 		t.Fatal(err)
 	}
 	sup := st.(*storageClient).sup
@@ -219,7 +211,7 @@ func TestStorageApplyRetryIsIdempotent(t *testing.T) {
 	defer st.Close()
 	c := st.(*storageClient)
 	e := insertRide(1, "carol")
-	first, err := st.Apply(ctx, e, 5, false)
+	first, err := st.Apply(ctx, e, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,6 @@ type (
 	applyReq struct {
 		Entry  dbapi.Entry `json:"entry"`
 		Offset int64       `json:"offset"`
-		DryRun bool        `json:"dry_run"`
 	}
 	advanceReq struct {
 		Epoch  uint64 `json:"epoch"`
@@ -164,7 +163,7 @@ func (s *pluginServer) service() *wire.Service {
 			return Result{}, err
 		}
 		normalizeEntry(&r.Entry)
-		return st.Apply(ctx, r.Entry, r.Offset, r.DryRun)
+		return st.Apply(ctx, r.Entry, r.Offset)
 	})
 	wire.Unary(svc, "Advance", func(ctx context.Context, r *advanceReq) (empty, error) {
 		st, err := s.get()
@@ -250,8 +249,8 @@ func (c *GRPCClient) State(ctx context.Context) (State, error) {
 	return wire.Invoke[State](ctx, c.conn, rpcMethod("State"), empty{})
 }
 
-func (c *GRPCClient) Apply(ctx context.Context, e dbapi.Entry, offset int64, dryRun bool) (Result, error) {
-	return wire.Invoke[Result](ctx, c.conn, rpcMethod("Apply"), applyReq{Entry: e, Offset: offset, DryRun: dryRun})
+func (c *GRPCClient) Apply(ctx context.Context, e dbapi.Entry, offset int64) (Result, error) {
+	return wire.Invoke[Result](ctx, c.conn, rpcMethod("Apply"), applyReq{Entry: e, Offset: offset})
 }
 
 func (c *GRPCClient) Advance(ctx context.Context, epoch uint64, offset int64) error {

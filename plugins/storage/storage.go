@@ -42,14 +42,12 @@ type Storage interface {
 
 	// Apply applies one write entry in one transaction together with the new
 	// State (Seq = e.Seq, Offset = offset, NextID advanced past any id the
-	// entry carries) and a record of e.WriteID for Lookup. With dryRun the
-	// transaction is rolled back: the result (or the constraint error) is
-	// learned and nothing changes. A constraint error on a real apply still
-	// advances the State and records the write as failed, so every replica
-	// — and the master, which applies before it publishes — treats the entry
-	// alike. A write id already recorded is not applied again: its record is
-	// returned (and a real apply still advances the State).
-	Apply(ctx context.Context, e dbapi.Entry, offset int64, dryRun bool) (Result, error)
+	// entry carries) and a record of e.WriteID for Lookup. A constraint error
+	// still advances the State and records the write as failed, so every
+	// replica — and the master, which applies before it publishes — treats
+	// the entry alike. A write id already recorded is not applied again: its
+	// record is returned and the State still advances.
+	Apply(ctx context.Context, e dbapi.Entry, offset int64) (Result, error)
 
 	// Advance records that the log was read up to offset at epoch without a
 	// write being applied (epoch entries, marks, skipped entries).

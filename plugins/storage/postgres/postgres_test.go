@@ -128,7 +128,7 @@ func TestSameHashAsSQLite(t *testing.T) {
 	}
 	for i, w := range writes {
 		for _, s := range []storage.Storage{pg, lite} {
-			if _, err := s.Apply(context.Background(), storagetest.Entry(uint64(i+1), "", w), int64(i), false); err != nil {
+			if _, err := s.Apply(context.Background(), storagetest.Entry(uint64(i+1), "", w), int64(i)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -308,21 +308,18 @@ func (s *Store) Lookup(ctx context.Context, writeID string) (storage.Result, boo
 //
 //   - insert into a table with an AutoID: the id is e.Write.Values[AutoID]
 //     when present, State.NextID otherwise; Apply stores it into
-//     e.Write.Values (also with dryRun, so the caller publishes the id it
-//     learnt) and returns it in Result.ID. NextID becomes max(NextID, id+1).
-//   - State after a real apply: Seq = e.Seq, Epoch = max(Epoch, e.Epoch),
+//     e.Write.Values (so the caller publishes the id it learnt) and returns
+//     it in Result.ID. NextID becomes max(NextID, id+1).
+//   - State after the apply: Seq = e.Seq, Epoch = max(Epoch, e.Epoch),
 //     Offset = offset.
-//   - dryRun runs the same statements and rolls everything back: the result
-//     (or constraint error) is exactly what the real apply would give on the
-//     same state.
 //   - a primary-key/unique violation returns an error wrapping
-//     storage.ErrConstraint; on a real apply the data change is rolled back but
-//     the State still advances and the write id is recorded as rejected.
+//     storage.ErrConstraint; the data change is rolled back but the State
+//     still advances and the write id is recorded as rejected.
 //   - a write id that is already recorded is not applied again: its recorded
-//     result is returned (and on a real apply only the State advances).
+//     result is returned and only the State advances.
 //   - a value that is not its column's type, or a text containing NUL, is a
 //     *dbapi.InvalidError; nothing changes.
-func (s *Store) Apply(ctx context.Context, e dbapi.Entry, offset int64, dryRun bool) (storage.Result, error) {
+func (s *Store) Apply(ctx context.Context, e dbapi.Entry, offset int64) (storage.Result, error) {
 	w := e.Write
 	if w == nil {
 		return storage.Result{}, fmt.Errorf("%s: apply seq %d: entry of kind %q carries no write", s.name, e.Seq, e.Kind)
@@ -353,13 +350,11 @@ func (s *Store) Apply(ctx context.Context, e dbapi.Entry, offset int64, dryRun b
 			return storage.Result{}, err
 		}
 		if ok { // redelivered: never applied twice
-			if !dryRun {
-				if err := s.writeState(ctx, tx, next); err != nil {
-					return storage.Result{}, err
-				}
-				if err := tx.Commit(); err != nil {
-					return storage.Result{}, fmt.Errorf("%s: apply seq %d: commit: %w", s.name, e.Seq, err)
-				}
+			if err := s.writeState(ctx, tx, next); err != nil {
+				return storage.Result{}, err
+			}
+			if err := tx.Commit(); err != nil {
+				return storage.Result{}, fmt.Errorf("%s: apply seq %d: commit: %w", s.name, e.Seq, err)
 			}
 			if rec.failed {
 				return rec.res, s.constraintErr(e.WriteID, rec.res)
@@ -387,9 +382,6 @@ func (s *Store) Apply(ctx context.Context, e dbapi.Entry, offset int64, dryRun b
 		}
 		cerr := fmt.Errorf("%s: apply seq %d: %w: %v", s.name, e.Seq, storage.ErrConstraint, execErr)
 		res.RowsAffected = 0
-		if dryRun {
-			return res, cerr
-		}
 		// Roll the data back but keep the log position: every replica skips
 		// this entry alike.
 		_ = tx.Rollback()
@@ -417,12 +409,6 @@ func (s *Store) Apply(ctx context.Context, e dbapi.Entry, offset int64, dryRun b
 	}
 	if err := s.record(ctx, tx, e.WriteID, writeRecord{res: res}); err != nil {
 		return storage.Result{}, err
-	}
-	if dryRun {
-		if err := tx.Rollback(); err != nil {
-			return storage.Result{}, fmt.Errorf("%s: apply seq %d: roll back dry run: %w", s.name, e.Seq, err)
-		}
-		return res, nil
 	}
 	if err := tx.Commit(); err != nil {
 		return storage.Result{}, fmt.Errorf("%s: apply seq %d: commit: %w", s.name, e.Seq, err)

@@ -75,7 +75,7 @@ type feeder struct {
 func (f *feeder) apply(w dbapi.WriteRequest) (storage.Result, error) {
 	f.t.Helper()
 	f.seq++
-	return f.s.Apply(ctx(f.t), Entry(f.seq, fmt.Sprintf("w-%d", f.seq), w), int64(f.seq)*10, false)
+	return f.s.Apply(ctx(f.t), Entry(f.seq, fmt.Sprintf("w-%d", f.seq), w), int64(f.seq)*10)
 }
 
 func (f *feeder) must(w dbapi.WriteRequest) storage.Result {
@@ -134,7 +134,6 @@ func Run(t *testing.T, open Opener) {
 	t.Run("FreshState", func(t *testing.T) { testFresh(t, open) })
 	t.Run("InsertUpdateDeleteClear", func(t *testing.T) { testCRUD(t, open) })
 	t.Run("GeneratedIDs", func(t *testing.T) { testIDs(t, open) })
-	t.Run("DryRun", func(t *testing.T) { testDryRun(t, open) })
 	t.Run("Constraint", func(t *testing.T) { testConstraint(t, open) })
 	t.Run("LookupAndRedelivery", func(t *testing.T) { testLookup(t, open) })
 	t.Run("Advance", func(t *testing.T) { testAdvance(t, open) })
@@ -223,7 +222,7 @@ func testIDs(t *testing.T, open Opener) {
 		w := Ride("alice", "01-01-2030:00-00-10", 1, 2)
 		f.seq++
 		e := Entry(f.seq, fmt.Sprintf("w-%d", f.seq), w)
-		r, err := s.Apply(ctx(t), e, int64(f.seq), false)
+		r, err := s.Apply(ctx(t), e, int64(f.seq))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +274,8 @@ func testIDs(t *testing.T, open Opener) {
 	}
 }
 
-// snapshot is what must not change across a dry run.
+// snapshot is what must not change when a write is refused (bad input,
+// constraint error).
 type snapshot struct {
 	hash  string
 	state storage.State
@@ -284,72 +284,6 @@ type snapshot struct {
 func snap(t testing.TB, s storage.Storage) snapshot {
 	t.Helper()
 	return snapshot{mustHash(t, s), mustState(t, s)}
-}
-
-func testDryRun(t *testing.T, open Opener) {
-	master, replica := open(t), open(t)
-	writes := []dbapi.WriteRequest{
-		User("alice", "pa"),
-		User("bob", "pb"),
-		Ride("alice", "01-01-2030:00-00-10", 1, 2),
-		Ride("bob", "01-01-2030:00-00-11", 5, 6),
-		Member(1, "bob"),
-		{Table: "users", Op: dbapi.OpUpdate, Values: map[string]any{"password": "z"}},
-		{Table: "rides", Op: dbapi.OpDelete, Where: map[string]any{"created_by": "bob"}},
-		Ride("alice", "01-01-2030:00-00-12", 1, 3),
-		{Op: dbapi.OpClear},
-		Ride("alice", "01-01-2030:00-00-13", 1, 3),
-	}
-	for i, w := range writes {
-		seq := uint64(i + 1)
-		id := fmt.Sprintf("w-%d", seq)
-		before := snap(t, master)
-		dry, err := master.Apply(ctx(t), Entry(seq, id, w), int64(seq), true)
-		if err != nil {
-			t.Fatalf("dry %d (%s %s): %v", seq, w.Op, w.Table, err)
-		}
-		if after := snap(t, master); after != before {
-			t.Fatalf("dry %d changed the store: %+v -> %+v", seq, before, after)
-		}
-		if _, ok, err := master.Lookup(ctx(t), id); ok || err != nil {
-			t.Fatalf("dry %d recorded its write id (found %v, err %v)", seq, ok, err)
-		}
-		// the master puts the learnt id into the entry it publishes
-		e := Entry(seq, id, w)
-		if dry.ID != 0 {
-			e.Write.Values["ride_id"] = dry.ID
-		}
-		real, err := master.Apply(ctx(t), e, int64(seq), false)
-		if err != nil {
-			t.Fatalf("real %d: %v", seq, err)
-		}
-		wantResult(t, fmt.Sprintf("real %d vs dry", seq), real, dry)
-		rep, err := replica.Apply(ctx(t), e, int64(seq), false)
-		if err != nil {
-			t.Fatalf("replica %d: %v", seq, err)
-		}
-		wantResult(t, fmt.Sprintf("replica %d vs master", seq), rep, real)
-	}
-	if a, b := snap(t, master), snap(t, replica); a != b {
-		t.Fatalf("master and replica differ: %+v vs %+v", a, b)
-	}
-	// the generated id after clear is the next one, not 1: ids are never reused
-	rows := mustRead(t, replica, dbapi.ReadRequest{Table: "rides", Columns: []string{"ride_id"}})
-	if len(rows) != 1 || rows[0]["ride_id"] != int64(4) {
-		t.Fatalf("rides after clear: %v, want ride_id 4", rows)
-	}
-	// a dry run of a violating write: the error, and nothing changes
-	(&feeder{t: t, s: master, seq: uint64(len(writes))}).must(User("dry", "p"))
-	before := snap(t, master)
-	if _, err := master.Apply(ctx(t), Entry(200, "dup", User("dry", "q")), 200, true); !errors.Is(err, storage.ErrConstraint) {
-		t.Fatalf("dry duplicate: err %v, want ErrConstraint", err)
-	}
-	if after := snap(t, master); after != before {
-		t.Fatalf("dry duplicate changed the store: %+v -> %+v", before, after)
-	}
-	if _, ok, _ := master.Lookup(ctx(t), "dup"); ok {
-		t.Fatal("dry duplicate recorded its write id")
-	}
 }
 
 func testConstraint(t *testing.T, open Opener) {
@@ -392,7 +326,7 @@ func testConstraint(t *testing.T, open Opener) {
 func testLookup(t *testing.T, open Opener) {
 	s := open(t)
 	e := Entry(1, "write-1", Ride("alice", "01-01-2030:00-00-10", 1, 2))
-	r, err := s.Apply(ctx(t), e, 5, false)
+	r, err := s.Apply(ctx(t), e, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +340,7 @@ func testLookup(t *testing.T, open Opener) {
 	}
 	// a redelivered write id is answered from the record, never applied twice
 	hash := mustHash(t, s)
-	again, err := s.Apply(ctx(t), Entry(2, "write-1", Ride("alice", "01-01-2030:00-00-10", 1, 2)), 6, false)
+	again, err := s.Apply(ctx(t), Entry(2, "write-1", Ride("alice", "01-01-2030:00-00-10", 1, 2)), 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +352,7 @@ func testLookup(t *testing.T, open Opener) {
 		t.Fatalf("State after redelivery = %+v, want seq 2, offset 6, next_id 2", st)
 	}
 	// an entry without write id is applied and not recorded
-	if _, err := s.Apply(ctx(t), Entry(3, "", User("anon", "p")), 7, false); err != nil {
+	if _, err := s.Apply(ctx(t), Entry(3, "", User("anon", "p")), 7); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := s.Lookup(ctx(t), ""); ok {
@@ -442,7 +376,7 @@ func testAdvance(t *testing.T, open Opener) {
 	}
 	e := Entry(1, "a", User("u", "p"))
 	e.Epoch = 5
-	if _, err := s.Apply(ctx(t), e, 19, false); err != nil {
+	if _, err := s.Apply(ctx(t), e, 19); err != nil {
 		t.Fatal(err)
 	}
 	if st := mustState(t, s); st != (storage.State{Seq: 1, Epoch: 5, Offset: 19, NextID: 1}) {
@@ -450,7 +384,7 @@ func testAdvance(t *testing.T, open Opener) {
 	}
 	e = Entry(2, "b", User("v", "p"))
 	e.Epoch = 4
-	if _, err := s.Apply(ctx(t), e, 20, false); err != nil {
+	if _, err := s.Apply(ctx(t), e, 20); err != nil {
 		t.Fatal(err)
 	}
 	if st := mustState(t, s); st.Epoch != 5 || st.Seq != 2 {
@@ -473,7 +407,7 @@ func testJSON(t *testing.T, open Opener) {
 	for i, w := range writes {
 		seq := uint64(i + 1)
 		e := Entry(seq, fmt.Sprintf("w-%d", seq), w)
-		want, err := master.Apply(ctx(t), e, int64(seq), false)
+		want, err := master.Apply(ctx(t), e, int64(seq))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -494,7 +428,7 @@ func testJSON(t *testing.T, open Opener) {
 			s storage.Storage
 			e dbapi.Entry
 		}{{plain, e1}, {withNumber, e2}} {
-			got, err := r.s.Apply(ctx(t), r.e, int64(seq), false)
+			got, err := r.s.Apply(ctx(t), r.e, int64(seq))
 			if err != nil {
 				t.Fatalf("entry %s from JSON: %v", wire, err)
 			}
@@ -507,7 +441,7 @@ func testJSON(t *testing.T, open Opener) {
 	}
 	e := Entry(99, "frac", Ride("alice", "t", 1, 2))
 	e.Write.Values["source"] = 1.5
-	if _, err := plain.Apply(ctx(t), e, 99, false); !dbapi.IsInvalid(err) {
+	if _, err := plain.Apply(ctx(t), e, 99); !dbapi.IsInvalid(err) {
 		t.Fatalf("fractional integer: err %v, want an InvalidError", err)
 	}
 }
@@ -575,10 +509,8 @@ func testInjection(t *testing.T, open Opener) {
 		{Table: "rides", Op: dbapi.OpInsert, Values: map[string]any{"created_by": "a", "timestamp": "b", "source": "1", "destination": int64(2)}},
 	}
 	for i, w := range badWrites {
-		for _, dry := range []bool{true, false} {
-			if _, err := s.Apply(ctx(t), Entry(1000+uint64(i), "bad", w), 1000, dry); !dbapi.IsInvalid(err) {
-				t.Fatalf("Apply %+v (dry %v): err %v, want an InvalidError", w, dry, err)
-			}
+		if _, err := s.Apply(ctx(t), Entry(1000+uint64(i), "bad", w), 1000); !dbapi.IsInvalid(err) {
+			t.Fatalf("Apply %+v: err %v, want an InvalidError", w, err)
 		}
 	}
 	if after := snap(t, s); after != before {
