@@ -1,0 +1,39 @@
+package orchestrator_test
+
+import (
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/rideshare/dbaas/stacktest"
+)
+
+// A RabbitMQ restart loses no acknowledged write: the queues and the
+// replication log are durable, the orchestrator reconnects, the workers that
+// lost their connection are replaced and replay the log.
+func TestBrokerRestartLosesNoAcknowledgedWrite(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	l := stacktest.NewLedger()
+	for i := 0; i < 200; i++ {
+		if code := l.Insert(s, fmt.Sprintf("before-%d", i)); code != 200 {
+			t.Fatalf("write before the restart: %d", code)
+		}
+	}
+	for _, args := range [][]string{{"stop_app"}, {"start_app"}, {"await_startup"}} {
+		if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+		}
+	}
+	t.Logf("RabbitMQ restarted")
+	took := waitWrite(t, s, 90*time.Second)
+	t.Logf("first successful write %s after RabbitMQ was back", took)
+	for i := 0; i < 100; i++ {
+		if code := l.Insert(s, fmt.Sprintf("after-%d", i)); code != 200 {
+			t.Fatalf("write after the restart: %d", code)
+		}
+	}
+	s.WaitShape(1, 60*time.Second)
+	l.Check(t, s)
+	s.WaitConverged(30 * time.Second)
+}
