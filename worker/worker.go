@@ -97,7 +97,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	// Invariant 4: serve nothing until the log has been read up to a mark
 	// published now, i.e. past every write acknowledged before this start.
-	if err := w.catchUp(runCtx, f); err != nil {
+	if err := w.catchUp(runCtx, f, fatal); err != nil {
 		return err
 	}
 	w.log.Info("caught up with the replication log", "seq", w.applied.get(), "epoch", w.logEpoch.Load())
@@ -152,7 +152,7 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // catchUp publishes a mark and waits until the follower has read it.
-func (w *Worker) catchUp(ctx context.Context, f *follower) error {
+func (w *Worker) catchUp(ctx context.Context, f *follower, fatal <-chan error) error {
 	ch, err := w.conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open log channel: %w", err)
@@ -169,6 +169,8 @@ func (w *Worker) catchUp(ctx context.Context, f *follower) error {
 	select {
 	case <-seen:
 		return nil
+	case err := <-fatal: // the follower failed before reaching the mark
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
