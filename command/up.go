@@ -59,7 +59,10 @@ func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
 	dataDir := deployment.AbsDir(cfg.DataDir)
 	// The tasks' own runtime state lives apart from the workers', so the
 	// orchestrator never mistakes a service for a worker to adopt.
-	rt, err := process.New(ctx, runtime.Config{Binary: self, StateDir: filepath.Join(dataDir, "up")}, log.Named("tasks"))
+	// The progress lines below say what the task runtime would log at info.
+	taskLog := log.Named("tasks")
+	taskLog.SetLevel(hclog.Warn)
+	rt, err := process.New(ctx, runtime.Config{Binary: self, StateDir: filepath.Join(dataDir, "up")}, taskLog)
 	if err != nil {
 		return err
 	}
