@@ -151,20 +151,11 @@ type rideDetails struct {
 // getRide: GET /api/v1/rides/{rideId} → 200 details (users: who joined,
 // sorted, without the creator) or 204 no such ride.
 func (s *Server) getRide(w http.ResponseWriter, r *http.Request) {
-	id, ok := parseRideID(r.PathValue("rideId"))
+	rd, ok := s.rideFromPath(w, r, "get")
 	if !ok {
-		httpjson.NoContent(w)
 		return
 	}
-	rd, found, err := s.findRide(r.Context(), id)
-	if err != nil {
-		s.dbFailure(w, fmt.Errorf("get ride %d: %w", id, err))
-		return
-	}
-	if !found {
-		httpjson.NoContent(w)
-		return
-	}
+	id := rd.ID
 	res, err := s.db.Read(r.Context(), dbapi.ReadRequest{
 		Table: "ride_users", Columns: []string{"username"},
 		Where: map[string]any{"ride_id": id}, OrderBy: "username",
@@ -183,6 +174,27 @@ func (s *Server) getRide(w http.ResponseWriter, r *http.Request) {
 		RideID: rd.ID, CreatedBy: rd.CreatedBy, Users: users,
 		Timestamp: rd.Timestamp, Source: rd.Source, Destination: rd.Destination,
 	})
+}
+
+// rideFromPath reads the ride {rideId} names. When there is no such ride
+// (or the id is not one) it has answered 204, and on a DB failure the
+// error; either way ok is false.
+func (s *Server) rideFromPath(w http.ResponseWriter, r *http.Request, doing string) (ride, bool) {
+	id, ok := parseRideID(r.PathValue("rideId"))
+	if !ok {
+		httpjson.NoContent(w)
+		return ride{}, false
+	}
+	rd, found, err := s.findRide(r.Context(), id)
+	if err != nil {
+		s.dbFailure(w, fmt.Errorf("%s ride %d: %w", doing, id, err))
+		return ride{}, false
+	}
+	if !found {
+		httpjson.NoContent(w)
+		return ride{}, false
+	}
+	return rd, true
 }
 
 // findRide reads one ride.
@@ -212,20 +224,11 @@ func (s *Server) joinRide(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusBadRequest, "username: missing")
 		return
 	}
-	id, ok := parseRideID(r.PathValue("rideId"))
+	rd, ok := s.rideFromPath(w, r, "join")
 	if !ok {
-		httpjson.NoContent(w)
 		return
 	}
-	rd, found, err := s.findRide(r.Context(), id)
-	if err != nil {
-		s.dbFailure(w, fmt.Errorf("join ride %d: %w", id, err))
-		return
-	}
-	if !found {
-		httpjson.NoContent(w)
-		return
-	}
+	id := rd.ID
 	if !s.requireUser(r.Context(), w, body.Username, "username") {
 		return
 	}
@@ -233,7 +236,7 @@ func (s *Server) joinRide(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("user %q created ride %d and cannot join it", body.Username, id))
 		return
 	}
-	_, err = s.db.Write(r.Context(), dbapi.WriteRequest{
+	_, err := s.db.Write(r.Context(), dbapi.WriteRequest{
 		Table: "ride_users", Op: dbapi.OpInsert,
 		Values: map[string]any{"ride_id": id, "username": body.Username},
 	})
