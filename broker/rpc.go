@@ -77,14 +77,17 @@ func (r *RPC) connect(ctx context.Context) error {
 	r.mu.Lock()
 	r.conn, r.ch = conn, ch
 	r.mu.Unlock()
-	go r.dispatch(replies)
+	go r.dispatch(conn, replies)
 	go r.redialOnClose(conn.NotifyClose(make(chan *amqp.Error, 1)))
 	return nil
 }
 
 // dispatch hands each reply to the call waiting for its correlation id; a
-// reply nobody waits for (the caller timed out) is dropped.
-func (r *RPC) dispatch(replies <-chan amqp.Delivery) {
+// reply nobody waits for (the caller timed out) is dropped. When the reply
+// consumer ends while the connection lives on (responseQ was deleted), it
+// closes the connection, so the client reconnects and declares it again
+// instead of waiting for replies that can no longer come.
+func (r *RPC) dispatch(conn *amqp.Connection, replies <-chan amqp.Delivery) {
 	for d := range replies {
 		r.mu.Lock()
 		wait, ok := r.pending[d.CorrelationId]
@@ -93,6 +96,10 @@ func (r *RPC) dispatch(replies <-chan amqp.Delivery) {
 		if ok {
 			wait <- d.Body
 		}
+	}
+	if !conn.IsClosed() {
+		r.log.Warn("reply consumer on " + ResponseQ + " was cancelled; reconnecting")
+		conn.Close()
 	}
 }
 

@@ -1,11 +1,14 @@
 package orchestrator_test
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/stacktest"
 )
 
@@ -36,4 +39,39 @@ func TestBrokerRestartLosesNoAcknowledgedWrite(t *testing.T) {
 	s.WaitShape(1, 60*time.Second)
 	l.Check(t, s)
 	s.WaitConverged(30 * time.Second)
+}
+
+// Deleting readQ and responseQ under a running stack (an operator's
+// mistake) heals: the orchestrator reconnects and declares them again, the
+// slaves whose consumer the broker ended are replaced, and reads work again.
+func TestDeletedQueuesAreRedeclared(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	if _, code := s.Read(dbapi.ReadRequest{Table: "users"}); code != 200 {
+		t.Fatalf("read before: %d", code)
+	}
+	conn, err := broker.Dial(context.Background(), s.Config.AMQPURL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{broker.ReadQ, broker.ResponseQ} {
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			t.Fatalf("delete %s: %v", q, err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, code := s.Read(dbapi.ReadRequest{Table: "users"}); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reads did not recover after readQ and responseQ were deleted")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.WaitShape(1, 30*time.Second)
 }

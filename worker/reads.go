@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -18,12 +19,16 @@ import (
 type readers struct {
 	ch       *amqp.Channel
 	tag      string
+	stopping atomic.Bool
 	inflight sync.WaitGroup
 	once     sync.Once
 	loopDone chan struct{}
 }
 
-func (w *Worker) serveReads(ctx context.Context) (*readers, error) {
+// serveReads consumes readQ until stop. If the broker ends the consumer
+// itself (readQ deleted), it reports on fatal: a slave that cannot take
+// reads must not pretend to be one.
+func (w *Worker) serveReads(ctx context.Context, fatal chan<- error) (*readers, error) {
 	ch, err := w.conn.Channel()
 	if err != nil {
 		return nil, fmt.Errorf("open read channel: %w", err)
@@ -45,6 +50,12 @@ func (w *Worker) serveReads(ctx context.Context) (*readers, error) {
 				w.serveRead(ctx, d)
 			}(d)
 		}
+		if !r.stopping.Load() && ctx.Err() == nil {
+			select {
+			case fatal <- fmt.Errorf("the broker ended the %s consumer", broker.ReadQ):
+			default:
+			}
+		}
 	}()
 	return r, nil
 }
@@ -53,6 +64,7 @@ func (w *Worker) serveReads(ctx context.Context) (*readers, error) {
 // the rest (RabbitMQ requeues them for the other slaves).
 func (r *readers) stop() {
 	r.once.Do(func() {
+		r.stopping.Store(true)
 		_ = r.ch.Cancel(r.tag, false)
 		r.inflight.Wait()
 		r.ch.Close()

@@ -109,7 +109,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("record log epoch: %w", err)
 	}
 
-	readers, err := w.serveReads(runCtx)
+	readers, err := w.serveReads(runCtx, fatal)
 	if err != nil {
 		return err
 	}
