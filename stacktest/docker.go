@@ -65,9 +65,12 @@ func buildImage(t testing.TB) {
 			imageErr = err
 			return
 		}
-		if out, err := exec.Command("docker", "build", "-q", "-t", TestImage, dir).CombinedOutput(); err != nil {
+		if out, err := exec.Command("docker", "build", "-q", "--label", "rideshare-test=true", "-t", TestImage, dir).CombinedOutput(); err != nil {
 			imageErr = fmt.Errorf("docker build: %v: %s", err, out)
+			return
 		}
+		// Each run retags the image; drop the earlier test images it untagged.
+		_ = exec.Command("docker", "image", "prune", "-f", "--filter", "label=rideshare-test=true").Run()
 	})
 	if imageErr != nil {
 		t.Fatalf("build worker image %s: %v", TestImage, imageErr)
