@@ -152,8 +152,12 @@ func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
 	defer done()
 	_ = srv.Shutdown(shutCtx)
 	if o.opts.StopWorkersOnExit {
+		// Its own bound: each worker gets 3 s to stop, then its database is
+		// dropped (a PostgreSQL DROP DATABASE can take a moment).
+		stopCtx, stopped := context.WithTimeout(context.Background(), 15*time.Second)
+		defer stopped()
 		o.log.Info("stopping all workers")
-		o.sup.StopAll(shutCtx, 3*time.Second)
+		o.sup.StopAll(stopCtx, 3*time.Second)
 	}
 	return runErr
 }
