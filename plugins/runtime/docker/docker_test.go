@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/runtime/docker"
@@ -72,7 +70,7 @@ func newStack(t *testing.T, extra map[string]string) (string, func(t *testing.T)
 		for k, v := range extra {
 			opts[k] = v
 		}
-		log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: newTestWriter(t)})
+		log := runtimetest.Logger(t)
 		rt, err := docker.New(ctx, runtime.Config{Options: opts}, log)
 		if err != nil {
 			t.Fatalf("docker.New: %v", err)
@@ -256,30 +254,4 @@ func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// testWriter sends runtime logs to t.Log until t ends, then drops them.
-type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func newTestWriter(t *testing.T) *testWriter {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return w
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
 }

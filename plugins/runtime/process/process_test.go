@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,7 +57,7 @@ func newProcessRuntime(t *testing.T, stateDir string) *process.Runtime {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: newTestWriter(t)})
+	log := runtimetest.Logger(t)
 	rt, err := process.New(ctx, runtime.Config{Binary: workerBin, StateDir: stateDir}, log)
 	if err != nil {
 		t.Fatalf("process.New: %v", err)
@@ -261,32 +260,4 @@ func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// testWriter sends runtime logs to t.Log (visible with -v or on failure)
-// until t ends; later lines (a worker reaped after the test) are dropped,
-// since t.Log after the test would panic.
-type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func newTestWriter(t *testing.T) *testWriter {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return w
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
 }
