@@ -205,13 +205,6 @@ func (s *Supervisor) SetDesired(n int) {
 	}
 }
 
-// Desired is the number of slaves being held.
-func (s *Supervisor) Desired() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.desired
-}
-
 func (s *Supervisor) poke() {
 	select {
 	case s.kick <- struct{}{}:

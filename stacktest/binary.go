@@ -63,17 +63,3 @@ func moduleRoot() (string, error) {
 	}
 	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
-
-// SharedData is the path of a file in ../shared/data beside the repository,
-// or "" when it is absent (a fresh clone has no ../shared).
-func SharedData(name string) string {
-	root, err := moduleRoot()
-	if err != nil {
-		return ""
-	}
-	p := filepath.Join(root, "..", "shared", "data", name)
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
-}
