@@ -7,7 +7,9 @@
 #                   e.g. make test TESTFLAGS='-run TestFailover -v')
 #   make run        the whole local stack in the foreground (hcl/local.hcl)
 #   make image      docker image rideshare:latest from bin/rideshare
-#   make bench      the benchmarks in ./bench (BENCHFLAGS=... adds flags)
+#   make bench      rideshare bench on a freshly started stack: the median of RUNS runs of every
+#                   figure beside the floor of the same runs (scripts/bench.sh; BENCHFLAGS=...
+#                   adds rideshare bench flags, e.g. BENCHFLAGS='-failover 5')
 #   make clean
 
 GO         ?= go
@@ -48,9 +50,10 @@ run: build services
 image: build
 	docker build -t $(IMAGE) -f Dockerfile .
 
-# The benchmarks drive the real stack, so they need the services too.
-bench: services
-	$(GO) test -run '^$$' -bench . -benchtime 3s $(BENCHFLAGS) ./bench/...
+# The benchmarks drive the real stack, so they need the services too. The go test benchmarks
+# (go test -run '^$$' -bench . ./bench/...) measure the same on a stack of their own.
+bench: build services
+	BIN=$(BIN) ./scripts/bench.sh $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -25,7 +25,7 @@ import (
 // ZooKeeper.
 
 // levels are the concurrency levels of the data-path benchmarks.
-var levels = []int{1, 32}
+var levels = []int{1, 8, 32, 128}
 
 // BenchmarkDataPath measures, on one stack and one broker, the floor (a bare
 // AMQP echo RPC), the floor with a publisher confirm, the HTTP hop alone,
@@ -35,9 +35,9 @@ var levels = []int{1, 32}
 // the floor at the same concurrency (x-floor-req/s, x-floor-p50).
 //
 // RIDESHARE_BENCH_CONFIG=hcl/docker.hcl runs it on docker+postgres, and
-// RIDESHARE_BENCH_IN_PROCESS=1 with the backends inside the worker and
-// orchestrator processes: the cost of the plugin boundary and of each
-// backend, measured the same way.
+// RIDESHARE_BENCH_SUBPROCESS=1 with the built-in backends as go-plugin
+// subprocesses instead of in-process: the cost of the plugin boundary and of
+// each backend, measured the same way.
 func BenchmarkDataPath(b *testing.B) {
 	s := stacktest.Start(b, benchStack())
 	ctx := context.Background()
@@ -76,8 +76,8 @@ func BenchmarkDataPath(b *testing.B) {
 // benchStack is the stack the data-path benchmark runs on (see its doc).
 func benchStack() stacktest.Options {
 	opts := stacktest.Options{Slaves: 2, Config: os.Getenv("RIDESHARE_BENCH_CONFIG")}
-	if os.Getenv("RIDESHARE_BENCH_IN_PROCESS") != "" {
-		opts.Edit = func(c *config.Config) { c.PluginsInProcess = true }
+	if os.Getenv("RIDESHARE_BENCH_SUBPROCESS") != "" {
+		opts.Edit = func(c *config.Config) { c.BuiltinPlugins = config.BuiltinsSubprocess }
 	}
 	return opts
 }
@@ -191,5 +191,27 @@ func TestBenchUnreachable(t *testing.T) {
 	}
 	if time.Since(start) > 10*time.Second {
 		t.Fatalf("unreachable broker took %s to report", time.Since(start))
+	}
+}
+
+// TestMedianOfRuns: each figure of the combined report is the median over
+// the runs, the ratios included (each run's ratio is to its own floor), and
+// errors add up.
+func TestMedianOfRuns(t *testing.T) {
+	run := func(perSec float64, p50 time.Duration, ratio float64, errs int) bench.Report {
+		return bench.Report{Results: []bench.Result{{Scenario: bench.Read, Concurrency: 32, PerSec: perSec, P50: p50,
+			P99: 2 * p50, Max: 3 * p50, PerSecToFloor: ratio, Errors: errs}}}
+	}
+	m := bench.Median([]bench.Report{
+		run(3000, 9*time.Millisecond, 0.40, 0),
+		run(1000, 30*time.Millisecond, 0.90, 1),
+		run(2000, 10*time.Millisecond, 0.50, 2),
+	})
+	r, ok := m.Find(bench.Read, 32)
+	if !ok {
+		t.Fatal("read @32 missing from the median report")
+	}
+	if r.PerSec != 2000 || r.P50 != 10*time.Millisecond || r.PerSecToFloor != 0.50 || r.Max != 30*time.Millisecond || r.Errors != 3 {
+		t.Fatalf("median report: %+v", r)
 	}
 }

@@ -1,11 +1,13 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,33 +20,81 @@ var ErrUnavailable = errors.New("message broker unavailable")
 // ErrTimeout means no worker answered in time (504).
 var ErrTimeout = errors.New("no worker answered in time")
 
-// RPC sends requests to readQ or writeQ and waits for the reply on responseQ,
-// matched by correlation id. It is safe for concurrent use and reconnects by
-// itself when the broker connection drops; calls in flight then fail.
+// DefaultPublishChannels is how many channels an RPC client publishes on. A
+// channel serializes its publishes (one frame sequence at a time, one confirm
+// counter), so under many concurrent callers one channel is a queue of its
+// own; a few spread the work over the broker's per-channel processes.
+const DefaultPublishChannels = 4
+
+// RPC sends requests to readQ or writeQ and waits for the reply on its reply
+// queue, matched by correlation id. It is safe for concurrent use and
+// reconnects by itself when the broker connection drops; calls in flight
+// then fail.
 type RPC struct {
-	url string
-	log hclog.Logger
+	url   string
+	log   hclog.Logger
+	opts  RPCOptions
+	next  atomic.Uint64 // round-robin over the publish channels
+	state atomic.Pointer[rpcConn]
 
 	mu      sync.Mutex
-	ch      *amqp.Channel // confirm mode; nil while disconnected
-	pending map[string]chan []byte
+	pending map[string]chan Answer
 	closed  bool
-	conn    *amqp.Connection
+}
+
+// rpcConn is one connection's channels; replaced whole on reconnect.
+type rpcConn struct {
+	conn *amqp.Connection
+	pubs []*amqp.Channel // confirm mode
+	lost chan struct{}   // closed when the connection is gone
+}
+
+// RPCOptions configure an RPC client.
+type RPCOptions struct {
+	// ReplyQueue is where workers answer (default ResponseQ). Any other name
+	// is declared exclusive to this client, so that a second client on the
+	// same broker (a benchmark, another orchestrator) never takes its replies.
+	ReplyQueue string
+	// Channels is how many channels requests are published on (default
+	// DefaultPublishChannels).
+	Channels int
+	// Declare, when set, is called on a fresh channel after every
+	// (re)connect, before any publish: the orchestrator declares the design's
+	// queues there. nil declares nothing but the reply queue.
+	Declare func(*amqp.Channel) error
 }
 
 // CallOptions tune one call.
 type CallOptions struct {
-	// Confirm waits for the broker to take responsibility for the message
-	// (publisher confirm) and makes it persistent: used for writes.
-	Confirm bool
+	// Persistent marks the message persistent; with a publisher confirm
+	// refused (nack) the call fails at once with ErrUnavailable. Writes use it
+	// so that a write the broker took survives a broker restart.
+	Persistent bool
 	// Expiration drops the request from its queue if no worker took it in
 	// time: used for reads, which are worthless once the caller gave up.
 	Expiration time.Duration
+	// MessageID is the write id the master records (default: the call's
+	// correlation id). Two calls with the same one are one write delivered
+	// twice: it takes effect once and both hear the same answer.
+	MessageID string
 }
 
-// NewRPC connects and starts consuming responseQ.
-func NewRPC(ctx context.Context, url string, log hclog.Logger) (*RPC, error) {
-	r := &RPC{url: url, log: log, pending: map[string]chan []byte{}}
+// Answer is a worker's reply as the orchestrator relays it: the HTTP status
+// and the JSON body, passed on untouched.
+type Answer struct {
+	Status int
+	Body   []byte
+}
+
+// NewRPC connects and starts consuming the reply queue.
+func NewRPC(ctx context.Context, url string, opts RPCOptions, log hclog.Logger) (*RPC, error) {
+	if opts.ReplyQueue == "" {
+		opts.ReplyQueue = ResponseQ
+	}
+	if opts.Channels <= 0 {
+		opts.Channels = DefaultPublishChannels
+	}
+	r := &RPC{url: url, log: log, opts: opts, pending: map[string]chan Answer{}}
 	if err := r.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -56,36 +106,49 @@ func (r *RPC) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fail := func(what string, err error) error {
+		conn.Close()
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	ch, err := conn.Channel()
 	if err != nil {
-		conn.Close()
-		return fmt.Errorf("open channel: %w", err)
+		return fail("open channel", err)
 	}
-	if err := Declare(ch); err != nil {
-		conn.Close()
-		return err
+	if r.opts.Declare != nil {
+		if err := r.opts.Declare(ch); err != nil {
+			return fail("declare queues", err)
+		}
 	}
-	if err := ch.Confirm(false); err != nil {
-		conn.Close()
-		return fmt.Errorf("enable publisher confirms: %w", err)
+	if r.opts.ReplyQueue != ResponseQ {
+		if _, err := ch.QueueDeclare(r.opts.ReplyQueue, false, true, true, false, nil); err != nil {
+			return fail("declare reply queue "+r.opts.ReplyQueue, err)
+		}
 	}
-	replies, err := ch.Consume(ResponseQ, "", true, false, false, false, nil)
+	replies, err := ch.Consume(r.opts.ReplyQueue, "", true, false, false, false, nil)
 	if err != nil {
-		conn.Close()
-		return fmt.Errorf("consume %s: %w", ResponseQ, err)
+		return fail("consume "+r.opts.ReplyQueue, err)
 	}
-	r.mu.Lock()
-	r.conn, r.ch = conn, ch
-	r.mu.Unlock()
+	st := &rpcConn{conn: conn, lost: make(chan struct{})}
+	for i := 0; i < r.opts.Channels; i++ {
+		pc, err := conn.Channel()
+		if err != nil {
+			return fail("open publish channel", err)
+		}
+		if err := pc.Confirm(false); err != nil {
+			return fail("enable publisher confirms", err)
+		}
+		st.pubs = append(st.pubs, pc)
+	}
+	r.state.Store(st)
 	go r.dispatch(conn, replies)
-	go r.redialOnClose(conn.NotifyClose(make(chan *amqp.Error, 1)))
+	go r.redialOnClose(st, conn.NotifyClose(make(chan *amqp.Error, 1)))
 	return nil
 }
 
 // dispatch hands each reply to the call waiting for its correlation id; a
 // reply nobody waits for (the caller timed out) is dropped. When the reply
-// consumer ends while the connection lives on (responseQ was deleted), it
-// closes the connection, so the client reconnects and declares it again
+// consumer ends while the connection lives on (the reply queue was deleted),
+// it closes the connection, so the client reconnects and declares it again
 // instead of waiting for replies that can no longer come.
 func (r *RPC) dispatch(conn *amqp.Connection, replies <-chan amqp.Delivery) {
 	for d := range replies {
@@ -94,19 +157,20 @@ func (r *RPC) dispatch(conn *amqp.Connection, replies <-chan amqp.Delivery) {
 		delete(r.pending, d.CorrelationId)
 		r.mu.Unlock()
 		if ok {
-			wait <- d.Body
+			wait <- Answer{Status: StatusOf(d), Body: d.Body}
 		}
 	}
 	if !conn.IsClosed() {
-		r.log.Warn("reply consumer on " + ResponseQ + " was cancelled; reconnecting")
+		r.log.Warn("reply consumer on " + r.opts.ReplyQueue + " was cancelled; reconnecting")
 		conn.Close()
 	}
 }
 
-func (r *RPC) redialOnClose(closed <-chan *amqp.Error) {
+func (r *RPC) redialOnClose(st *rpcConn, closed <-chan *amqp.Error) {
 	err := <-closed
+	r.state.CompareAndSwap(st, nil)
+	close(st.lost) // calls in flight on it can get no reply now
 	r.mu.Lock()
-	r.ch = nil
 	done := r.closed
 	r.mu.Unlock()
 	if done {
@@ -131,16 +195,21 @@ func (r *RPC) redialOnClose(closed <-chan *amqp.Error) {
 	}
 }
 
-// Call publishes body to queue with correlation id id and waits for the
-// reply until ctx is done (ErrTimeout).
-func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallOptions) ([]byte, error) {
-	wait := make(chan []byte, 1)
-	r.mu.Lock()
-	ch := r.ch
-	if ch == nil {
-		r.mu.Unlock()
-		return nil, ErrUnavailable
+// Call publishes body to queue with correlation (and message) id id and
+// waits for the reply until ctx is done (ErrTimeout).
+//
+// A call does not wait for the publisher confirm before it waits for the
+// reply: a reply proves the worker had the message. The confirm only ends the
+// call early when the broker refuses the message (ErrUnavailable). No write
+// is acknowledged on the strength of the confirm: the master answers only
+// once the write is in the replication log.
+func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallOptions) (Answer, error) {
+	st := r.state.Load()
+	if st == nil {
+		return Answer{}, ErrUnavailable
 	}
+	wait := make(chan Answer, 1)
+	r.mu.Lock()
 	r.pending[id] = wait
 	r.mu.Unlock()
 	defer func() {
@@ -152,34 +221,36 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 	msg := amqp.Publishing{
 		ContentType:   "application/json",
 		CorrelationId: id,
-		MessageId:     id,
-		ReplyTo:       ResponseQ,
+		MessageId:     cmp.Or(opt.MessageID, id),
+		ReplyTo:       r.opts.ReplyQueue,
 		Body:          body,
 	}
-	if opt.Confirm {
+	if opt.Persistent {
 		msg.DeliveryMode = amqp.Persistent
 	}
 	if opt.Expiration > 0 {
 		msg.Expiration = strconv.FormatInt(opt.Expiration.Milliseconds(), 10)
 	}
+	ch := st.pubs[r.next.Add(1)%uint64(len(st.pubs))]
 	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
 	if err != nil {
-		return nil, fmt.Errorf("publish to %s: %w: %v", queue, ErrUnavailable, err)
+		return Answer{}, fmt.Errorf("publish %s to %s: %w: %v", id, queue, ErrUnavailable, err)
 	}
-	if opt.Confirm {
-		ok, err := conf.WaitContext(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("confirm of %s to %s: %w", id, queue, ErrTimeout)
+	confirmed := conf.Done()
+	for {
+		select {
+		case a := <-wait:
+			return a, nil
+		case <-confirmed:
+			if !conf.Acked() {
+				return Answer{}, fmt.Errorf("broker refused %s on %s: %w", id, queue, ErrUnavailable)
+			}
+			confirmed = nil // taken by the broker: wait for the reply alone
+		case <-st.lost:
+			return Answer{}, fmt.Errorf("request %s on %s: connection lost: %w", id, queue, ErrUnavailable)
+		case <-ctx.Done():
+			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, ErrTimeout)
 		}
-		if !ok {
-			return nil, fmt.Errorf("broker refused %s on %s: %w", id, queue, ErrUnavailable)
-		}
-	}
-	select {
-	case b := <-wait:
-		return b, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("request %s on %s: %w", id, queue, ErrTimeout)
 	}
 }
 
@@ -187,10 +258,9 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 func (r *RPC) Close() error {
 	r.mu.Lock()
 	r.closed = true
-	conn := r.conn
 	r.mu.Unlock()
-	if conn != nil {
-		return conn.Close()
+	if st := r.state.Load(); st != nil {
+		return st.conn.Close()
 	}
 	return nil
 }

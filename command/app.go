@@ -8,8 +8,9 @@ import (
 // App is the rideshare command line.
 func App() *cli.App {
 	return &cli.App{
-		Name:  "rideshare",
-		Usage: "a small fault-tolerant database-as-a-service for a RideShare backend",
+		Before: func(*cli.Context) error { serveProfile(); return nil },
+		Name:   "rideshare",
+		Usage:  "a small fault-tolerant database-as-a-service for a RideShare backend",
 		Commands: []*cli.Command{
 			upCommand(),
 			orchestratorCommand(),

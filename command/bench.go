@@ -25,7 +25,8 @@ func benchCommand() *cli.Command {
   floor-confirm  the same with a persistent message and a publisher confirm (as writes are sent)
   http           GET /healthz on the orchestrator (the HTTP hop alone)
   read           POST /api/v1/db/read of a few seeded rides
-  write          POST /api/v1/db/write inserting a unique user (bench-<run>-<n>; they stay)
+  write          POST /api/v1/db/write inserting a unique user (bench-<run>-<n>; they stay),
+                 also at 8 and 128 callers (group commit shows in how writes scale)
 With -failover N it then kill -9s the master N times and the oldest slave N times, each
 from a settled stack, and prints the median/min/max time from the kill to the first
 successful write, to 1 master + N slaves listed again, and to all of them ready (caught
@@ -39,6 +40,7 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 			&cli.IntFlag{Name: "concurrency", Value: 32, Usage: "the high concurrency level (1 is always measured too)"},
 			&cli.StringFlag{Name: "scenarios", Value: strings.Join(bench.AllScenarios, ","),
 				Usage: "comma-separated scenarios to measure, or \"none\" (with -failover)"},
+			&cli.IntFlag{Name: "runs", Value: 1, Usage: "measure everything this many times and print the median of each figure (ratios are per run, to that run's floor)"},
 			&cli.IntFlag{Name: "failover", Usage: "run this many master and slave kill -9 drills after the measurements"},
 			&cli.DurationFlag{Name: "failover-timeout", Value: 60 * time.Second, Usage: "bound of one drill"},
 			&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
@@ -64,9 +66,21 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 						opts.Scenarios = append(opts.Scenarios, s)
 					}
 				}
-				rep, err := bench.Run(ctx, opts)
-				if err != nil {
-					return err
+				runs := max(1, c.Int("runs"))
+				var reps []bench.Report
+				for i := 1; i <= runs; i++ {
+					if runs > 1 {
+						logf("run %d of %d", i, runs)
+					}
+					r, err := bench.Run(ctx, opts)
+					if err != nil {
+						return err
+					}
+					reps = append(reps, r)
+				}
+				rep := bench.Median(reps)
+				if runs > 1 && !c.Bool("json") {
+					fmt.Fprintf(w, "median of %d runs\n", runs)
 				}
 				if c.Bool("json") {
 					out["throughput"] = rep

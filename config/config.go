@@ -14,9 +14,11 @@ type Config struct {
 	DataDir   string `hcl:"data_dir,optional"`
 	PluginDir string `hcl:"plugin_dir,optional"`
 	Stack     string `hcl:"stack,optional"`
-	// PluginsInProcess runs the backends inside the orchestrator and worker
-	// processes instead of as go-plugin subprocesses (the default).
-	PluginsInProcess bool `hcl:"plugins_in_process,optional"`
+	// BuiltinPlugins says how the built-in backends run: BuiltinsInProcess
+	// (the default: linked into the orchestrator and the workers, as Nomad
+	// runs its internal drivers) or BuiltinsSubprocess (go-plugin
+	// subprocesses, as a plugin from plugin_dir always runs).
+	BuiltinPlugins string `hcl:"builtin_plugins,optional"`
 
 	ZooKeeper    ZooKeeper    `hcl:"zookeeper,block"`
 	Runtime      Plugin       `hcl:"runtime,block"`
@@ -53,11 +55,23 @@ type Orchestrator struct {
 	Slaves int `hcl:"slaves,optional"`
 }
 
-// Worker holds settings passed to every worker.
+// Values of builtin_plugins.
+const (
+	BuiltinsInProcess  = "in_process"
+	BuiltinsSubprocess = "subprocess"
+)
+
+// BuiltinsInProcess reports whether the built-in backends run in-process.
+func (c *Config) BuiltinsInProcess() bool { return c.BuiltinPlugins != BuiltinsSubprocess }
+
+// Worker holds settings passed to every worker; zero values take the
+// worker's defaults (worker.DefaultPrefetch, worker.DefaultBatchSize).
 type Worker struct {
 	MinSeqWait string `hcl:"min_seq_wait,optional"`
 	// Prefetch bounds the reads one slave holds at once (round-robin grain).
 	Prefetch int `hcl:"prefetch,optional"`
+	// BatchSize bounds a master's group commit and a follower's apply batch.
+	BatchSize int `hcl:"batch_size,optional"`
 }
 
 // Scaling is the slave autoscaling policy: every Interval, slaves =
@@ -141,8 +155,15 @@ func (c *Config) check() error {
 	if c.Orchestrator.Slaves <= 0 {
 		c.Orchestrator.Slaves = c.Scaling.MinSlaves
 	}
-	if c.Worker.Prefetch <= 0 {
-		c.Worker.Prefetch = 16
+	switch c.BuiltinPlugins {
+	case "":
+		c.BuiltinPlugins = BuiltinsInProcess
+	case BuiltinsInProcess, BuiltinsSubprocess:
+	default:
+		return fmt.Errorf("builtin_plugins: %q is not %q or %q", c.BuiltinPlugins, BuiltinsInProcess, BuiltinsSubprocess)
+	}
+	if c.Worker.Prefetch < 0 || c.Worker.BatchSize < 0 {
+		return fmt.Errorf("worker: prefetch (%d) and batch_size (%d) must not be negative", c.Worker.Prefetch, c.Worker.BatchSize)
 	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"

@@ -29,8 +29,8 @@ func WorkerConfig(cfg *config.Config, id string) worker.Config {
 		ID: id, AMQPURL: cfg.AMQPURL,
 		Election: ElectionConfig(cfg), ElectionPlugin: cfg.Election.Name,
 		Storage: StorageConfig(cfg, id), StoragePlugin: cfg.Storage.Name,
-		PluginDir: AbsDir(cfg.PluginDir), InProcess: cfg.PluginsInProcess,
-		MinSeqWait: cfg.MinSeqWait(), Prefetch: cfg.Worker.Prefetch,
+		PluginDir: AbsDir(cfg.PluginDir), InProcess: cfg.BuiltinsInProcess(),
+		MinSeqWait: cfg.MinSeqWait(), Prefetch: cfg.Worker.Prefetch, BatchSize: cfg.Worker.BatchSize,
 	}
 }
 

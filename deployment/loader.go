@@ -16,21 +16,33 @@ import (
 	"github.com/rideshare/dbaas/plugins/storage"
 )
 
-// Loader loads backends by the names HCL gives them. By default each one is a
-// go-plugin subprocess: an executable rideshare-<kind>-<name> in PluginDir
-// when there is one, else the built-in served by this binary. InProcess
-// skips the plugin boundary (for tools that only peek, like test hashes).
+// Loader loads backends by the names HCL gives them, as Nomad loads its
+// drivers: an executable rideshare-<kind>-<name> in PluginDir always runs as a
+// go-plugin subprocess; a built-in runs inside this process when InProcess
+// is set (the default of a deployment, `builtin_plugins = "in_process"`), or
+// else as a go-plugin subprocess served by this binary.
 type Loader struct {
 	PluginDir string
 	// Binary serves the built-in plugins (default: this executable).
-	Binary    string
+	Binary string
+	// InProcess links the built-ins in instead of running them as plugins.
 	InProcess bool
 	Logger    hclog.Logger
 }
 
 // LoaderFor is the loader a deployment asks for.
 func LoaderFor(cfg *config.Config, binary string, log hclog.Logger) Loader {
-	return Loader{PluginDir: AbsDir(cfg.PluginDir), Binary: binary, InProcess: cfg.PluginsInProcess, Logger: log}
+	return Loader{PluginDir: AbsDir(cfg.PluginDir), Binary: binary, InProcess: cfg.BuiltinsInProcess(), Logger: log}
+}
+
+// linked reports whether kind/name runs inside this process: a built-in,
+// with InProcess set, that no executable in PluginDir overrides.
+func (l Loader) linked(kind, name string) bool {
+	if !l.InProcess || pluginhost.InPluginDir(l.PluginDir, kind, name) {
+		return false
+	}
+	_, ok := pluginhost.Builtin(kind, name)
+	return ok
 }
 
 func (l Loader) options() pluginhost.LoadOptions {
@@ -43,7 +55,7 @@ func (l Loader) options() pluginhost.LoadOptions {
 
 // Runtime loads a worker runtime; closing the io.Closer ends its plugin.
 func (l Loader) Runtime(ctx context.Context, name string, rc runtime.Config) (runtime.Runtime, io.Closer, error) {
-	if l.InProcess {
+	if l.linked(pluginhost.KindRuntime, name) {
 		rt, err := builtin.Runtime(ctx, name, rc, l.Logger)
 		if err != nil {
 			return nil, nil, fmt.Errorf("runtime %q: %w", name, err)
@@ -62,7 +74,7 @@ func (l Loader) Runtime(ctx context.Context, name string, rc runtime.Config) (ru
 func (l Loader) Election(ctx context.Context, name string, ec election.Config) (election.Election, error) {
 	var el election.Election
 	var err error
-	if l.InProcess {
+	if l.linked(pluginhost.KindElection, name) {
 		el, err = builtin.Election(ctx, name, ec, l.Logger)
 	} else {
 		el, err = pluginhost.LoadElection(ctx, name, ec, l.options())
@@ -78,7 +90,7 @@ func (l Loader) Election(ctx context.Context, name string, ec election.Config) (
 func (l Loader) Storage(ctx context.Context, name string, sc storage.Config) (storage.Storage, error) {
 	var st storage.Storage
 	var err error
-	if l.InProcess {
+	if l.linked(pluginhost.KindStorage, name) {
 		st, err = builtin.Storage(ctx, name, sc)
 	} else {
 		st, err = pluginhost.LoadStorage(ctx, name, sc, l.options())

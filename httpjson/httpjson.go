@@ -5,6 +5,7 @@
 package httpjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,24 +115,31 @@ func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 // (unknown fields and trailing data are errors). On failure it has already
 // answered 400 or 413 and returns false.
 func DecodeBody(w http.ResponseWriter, r *http.Request, into any) bool {
+	_, ok := DecodeBodyRaw(w, r, into)
+	return ok
+}
+
+// DecodeBodyRaw is DecodeBody that also returns the body as read, for a
+// caller that passes it on once it has checked it.
+func DecodeBodyRaw(w http.ResponseWriter, r *http.Request, into any) ([]byte, bool) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", MaxBodyBytes))
-		return false
+		return nil, false
 	case err != nil:
 		WriteError(w, http.StatusBadRequest, fmt.Sprintf("body: cannot read: %v", err))
-		return false
-	case len(strings.TrimSpace(string(data))) == 0:
+		return nil, false
+	case len(bytes.TrimSpace(data)) == 0:
 		WriteError(w, http.StatusBadRequest, "body: missing, want a JSON object")
-		return false
+		return nil, false
 	}
 	if err := dbapi.Decode(data, into); err != nil {
 		WriteError(w, http.StatusBadRequest, err.Error())
-		return false
+		return nil, false
 	}
-	return true
+	return data, true
 }
 
 // ServiceHandler adds the routes every RideShare service has — GET _count

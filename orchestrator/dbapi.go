@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,32 +18,34 @@ import (
 
 func (o *Orchestrator) handleWrite(w http.ResponseWriter, r *http.Request) {
 	var req dbapi.WriteRequest
-	if !httpjson.DecodeBody(w, r, &req) {
+	body, ok := httpjson.DecodeBodyRaw(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.Op == dbapi.OpClear {
 		httpjson.WriteError(w, http.StatusBadRequest, "op: use POST /api/v1/db/clear to empty the database")
 		return
 	}
-	o.write(w, r, req)
-}
-
-func (o *Orchestrator) handleClear(w http.ResponseWriter, r *http.Request) {
-	o.write(w, r, dbapi.WriteRequest{Op: dbapi.OpClear})
-}
-
-func (o *Orchestrator) write(w http.ResponseWriter, r *http.Request, req dbapi.WriteRequest) {
 	if err := req.Validate(); err != nil {
 		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	msg, _ := json.Marshal(req)
-	o.call(w, r, broker.WriteQ, msg, broker.CallOptions{Confirm: true})
+	// Checked once here; the body goes on as the caller sent it (the master
+	// decodes and checks it again: it trusts no message).
+	o.call(w, r, broker.WriteQ, body, broker.CallOptions{Persistent: true})
+}
+
+// clearBody is the one write POST /api/v1/db/clear sends.
+var clearBody = []byte(`{"op":"` + dbapi.OpClear + `"}`)
+
+func (o *Orchestrator) handleClear(w http.ResponseWriter, r *http.Request) {
+	o.call(w, r, broker.WriteQ, clearBody, broker.CallOptions{Persistent: true})
 }
 
 func (o *Orchestrator) handleRead(w http.ResponseWriter, r *http.Request) {
 	var req dbapi.ReadRequest
-	if !httpjson.DecodeBody(w, r, &req) {
+	body, ok := httpjson.DecodeBodyRaw(w, r, &req)
+	if !ok {
 		return
 	}
 	if err := req.Validate(); err != nil {
@@ -52,15 +53,15 @@ func (o *Orchestrator) handleRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.scaler.countRead()
-	msg, _ := json.Marshal(req)
-	o.call(w, r, broker.ReadQ, msg, broker.CallOptions{Expiration: o.opts.RPCTimeout})
+	o.call(w, r, broker.ReadQ, body, broker.CallOptions{Expiration: o.opts.RPCTimeout})
 }
 
-// call sends one request to a worker and relays its answer.
+// call sends one request to a worker and relays its answer as it came: the
+// worker wrote the status and the JSON body.
 func (o *Orchestrator) call(w http.ResponseWriter, r *http.Request, queue string, msg []byte, opt broker.CallOptions) {
 	ctx, cancel := context.WithTimeout(r.Context(), o.opts.RPCTimeout)
 	defer cancel()
-	out, err := o.rpc.Call(ctx, queue, newID(), msg, opt)
+	ans, err := o.rpc.Call(ctx, queue, newID(), msg, opt)
 	switch {
 	case errors.Is(err, broker.ErrTimeout):
 		httpjson.WriteError(w, http.StatusGatewayTimeout, fmt.Sprintf("no worker answered on %s within %s", queue, o.opts.RPCTimeout))
@@ -69,21 +70,9 @@ func (o *Orchestrator) call(w http.ResponseWriter, r *http.Request, queue string
 		httpjson.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	var rep dbapi.Reply
-	if err := json.Unmarshal(out, &rep); err != nil {
-		httpjson.WriteError(w, http.StatusBadGateway, fmt.Sprintf("unreadable worker reply: %v", err))
-		return
-	}
-	switch {
-	case rep.Error != "":
-		httpjson.WriteJSON(w, rep.Status, dbapi.ErrorBody{Error: rep.Error})
-	case rep.Write != nil:
-		httpjson.WriteJSON(w, rep.Status, rep.Write)
-	case rep.Read != nil:
-		httpjson.WriteJSON(w, rep.Status, rep.Read)
-	default:
-		httpjson.WriteError(w, http.StatusBadGateway, "empty worker reply")
-	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ans.Status)
+	w.Write(ans.Body)
 }
 
 // newID is a request id: the correlation id of the RPC and, for writes, the

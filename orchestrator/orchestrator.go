@@ -117,7 +117,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 
 // Serve is Run on an open listener.
 func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
-	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, o.log.Named("rpc"))
+	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, broker.RPCOptions{Declare: broker.Declare}, o.log.Named("rpc"))
 	if err != nil {
 		ln.Close()
 		return err

@@ -8,9 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/stacktest"
 )
+
+// asSubprocesses runs the built-in backends as go-plugin subprocesses (a
+// deployment links them in by default), so that there is a process to kill.
+func asSubprocesses(c *config.Config) { c.BuiltinPlugins = config.BuiltinsSubprocess }
 
 // The built-in plugins as "<rideshare> plugin <kind> <name>" shows them in ps.
 const (
@@ -26,7 +31,7 @@ const (
 // restarted runtime still kills and starts workers: crash/slave kills the
 // adopted slave and the replacement is a child of the new plugin process.
 func TestRuntimePluginKilledLosesNoWorker(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1, Edit: asSubprocesses})
 	logFile := filepath.Join(s.Dir, "orchestrator.log")
 	l := stacktest.NewLedger()
 	for i := 0; i < 10; i++ {
@@ -146,7 +151,7 @@ func TestStoragePluginKilledLosesNoWrite(t *testing.T) {
 }
 
 func testStoragePluginKilled(t *testing.T, role string) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1, Edit: asSubprocesses})
 	l := stacktest.NewLedger()
 	stopW := stacktest.Writers(s, l, "w", 4)
 	stopR := readers(s, l, 2)

@@ -17,6 +17,13 @@ import (
 // a worker its Config (JSON), so the process and docker runtimes pass it alike.
 const EnvConfig = "RIDESHARE_WORKER"
 
+// Defaults of Config.
+const (
+	DefaultPrefetch   = 16
+	DefaultBatchSize  = 512
+	DefaultMinSeqWait = 3 * time.Second
+)
+
 // Config is one worker's settings.
 type Config struct {
 	ID      string `json:"id"`
@@ -33,8 +40,12 @@ type Config struct {
 
 	// MinSeqWait bounds how long a read waits for its min_seq (then 503).
 	MinSeqWait time.Duration `json:"min_seq_wait"`
-	// Prefetch bounds the reads (and writes) one worker holds at once.
+	// Prefetch bounds the reads one slave holds at once: the grain of
+	// RabbitMQ's round-robin over the slaves.
 	Prefetch int `json:"prefetch"`
+	// BatchSize bounds how many writes the master commits at once (group
+	// commit) and how many log entries a follower applies in one transaction.
+	BatchSize int `json:"batch_size"`
 	// Heartbeat is the AMQP heartbeat: how long a hung worker keeps the
 	// messages it holds before the broker gives them to another.
 	Heartbeat time.Duration `json:"heartbeat"`
@@ -45,10 +56,13 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.MinSeqWait <= 0 {
-		c.MinSeqWait = 3 * time.Second
+		c.MinSeqWait = DefaultMinSeqWait
 	}
 	if c.Prefetch <= 0 {
-		c.Prefetch = 16
+		c.Prefetch = DefaultPrefetch
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 10 * time.Second

@@ -38,7 +38,7 @@ func newFollower(ctx context.Context, w *Worker, state storage.State) (*follower
 	if state.Offset >= 0 {
 		from = state.Offset + 1
 	}
-	ds, err := broker.Follow(ctx, ch, from, 256)
+	ds, err := broker.Follow(ctx, ch, from, w.cfg.BatchSize)
 	if err != nil {
 		ch.Close()
 		return nil, err
@@ -59,76 +59,99 @@ func (f *follower) waitFor(nonce string, stop bool) <-chan struct{} {
 	return c
 }
 
+// run applies the log in batches: whatever entries are waiting, up to the
+// batch size, are read by the rule in memory and committed in ONE storage
+// transaction together with the position they reach, then acked at once.
+// Marks and epoch entries are answered (waitFor) only after the commit, so a
+// worker that saw its mark has its state on disk.
 func (f *follower) run(ctx context.Context) error {
 	defer close(f.done)
 	defer f.ch.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the pump when the follower stops for the master
+	in := pump(ctx.Done(), f.ds, f.w.cfg.BatchSize)
 	for {
-		var d amqp.Delivery
+		var first amqp.Delivery
 		var ok bool
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case d, ok = <-f.ds:
+		case first, ok = <-in:
 		}
 		if !ok {
 			return errors.New("replication log consumer closed")
 		}
+		stop, err := f.applyBatch(ctx, takeBatch(first, in, f.w.cfg.BatchSize))
+		if err != nil || stop {
+			return err
+		}
+	}
+}
+
+// applyBatch applies ds by the rule and reports whether the follower must
+// stop (it read the nonce the master waits for: the entries after it are the
+// master's own and are left unread).
+func (f *follower) applyBatch(ctx context.Context, ds []amqp.Delivery) (bool, error) {
+	s := f.state
+	var (
+		writes []dbapi.Entry
+		nonces []string
+		stop   bool
+		last   amqp.Delivery
+	)
+	for _, d := range ds {
 		e, off, err := broker.DecodeEntry(d)
 		if err != nil {
 			// Every replica skips an unreadable entry alike.
 			f.w.log.Error("skipping unreadable log entry", "error", err)
 			e = dbapi.Entry{Kind: dbapi.EntryMark}
 		}
-		if err := f.apply(ctx, e, off); err != nil {
-			return err
-		}
-		if err := d.Ack(false); err != nil {
-			return fmt.Errorf("ack log offset %d: %w", off, err)
-		}
-		if e.Nonce != "" {
-			f.mu.Lock()
-			c, mine := f.waiting[e.Nonce]
-			delete(f.waiting, e.Nonce)
-			stop := mine && f.stopAt == e.Nonce
-			f.mu.Unlock()
-			if mine {
-				close(c)
-			}
-			if stop {
-				return nil
-			}
-		}
-	}
-}
-
-// apply applies one entry at stream offset off.
-func (f *follower) apply(ctx context.Context, e dbapi.Entry, off int64) error {
-	s := &f.state
-	switch {
-	case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == s.Epoch && e.Seq == s.Seq+1:
-		_, err := f.w.st.Apply(ctx, e, off)
-		if err != nil && !errors.Is(err, storage.ErrConstraint) {
-			return fmt.Errorf("apply seq %d: %w", e.Seq, err)
-		}
-		if err != nil {
-			f.w.log.Warn("log entry violated a constraint; skipped alike everywhere", "seq", e.Seq, "error", err)
-		}
-		s.Seq = e.Seq
-		f.w.applied.set(s.Seq)
-	default:
-		if e.Kind == dbapi.EntryEpoch && e.Epoch > s.Epoch {
+		switch {
+		case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == s.Epoch && e.Seq == s.Seq+1:
+			writes = append(writes, e)
+			s.Seq = e.Seq
+		case e.Kind == dbapi.EntryEpoch && e.Epoch > s.Epoch:
 			s.Epoch = e.Epoch
-			f.w.logEpoch.Store(e.Epoch)
 			f.w.log.Info("new master epoch", "epoch", e.Epoch)
-		} else if e.Kind == dbapi.EntryWrite && e.Epoch < s.Epoch {
+		case e.Kind == dbapi.EntryWrite && e.Epoch < s.Epoch:
 			f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", s.Epoch)
-		} else if e.Kind == dbapi.EntryWrite {
+		case e.Kind == dbapi.EntryWrite:
 			f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", s.Seq, "current_epoch", s.Epoch)
 		}
-		if err := f.w.st.Advance(ctx, s.Epoch, off); err != nil {
-			return fmt.Errorf("record log offset %d: %w", off, err)
+		s.Offset = off
+		last = d
+		if e.Nonce != "" {
+			nonces = append(nonces, e.Nonce)
+			f.mu.Lock()
+			stop = f.stopAt == e.Nonce
+			f.mu.Unlock()
+			if stop {
+				break
+			}
 		}
 	}
-	s.Offset = off
-	return nil
+	outs, err := f.w.st.Apply(ctx, storage.Batch{Writes: writes, Epoch: s.Epoch, Offset: s.Offset})
+	if err != nil {
+		return false, fmt.Errorf("apply log offsets up to %d (seq %d): %w", s.Offset, s.Seq, err)
+	}
+	for i, o := range outs {
+		if o.Conflict || o.Invalid != "" { // the master answered it 409/400; skipped alike everywhere
+			f.w.log.Debug("log entry changed nothing", "seq", writes[i].Seq, "conflict", o.Conflict, "invalid", o.Invalid)
+		}
+	}
+	f.state = s
+	f.w.logEpoch.Store(s.Epoch)
+	f.w.applied.set(s.Seq)
+	if err := last.Ack(true); err != nil {
+		return false, fmt.Errorf("ack log offset %d: %w", s.Offset, err)
+	}
+	f.mu.Lock()
+	for _, n := range nonces {
+		if c, mine := f.waiting[n]; mine {
+			close(c)
+			delete(f.waiting, n)
+		}
+	}
+	f.mu.Unlock()
+	return stop, nil
 }

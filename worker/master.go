@@ -22,13 +22,15 @@ var errDeposed = errors.New("deposed: a newer master epoch exists")
 var errTainted = errors.New("local database holds writes the log may not have")
 
 // lead runs the master role for epoch until ctx is done or the worker must
-// stop. It takes the writes waiting in writeQ as a batch (up to the prefetch)
-// and, for the batch:
-//  1. applies each write locally, in order, at the next seq — a redelivered
-//     write id is answered from its record, and a constraint violation is
-//     recorded as a failed write, both still taking their seq;
-//  2. appends the batch to syncQ and waits for every confirm: from here the
-//     writes are durable;
+// stop. It takes the writes waiting in writeQ as a batch (up to the batch
+// size: group commit) and, for the batch:
+//  1. applies every write locally, in order, at the next seqs, in ONE storage
+//     transaction (one call across the plugin boundary) — a redelivered write
+//     id is answered from its record, a constraint violation or a value the
+//     storage refuses is recorded as a failed write, all still taking their
+//     seq;
+//  2. appends the batch to syncQ in one pipelined publish and waits for every
+//     confirm: from here the writes are durable;
 //  3. reads the epoch back from the election backend: if it is still ours,
 //     no newer master had fenced the log when our entries were stored, so
 //     every replica applies them exactly as we did (invariant 3);
@@ -79,13 +81,14 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 		return fmt.Errorf("open write channel: %w", err)
 	}
 	defer wch.Close()
-	if err := wch.Qos(w.cfg.Prefetch, 0, false); err != nil {
+	if err := wch.Qos(w.cfg.BatchSize, 0, false); err != nil {
 		return fmt.Errorf("set write prefetch: %w", err)
 	}
 	ds, err := wch.Consume(broker.WriteQ, "writes-"+w.cfg.ID, false, false, false, false, nil)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", broker.WriteQ, err)
 	}
+	in := pump(ctx.Done(), ds, w.cfg.BatchSize)
 	m := &master{w: w, epoch: epoch, seq: state.Seq, offset: state.Offset, logCh: logCh}
 	for {
 		select {
@@ -95,15 +98,36 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 			return errors.New("election session lost while master")
 		case err := <-fatal:
 			return err
-		case d, ok := <-ds:
+		case d, ok := <-in:
 			if !ok {
 				return errors.New("write consumer closed")
 			}
-			if err := m.handle(ctx, takeBatch(d, ds, w.cfg.Prefetch)); err != nil {
+			if err := m.handle(ctx, takeBatch(d, in, w.cfg.BatchSize)); err != nil {
 				return err // unacked: the writes go back to writeQ
 			}
 		}
 	}
+}
+
+// pump moves deliveries into a channel that holds up to n of them. The
+// client library hands deliveries over one at a time through an unbuffered
+// channel, so a loop that drains "whatever is waiting" right after a receive
+// finds nothing and every batch has one write; the pump keeps up to n ready
+// while the batch before is being committed. It ends when ds is closed or
+// done is.
+func pump(done <-chan struct{}, ds <-chan amqp.Delivery, n int) <-chan amqp.Delivery {
+	out := make(chan amqp.Delivery, n)
+	go func() {
+		defer close(out)
+		for d := range ds {
+			select {
+			case out <- d:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // takeBatch is first plus whatever else is already waiting, up to max.
@@ -133,17 +157,14 @@ type master struct {
 	logCh  *amqp.Channel
 }
 
-// applied is one write of a batch, applied locally, waiting for the log.
-type applied struct {
-	d     amqp.Delivery
-	entry dbapi.Entry
-	reply dbapi.Reply
-}
-
-// handle applies one batch of writes. A returned error ends the master.
+// handle commits one batch of writes. A returned error ends the master; the
+// writes it did not answer stay unacked and go back to writeQ.
 func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 	w := m.w
-	var done []applied
+	var (
+		ds      []amqp.Delivery
+		entries []dbapi.Entry
+	)
 	for _, d := range batch {
 		var req dbapi.WriteRequest
 		err := dbapi.Decode(d.Body, &req)
@@ -151,7 +172,7 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 			err = req.Validate()
 		}
 		if err != nil { // never enters the log
-			w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
+			w.answer(ctx, d, http.StatusBadRequest, dbapi.ErrorBody{Error: err.Error()})
 			_ = d.Ack(false)
 			continue
 		}
@@ -159,66 +180,72 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 		if writeID == "" {
 			writeID = d.CorrelationId
 		}
-		e := dbapi.Entry{Kind: dbapi.EntryWrite, Seq: m.seq + 1, Epoch: m.epoch, WriteID: writeID, Write: &req}
-		res, err := w.st.Apply(ctx, e, m.offset)
-		var reply dbapi.Reply
-		switch {
-		case dbapi.IsInvalid(err):
-			w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
-			_ = d.Ack(false)
-			continue
-		case errors.Is(err, storage.ErrConstraint):
-			reply = dbapi.Reply{Status: http.StatusConflict, Error: constraintMessage(req, err)}
-		case err != nil:
-			return fmt.Errorf("%w: apply write %s at seq %d: %v", errTainted, writeID, e.Seq, err)
-		default:
-			reply = okReply(res)
-		}
-		if t, ok := dbapi.LookupTable(req.Table); ok && t.AutoID != "" && req.Op == dbapi.OpInsert && res.ID != 0 {
-			req.Values[t.AutoID] = res.ID // the id travels in the entry: every replica stores it
-		}
-		m.seq = e.Seq
-		done = append(done, applied{d: d, entry: e, reply: reply})
+		entries = append(entries, dbapi.Entry{Kind: dbapi.EntryWrite, Seq: m.seq + uint64(len(entries)) + 1,
+			Epoch: m.epoch, WriteID: writeID, Write: &req})
+		ds = append(ds, d)
 	}
-	if len(done) == 0 {
+	if len(entries) == 0 {
 		return nil
 	}
-	entries := make([]dbapi.Entry, len(done))
-	for i, a := range done {
-		entries[i] = a.entry
+	first, last := entries[0].Seq, entries[len(entries)-1].Seq
+	outs, err := w.st.Apply(ctx, storage.Batch{Writes: entries, Epoch: m.epoch, Offset: m.offset})
+	if err != nil {
+		return fmt.Errorf("%w: apply seq %d-%d: %w", errTainted, first, last, err)
 	}
+	if len(outs) != len(entries) {
+		return fmt.Errorf("%w: apply seq %d-%d: storage answered %d outcomes for %d writes", errTainted, first, last, len(outs), len(entries))
+	}
+	for i, o := range outs {
+		req := entries[i].Write
+		if t, ok := dbapi.LookupTable(req.Table); ok && t.AutoID != "" && req.Op == dbapi.OpInsert && o.ID != 0 {
+			req.Values[t.AutoID] = o.ID // the id travels in the entry: every replica stores it
+		}
+	}
+	m.seq = last
 	if err := broker.Publish(ctx, m.logCh, entries...); err != nil {
-		return fmt.Errorf("%w: append seq %d-%d to the log: %v", errTainted, entries[0].Seq, m.seq, err)
+		return fmt.Errorf("%w: append seq %d-%d to the log: %w", errTainted, first, last, err)
 	}
 	cur, err := w.el.Epoch(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: check epoch after seq %d: %v", errTainted, m.seq, err)
+		return fmt.Errorf("%w: check epoch after seq %d: %w", errTainted, last, err)
 	}
 	if cur != m.epoch {
 		return fmt.Errorf("%w: %w (ours %d, current %d)", errTainted, errDeposed, m.epoch, cur)
 	}
-	w.applied.set(m.seq)
-	for _, a := range done {
-		w.reply(ctx, a.d, a.reply)
-		if err := a.d.Ack(false); err != nil {
-			return fmt.Errorf("ack write %s: %w", a.entry.WriteID, err)
-		}
+	w.applied.set(last)
+	for i, o := range outs {
+		status, body := writeAnswer(entries[i], o)
+		w.answer(ctx, ds[i], status, body)
+	}
+	if err := ds[len(ds)-1].Ack(true); err != nil { // every write of the batch at once
+		return fmt.Errorf("ack writes seq %d-%d: %w", first, last, err)
 	}
 	return nil
 }
 
-func okReply(res storage.Result) dbapi.Reply {
-	out := &dbapi.WriteResult{Seq: res.Seq, RowsAffected: res.RowsAffected}
-	if res.ID != 0 {
-		id := res.ID
+// writeAnswer is the DB API answer to one write of a committed batch.
+func writeAnswer(e dbapi.Entry, o storage.Outcome) (int, any) {
+	switch {
+	case o.Invalid != "":
+		return http.StatusBadRequest, dbapi.ErrorBody{Error: o.Invalid}
+	case o.Conflict:
+		return http.StatusConflict, dbapi.ErrorBody{Error: conflictMessage(*e.Write)}
+	}
+	seq := o.Seq // a redelivered write answers with the seq it took first
+	if seq == 0 {
+		seq = e.Seq
+	}
+	out := &dbapi.WriteResult{Seq: seq, RowsAffected: o.RowsAffected}
+	if o.ID != 0 {
+		id := o.ID
 		out.ID = &id
 	}
-	return dbapi.Reply{Status: http.StatusOK, Write: out}
+	return http.StatusOK, out
 }
 
-func constraintMessage(req dbapi.WriteRequest, err error) string {
+func conflictMessage(req dbapi.WriteRequest) string {
 	if req.Op == dbapi.OpInsert {
 		return fmt.Sprintf("%s: a row with that key already exists", req.Table)
 	}
-	return fmt.Sprintf("%s: %v", req.Table, err)
+	return fmt.Sprintf("%s: the change would give two rows the same key", req.Table)
 }

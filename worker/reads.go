@@ -76,11 +76,11 @@ func (w *Worker) serveRead(ctx context.Context, d amqp.Delivery) {
 	defer d.Ack(false)
 	var q dbapi.ReadRequest
 	if err := dbapi.Decode(d.Body, &q); err != nil {
-		w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
+		w.answer(ctx, d, http.StatusBadRequest, dbapi.ErrorBody{Error: err.Error()})
 		return
 	}
 	if err := q.Validate(); err != nil {
-		w.reply(ctx, d, dbapi.Reply{Status: http.StatusBadRequest, Error: err.Error()})
+		w.answer(ctx, d, http.StatusBadRequest, dbapi.ErrorBody{Error: err.Error()})
 		return
 	}
 	seq := w.applied.get()
@@ -90,7 +90,7 @@ func (w *Worker) serveRead(ctx context.Context, d amqp.Delivery) {
 		seq, ok = w.applied.waitFor(wctx, q.MinSeq)
 		cancel()
 		if !ok {
-			w.reply(ctx, d, dbapi.Reply{Status: http.StatusServiceUnavailable, Error: fmt.Sprintf(
+			w.answer(ctx, d, http.StatusServiceUnavailable, dbapi.ErrorBody{Error: fmt.Sprintf(
 				"replica %s has applied seq %d, not yet min_seq %d, after %s; try again", w.cfg.ID, seq, q.MinSeq, w.cfg.MinSeqWait)})
 			return
 		}
@@ -99,12 +99,12 @@ func (w *Worker) serveRead(ctx context.Context, d amqp.Delivery) {
 	rows, err := w.st.Read(ctx, q)
 	if err != nil {
 		w.log.Error("read failed", "table", q.Table, "error", err)
-		w.reply(ctx, d, dbapi.Reply{Status: http.StatusInternalServerError, Error: "read failed on replica " + w.cfg.ID})
+		w.answer(ctx, d, http.StatusInternalServerError, dbapi.ErrorBody{Error: "read failed on replica " + w.cfg.ID})
 		return
 	}
 	if rows == nil {
 		rows = []map[string]any{}
 	}
 	w.log.Trace("read", "table", q.Table, "rows", len(rows), "took", time.Since(start))
-	w.reply(ctx, d, dbapi.Reply{Status: http.StatusOK, Read: &dbapi.ReadResult{Rows: rows, Seq: seq, Worker: w.cfg.ID}})
+	w.answer(ctx, d, http.StatusOK, dbapi.ReadResult{Rows: rows, Seq: seq, Worker: w.cfg.ID})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -215,24 +216,18 @@ func (w *Worker) reportProgress(ctx context.Context) {
 	}
 }
 
-// reply sends a worker answer to the orchestrator.
-func (w *Worker) reply(ctx context.Context, d amqp.Delivery, r dbapi.Reply) {
-	if d.ReplyTo == "" {
-		return
-	}
-	r.Worker = w.cfg.ID
-	body, err := json.Marshal(r)
+// answer sends the DB API answer to request d: the HTTP status and the JSON
+// body the orchestrator passes on as they are.
+func (w *Worker) answer(ctx context.Context, d amqp.Delivery, status int, v any) {
+	body, err := json.Marshal(v)
 	if err != nil {
-		w.log.Error("encode reply", "error", err)
-		return
+		w.log.Error("encode answer", "correlation_id", d.CorrelationId, "error", err)
+		status, body = http.StatusInternalServerError, []byte(`{"error":"worker could not encode its answer"}`)
 	}
 	w.replyMu.Lock()
 	defer w.replyMu.Unlock()
-	err = w.replyCh.PublishWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
-		ContentType: "application/json", CorrelationId: d.CorrelationId, Body: body,
-	})
-	if err != nil {
-		w.log.Warn("send reply", "correlation_id", d.CorrelationId, "error", err)
+	if err := broker.Reply(ctx, w.replyCh, d, status, body); err != nil {
+		w.log.Warn("send answer", "error", err)
 	}
 }
 

@@ -14,10 +14,12 @@ import (
 
 func benchStorage(b *testing.B, st storage.Storage) {
 	ctx := context.Background()
+	var ws []dbapi.Entry
 	for i := 1; i <= 100; i++ {
-		if _, err := st.Apply(ctx, insertUser(uint64(i), fmt.Sprintf("user%03d", i)), int64(i)); err != nil {
-			b.Fatal(err)
-		}
+		ws = append(ws, insertUser(uint64(i), fmt.Sprintf("user%03d", i)))
+	}
+	if _, err := st.Apply(ctx, storage.Batch{Writes: ws, Epoch: 1, Offset: 100}); err != nil {
+		b.Fatal(err)
 	}
 	q := dbapi.ReadRequest{Table: "users", Where: map[string]any{"username": "user042"}}
 	if err := q.Validate(); err != nil {

@@ -57,6 +57,16 @@ func (o LoadOptions) withDefaults() LoadOptions {
 // ExecutableName is the file name of an external plugin of kind/name.
 func ExecutableName(kind, name string) string { return "rideshare-" + kind + "-" + name }
 
+// InPluginDir reports whether dir holds an executable for kind/name, which
+// then wins over a built-in of that name.
+func InPluginDir(dir, kind, name string) bool {
+	if dir == "" || checkName(name) != nil {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(dir, ExecutableName(kind, name)))
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
 // command says how to run one plugin.
 type command struct {
 	path string

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -132,21 +133,42 @@ func (r *memRuntime) Exits(ctx context.Context) (<-chan runtime.Exit, error) {
 
 // ---- storage ----
 
+// Values of memRecord.Failed, as sqlstore records them.
+const (
+	memConflict = 1
+	memInvalid  = 2
+)
+
+type memRecord struct {
+	Result storage.Result `json:"result"`
+	Failed int            `json:"failed,omitempty"`
+}
+
 type memData struct {
 	Tables map[string]map[string]map[string]any `json:"tables"`
 	State  storage.State                        `json:"state"`
-	Writes map[string]storage.Result            `json:"writes"`
+	Writes map[string]memRecord                 `json:"writes"`
 }
 
+// memStorage follows the storage contract: a batch is applied whole or not
+// at all, every write takes its seq, redeliveries (even inside the batch)
+// are answered from their record, key conflicts and invalid writes change
+// nothing and are recorded. Options: read_delay (a duration every Read
+// waits); crash_before_apply / crash_after_apply (a marker file: the first
+// Apply that finds it missing creates it and ends the process before or
+// after committing, as a crash would — the restarted process finds it).
 type memStorage struct {
-	path      string
-	readDelay time.Duration
-	mu        sync.Mutex
-	d         memData
+	path        string
+	readDelay   time.Duration
+	crashBefore string
+	crashAfter  string
+	mu          sync.Mutex
+	d           memData
 }
 
 func openMemStorage(_ context.Context, cfg storage.Config) (storage.Storage, error) {
-	s := &memStorage{d: memData{Tables: map[string]map[string]map[string]any{}, State: storage.State{Offset: -1, NextID: 1}, Writes: map[string]storage.Result{}}}
+	s := &memStorage{d: memData{Tables: map[string]map[string]map[string]any{}, State: storage.State{Offset: -1, NextID: 1}, Writes: map[string]memRecord{}},
+		crashBefore: cfg.Options["crash_before_apply"], crashAfter: cfg.Options["crash_after_apply"]}
 	if v := cfg.Options["read_delay"]; v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -177,19 +199,31 @@ func openMemStorage(_ context.Context, cfg storage.Config) (storage.Storage, err
 	return s, nil
 }
 
-func (s *memStorage) saveLocked() error {
-	if s.path == "" {
+func saveData(path string, d memData) error {
+	if path == "" {
 		return nil
 	}
-	b, err := json.Marshal(s.d)
+	b, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	tmp := s.path + ".tmp"
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, s.path)
+	return os.Rename(tmp, path)
+}
+
+// crashOnce ends the process the first time marker is missing.
+func crashOnce(marker string) {
+	if marker == "" {
+		return
+	}
+	if _, err := os.Stat(marker); err == nil {
+		return
+	}
+	_ = os.WriteFile(marker, nil, 0o644)
+	os.Exit(3)
 }
 
 func (s *memStorage) State(context.Context) (storage.State, error) {
@@ -203,11 +237,7 @@ func cloneTables(in map[string]map[string]map[string]any) map[string]map[string]
 	for t, rows := range in {
 		out[t] = make(map[string]map[string]any, len(rows))
 		for k, row := range rows {
-			r := make(map[string]any, len(row))
-			for c, v := range row {
-				r[c] = v
-			}
-			out[t][k] = r
+			out[t][k] = maps.Clone(row)
 		}
 	}
 	return out
@@ -230,92 +260,174 @@ func matches(row, where map[string]any) bool {
 	return true
 }
 
-func (s *memStorage) Apply(_ context.Context, e dbapi.Entry, offset int64) (storage.Result, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e.Kind != dbapi.EntryWrite || e.Write == nil {
-		return storage.Result{}, fmt.Errorf("mem storage: entry kind %q is not a write", e.Kind)
+func (r memRecord) outcome() storage.Outcome {
+	o := storage.Outcome{Result: r.Result, Redelivered: true}
+	switch r.Failed {
+	case memConflict:
+		o.Conflict = true
+	case memInvalid:
+		o.Invalid = fmt.Sprintf("write (seq %d) does not fit the schema", r.Result.Seq)
 	}
-	w := e.Write
-	tables := cloneTables(s.d.Tables)
-	nextID := s.d.State.NextID
-	res := storage.Result{Seq: e.Seq}
-	var applyErr error
-	switch w.Op {
-	case dbapi.OpClear:
-		for t := range tables {
-			res.RowsAffected += int64(len(tables[t]))
-			tables[t] = map[string]map[string]any{}
-		}
-	case dbapi.OpInsert:
-		t, _ := dbapi.LookupTable(w.Table)
-		row := map[string]any{}
-		for k, v := range w.Values {
-			row[k] = v
-		}
-		if t.AutoID != "" {
-			row[t.AutoID] = nextID
-			res.ID = nextID
-			nextID++
-		}
-		k := pkOf(t, row)
-		if _, dup := tables[t.Name][k]; dup {
-			applyErr = fmt.Errorf("%w: duplicate primary key in %s", storage.ErrConstraint, t.Name)
-			res = storage.Result{Seq: e.Seq}
-		} else {
-			tables[t.Name][k] = row
-			res.RowsAffected = 1
-		}
-	case dbapi.OpUpdate, dbapi.OpDelete:
-		t, _ := dbapi.LookupTable(w.Table)
-		for k, row := range tables[t.Name] {
-			if !matches(row, w.Where) {
-				continue
-			}
-			res.RowsAffected++
-			if w.Op == dbapi.OpDelete {
-				delete(tables[t.Name], k)
-				continue
-			}
-			for c, v := range w.Values {
-				row[c] = v
-			}
-		}
-	default:
-		return storage.Result{}, fmt.Errorf("mem storage: op %q", w.Op)
-	}
-	if applyErr == nil {
-		s.d.Tables = tables
-		s.d.State.NextID = nextID
-	}
-	s.d.State.Seq, s.d.State.Offset = e.Seq, offset
-	if e.Epoch > s.d.State.Epoch {
-		s.d.State.Epoch = e.Epoch
-	}
-	if e.WriteID != "" && applyErr == nil {
-		s.d.Writes[e.WriteID] = res
-	}
-	if err := s.saveLocked(); err != nil {
-		return storage.Result{}, err
-	}
-	return res, applyErr
+	return o
 }
 
-func (s *memStorage) Advance(_ context.Context, epoch uint64, offset int64) error {
+func (s *memStorage) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, error) {
+	for i, e := range b.Writes {
+		if e.Kind != dbapi.EntryWrite || e.Write == nil {
+			return nil, fmt.Errorf("mem storage: batch entry %d (seq %d, kind %q) carries no write", i, e.Seq, e.Kind)
+		}
+		if i > 0 && e.Seq <= b.Writes[i-1].Seq {
+			return nil, fmt.Errorf("mem storage: batch entry %d has seq %d after seq %d", i, e.Seq, b.Writes[i-1].Seq)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if epoch > s.d.State.Epoch {
-		s.d.State.Epoch = epoch
+	crashOnce(s.crashBefore)
+	d := memData{Tables: cloneTables(s.d.Tables), State: s.d.State, Writes: maps.Clone(s.d.Writes)}
+	d.State.Epoch = max(d.State.Epoch, b.Epoch)
+	d.State.Offset = b.Offset
+	outs := make([]storage.Outcome, len(b.Writes))
+	for i := range b.Writes {
+		e := &b.Writes[i]
+		d.State.Seq = e.Seq
+		if rec, ok := d.Writes[e.WriteID]; ok && e.WriteID != "" {
+			outs[i] = rec.outcome()
+			continue
+		}
+		o := applyMem(&d, e)
+		if e.WriteID != "" {
+			rec := memRecord{Result: o.Result}
+			switch {
+			case o.Conflict:
+				rec.Failed = memConflict
+			case o.Invalid != "":
+				rec.Failed = memInvalid
+			}
+			d.Writes[e.WriteID] = rec
+		}
+		outs[i] = o
 	}
-	s.d.State.Offset = offset
-	return s.saveLocked()
+	if err := saveData(s.path, d); err != nil {
+		return nil, err
+	}
+	s.d = d
+	crashOnce(s.crashAfter)
+	return outs, nil
+}
+
+// checkMem checks w as sqlstore's plan does; it converts the values.
+func checkMem(w *dbapi.WriteRequest) (dbapi.Table, error) {
+	switch w.Op {
+	case dbapi.OpClear:
+		return dbapi.Table{}, nil
+	case dbapi.OpInsert, dbapi.OpUpdate, dbapi.OpDelete:
+	default:
+		return dbapi.Table{}, &dbapi.InvalidError{Msg: fmt.Sprintf("op: unknown op %q", w.Op)}
+	}
+	if err := w.Typed(); err != nil {
+		return dbapi.Table{}, err
+	}
+	t, _ := dbapi.LookupTable(w.Table)
+	switch {
+	case w.Op == dbapi.OpInsert && len(w.Where) > 0:
+		return t, &dbapi.InvalidError{Msg: "where: not allowed on insert"}
+	case w.Op == dbapi.OpUpdate && len(w.Values) == 0:
+		return t, &dbapi.InvalidError{Msg: "values: update needs at least one column"}
+	case w.Op == dbapi.OpDelete && len(w.Values) > 0:
+		return t, &dbapi.InvalidError{Msg: "values: not allowed on delete"}
+	}
+	if w.Op == dbapi.OpInsert {
+		for _, c := range t.Columns {
+			if _, ok := w.Values[c.Name]; !ok && c.Name != t.AutoID {
+				return t, &dbapi.InvalidError{Msg: fmt.Sprintf("values.%s: missing", c.Name)}
+			}
+		}
+	}
+	return t, nil
+}
+
+// applyMem applies one write that is not a redelivery to d.
+func applyMem(d *memData, e *dbapi.Entry) storage.Outcome {
+	w := e.Write
+	o := storage.Outcome{Result: storage.Result{Seq: e.Seq}}
+	t, err := checkMem(w)
+	var inv *dbapi.InvalidError
+	if errors.As(err, &inv) {
+		o.Invalid = inv.Msg
+		return o
+	}
+	switch w.Op {
+	case dbapi.OpClear:
+		for name := range d.Tables {
+			o.RowsAffected += int64(len(d.Tables[name]))
+			d.Tables[name] = map[string]map[string]any{}
+		}
+	case dbapi.OpInsert:
+		if w.Values == nil {
+			w.Values = map[string]any{}
+		}
+		nextID := d.State.NextID
+		if t.AutoID != "" {
+			if id, given := w.Values[t.AutoID]; given {
+				o.ID = id.(int64)
+			} else {
+				o.ID = d.State.NextID
+				w.Values[t.AutoID] = o.ID
+			}
+			nextID = max(nextID, o.ID+1)
+		}
+		k := pkOf(t, w.Values)
+		if _, dup := d.Tables[t.Name][k]; dup {
+			o.Conflict = true
+			return o
+		}
+		d.Tables[t.Name][k] = maps.Clone(w.Values)
+		d.State.NextID = nextID
+		o.RowsAffected = 1
+	case dbapi.OpUpdate, dbapi.OpDelete:
+		// Take the matching rows out, put the updated ones back: a key that
+		// collides undoes the whole write.
+		rows := maps.Clone(d.Tables[t.Name])
+		var changed []map[string]any
+		for k, row := range rows {
+			if matches(row, w.Where) {
+				delete(rows, k)
+				changed = append(changed, row)
+			}
+		}
+		o.RowsAffected = int64(len(changed))
+		if w.Op == dbapi.OpUpdate {
+			for _, row := range changed {
+				row = maps.Clone(row)
+				maps.Copy(row, w.Values)
+				k := pkOf(t, row)
+				if _, dup := rows[k]; dup {
+					return storage.Outcome{Result: storage.Result{Seq: e.Seq}, Conflict: true}
+				}
+				rows[k] = row
+			}
+		}
+		d.Tables[t.Name] = rows
+	}
+	return o
 }
 
 func (s *memStorage) Lookup(_ context.Context, writeID string) (storage.Result, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.d.Writes[writeID]
-	return r, ok, nil
+	switch {
+	case !ok || writeID == "":
+		return storage.Result{}, false, nil
+	case r.Failed == memConflict:
+		return r.Result, true, fmt.Errorf("mem storage: write %q (seq %d) was rejected: %w", writeID, r.Result.Seq, storage.ErrConstraint)
+	case r.Failed == memInvalid:
+		return r.Result, true, &dbapi.InvalidError{Msg: fmt.Sprintf("write %q (seq %d) does not fit the schema", writeID, r.Result.Seq)}
+	}
+	return r.Result, true, nil
 }
 
 func (s *memStorage) Read(ctx context.Context, q dbapi.ReadRequest) ([]map[string]any, error) {

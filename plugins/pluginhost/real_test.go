@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,33 +49,52 @@ func TestSQLiteThroughPlugin(t *testing.T) {
 		{Kind: dbapi.EntryWrite, Seq: 4, Epoch: 1, WriteID: "u4", Write: &dbapi.WriteRequest{Table: "rides", Op: dbapi.OpUpdate,
 			Values: map[string]any{"destination": int64(9)}, Where: map[string]any{"ride_id": int64(2)}}}}
 	for i, e := range entries {
-		got, err := st.Apply(ctx, e, int64(i))
+		b := storage.Batch{Writes: []dbapi.Entry{e}, Epoch: 1, Offset: int64(i)}
+		got, err := st.Apply(ctx, b)
 		if err != nil {
 			t.Fatalf("Apply %d through the plugin: %v", i, err)
 		}
-		want, err := local.Apply(ctx, e, int64(i))
-		if err != nil || got != want {
+		want, err := local.Apply(ctx, cloneBatch(b))
+		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("Apply %d: plugin %+v, in process %+v (%v)", i, got, want, err)
 		}
 	}
+	// A batch through the plugin: a conflict, an invalid write (the values
+	// travel as JSON and are normalized back), a redelivery, a new ride.
 	dup := insertUser(5, "alice")
 	dup.WriteID = "w-alice-again"
-	if _, err := st.Apply(ctx, dup, 5); !errors.Is(err, storage.ErrConstraint) {
-		t.Fatalf("duplicate user through the plugin: want storage.ErrConstraint, got %v", err)
+	bad := insertRide(6, "alice")
+	bad.Write.Values["destination"] = 1.5
+	b := storage.Batch{Writes: []dbapi.Entry{dup, bad, insertUser(7, "alice"), insertRide(8, "alice")}, Epoch: 1, Offset: 5}
+	want, err := local.Apply(ctx, cloneBatch(b))
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, _ = local.Apply(ctx, dup, 5)
+	got, err := st.Apply(ctx, b)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("batch: plugin %+v (%v), in process %+v", got, err, want)
+	}
+	if !got[0].Conflict || !strings.Contains(got[1].Invalid, "values.destination") || !got[2].Redelivered || got[3].ID != 3 {
+		t.Fatalf("batch outcomes %+v", got)
+	}
+	if _, ok, err := st.Lookup(ctx, "w-alice-again"); !ok || !errors.Is(err, storage.ErrConstraint) {
+		t.Fatalf("Lookup of the conflict through the plugin = %v, %v; want storage.ErrConstraint", ok, err)
+	}
+	if _, ok, err := st.Lookup(ctx, bad.WriteID); !ok || !dbapi.IsInvalid(err) {
+		t.Fatalf("Lookup of the invalid write through the plugin = %v, %v; want an InvalidError", ok, err)
+	}
 
 	q := dbapi.ReadRequest{Table: "rides", OrderBy: "ride_id desc"}
 	if err := q.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.Read(ctx, q)
+	rows, err := st.Read(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := local.Read(ctx, q)
-	if !reflect.DeepEqual(got, want) || len(got) != 2 {
-		t.Fatalf("Read: plugin %#v, in process %#v", got, want)
+	lrows, _ := local.Read(ctx, q)
+	if !reflect.DeepEqual(rows, lrows) || len(rows) != 3 {
+		t.Fatalf("Read: plugin %#v, in process %#v", rows, lrows)
 	}
 	gs, _ := st.State(ctx)
 	ls, _ := local.State(ctx)

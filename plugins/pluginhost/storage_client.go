@@ -2,6 +2,8 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/rideshare/dbaas/dbapi"
@@ -14,11 +16,12 @@ import (
 //
 // If the plugin process dies, it is restarted and the same database is opened
 // again, and a call that failed because of it is retried once. Every method
-// is safe to repeat except Apply: before repeating one, the client
-// reads State, and if the entry was committed by the first attempt (State.Seq
-// has reached e.Seq at offset) it answers from Lookup(e.WriteID) — or
-// Result{Seq: e.Seq} when the write id has no record — instead of applying
-// twice.
+// is safe to repeat except Apply of a batch with writes: before repeating
+// one, the client reads State, and if the batch was committed by the first
+// attempt (State.Seq has reached its last write's Seq and State.Offset its
+// Offset) it answers every write from Lookup(e.WriteID) — Redelivered, with
+// Conflict or Invalid as recorded; Result{Seq: e.Seq} for a write without
+// write id — instead of applying twice.
 func LoadStorage(ctx context.Context, name string, cfg storage.Config, opts LoadOptions) (storage.Storage, error) {
 	sup, err := newSupervisor(KindStorage, name, opts, func(ctx context.Context, raw any) error {
 		return raw.(*storage.GRPCClient).Open(ctx, cfg)
@@ -45,39 +48,60 @@ func (c *storageClient) State(ctx context.Context) (storage.State, error) {
 	return call(ctx, c.sup, "State", func(inst *instance) (storage.State, error) { return stOf(inst).State(ctx) }, nil)
 }
 
-func (c *storageClient) Apply(ctx context.Context, e dbapi.Entry, offset int64) (storage.Result, error) {
-	apply := func(inst *instance) (storage.Result, error) { return stOf(inst).Apply(ctx, e, offset) }
-	return call(ctx, c.sup, "Apply", apply, func(inst *instance) (storage.Result, error) {
-		return c.applyAgain(ctx, inst, e, offset)
+func (c *storageClient) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, error) {
+	apply := func(inst *instance) ([]storage.Outcome, error) { return stOf(inst).Apply(ctx, b) }
+	return call(ctx, c.sup, "Apply", apply, func(inst *instance) ([]storage.Outcome, error) {
+		return c.applyAgain(ctx, inst, b)
 	})
 }
 
 // applyAgain repeats an Apply on a restarted plugin only if the first
-// attempt did not commit: State is written in the entry's transaction, so
-// State.Seq >= e.Seq at offset means it did, and the recorded result of
-// e.WriteID answers.
-func (c *storageClient) applyAgain(ctx context.Context, inst *instance, e dbapi.Entry, offset int64) (storage.Result, error) {
+// attempt did not commit. State is written in the batch's transaction, so a
+// batch with writes committed iff State.Seq has reached its last write's Seq
+// and State.Offset its Offset; each write is then answered from its record
+// instead of being applied twice. A batch without writes only moves Epoch
+// and Offset: it is simply repeated.
+func (c *storageClient) applyAgain(ctx context.Context, inst *instance, b storage.Batch) ([]storage.Outcome, error) {
+	if len(b.Writes) == 0 {
+		return stOf(inst).Apply(ctx, b)
+	}
 	st, err := stOf(inst).State(ctx)
 	if err != nil {
-		return storage.Result{}, err
+		return nil, err
 	}
-	if e.Seq > 0 && st.Seq >= e.Seq && st.Offset >= offset {
-		if e.WriteID != "" {
-			r, ok, err := stOf(inst).Lookup(ctx, e.WriteID)
-			if err != nil || ok {
-				return r, err
-			}
+	last := b.Writes[len(b.Writes)-1].Seq
+	if st.Seq < last || st.Offset < b.Offset {
+		return stOf(inst).Apply(ctx, b)
+	}
+	outs := make([]storage.Outcome, len(b.Writes))
+	for i, e := range b.Writes {
+		if outs[i], err = recorded(ctx, stOf(inst), e); err != nil {
+			return nil, err
 		}
-		return storage.Result{Seq: e.Seq}, nil
 	}
-	return stOf(inst).Apply(ctx, e, offset)
+	return outs, nil
 }
 
-func (c *storageClient) Advance(ctx context.Context, epoch uint64, offset int64) error {
-	_, err := call(ctx, c.sup, "Advance", func(inst *instance) (struct{}, error) {
-		return struct{}{}, stOf(inst).Advance(ctx, epoch, offset)
-	}, nil)
-	return err
+// recorded is the outcome of a committed write as its record tells it
+// (Redelivered, since it was applied by the first attempt). A write without
+// write id has no record: Result{Seq: e.Seq} is all that is known of it.
+func recorded(ctx context.Context, st storage.Storage, e dbapi.Entry) (storage.Outcome, error) {
+	if e.WriteID == "" {
+		return storage.Outcome{Result: storage.Result{Seq: e.Seq}}, nil
+	}
+	r, ok, err := st.Lookup(ctx, e.WriteID)
+	var inv *dbapi.InvalidError
+	switch {
+	case errors.Is(err, storage.ErrConstraint):
+		return storage.Outcome{Result: r, Conflict: true, Redelivered: true}, nil
+	case errors.As(err, &inv):
+		return storage.Outcome{Result: r, Invalid: inv.Msg, Redelivered: true}, nil
+	case err != nil:
+		return storage.Outcome{}, fmt.Errorf("look up write %q (seq %d) of a committed batch: %w", e.WriteID, e.Seq, err)
+	case !ok:
+		return storage.Outcome{Result: storage.Result{Seq: e.Seq}}, nil
+	}
+	return storage.Outcome{Result: r, Redelivered: true}, nil
 }
 
 type lookup struct {

@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -48,12 +49,13 @@ func TestStorageRoundTrip(t *testing.T) {
 	}
 
 	for i, e := range []dbapi.Entry{insertUser(1, "alice"), insertRide(2, "alice")} {
-		got, err := st.Apply(ctx, e, int64(10+i))
+		b := storage.Batch{Writes: []dbapi.Entry{e}, Epoch: 1, Offset: int64(10 + i)}
+		got, err := st.Apply(ctx, b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := local.Apply(ctx, e, int64(10+i))
-		if got != want {
+		want, _ := local.Apply(ctx, cloneBatch(b))
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("Apply %d through the plugin = %+v, in process = %+v", i, got, want)
 		}
 	}
@@ -65,23 +67,47 @@ func TestStorageRoundTrip(t *testing.T) {
 		t.Fatalf("Lookup of an unknown write = %v %v", ok, err)
 	}
 
-	// A constraint violation keeps its identity and still advances State.
-	_, err = st.Apply(ctx, insertUser(3, "alice"), 12)
-	if !errors.Is(err, storage.ErrConstraint) || !strings.Contains(err.Error(), "users") {
-		t.Fatalf("duplicate insert: want storage.ErrConstraint with the plugin's message, got %v", err)
-	}
-	if s, _ := st.State(ctx); s.Seq != 3 || s.Offset != 12 {
-		t.Fatalf("State after a constraint error = %+v", s)
-	}
-	_, _ = local.Apply(ctx, insertUser(3, "alice"), 12)
-
-	if err := st.Advance(ctx, 4, 13); err != nil {
+	// One batch with every kind of outcome: a conflict (which still takes
+	// its seq), an invalid write, a redelivery, and a new ride whose id is
+	// stored into the caller's entry as an in-process Apply stores it.
+	dup := insertUser(3, "alice")
+	dup.WriteID = "w-alice-again"
+	bad := insertRide(4, "bob")
+	bad.Write.Values["source"] = "north"
+	ride := insertRide(6, "alice")
+	b := storage.Batch{Writes: []dbapi.Entry{dup, bad, insertUser(5, "alice"), ride}, Epoch: 2, Offset: 12}
+	want, err := local.Apply(ctx, cloneBatch(b))
+	if err != nil {
 		t.Fatal(err)
 	}
-	_ = local.Advance(ctx, 4, 13)
+	got, err := st.Apply(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("mixed batch through the plugin = %+v, in process = %+v", got, want)
+	}
+	if !got[0].Conflict || !strings.Contains(got[1].Invalid, "values.source") || !got[2].Redelivered || got[2].Seq != 1 || got[3].ID != 2 {
+		t.Fatalf("mixed batch outcomes = %+v", got)
+	}
+	if id := ride.Write.Values["ride_id"]; id != int64(2) {
+		t.Fatalf("the generated id did not come back into the entry: %#v", id)
+	}
+	if _, ok, err := st.Lookup(ctx, "w-alice-again"); !ok || !errors.Is(err, storage.ErrConstraint) {
+		t.Fatalf("Lookup of the conflict = %v, %v; want found, storage.ErrConstraint", ok, err)
+	}
+	if _, ok, err := st.Lookup(ctx, bad.WriteID); !ok || !dbapi.IsInvalid(err) {
+		t.Fatalf("Lookup of the invalid write = %v, %v; want found, an InvalidError", ok, err)
+	}
+
+	// A batch without writes moves Epoch and Offset only.
+	if outs, err := st.Apply(ctx, storage.Batch{Epoch: 4, Offset: 13}); err != nil || len(outs) != 0 {
+		t.Fatalf("empty batch = %v, %v", outs, err)
+	}
+	_, _ = local.Apply(ctx, storage.Batch{Epoch: 4, Offset: 13})
 	s, err := st.State(ctx)
-	if err != nil || s != (storage.State{Seq: 3, Epoch: 4, Offset: 13, NextID: 2}) {
-		t.Fatalf("State after Advance = %+v, %v", s, err)
+	if err != nil || s != (storage.State{Seq: 6, Epoch: 4, Offset: 13, NextID: 3}) {
+		t.Fatalf("State after the batches = %+v, %v", s, err)
 	}
 
 	q := dbapi.ReadRequest{Table: "rides", Where: map[string]any{"source": int64(3)}}
@@ -92,9 +118,9 @@ func TestStorageRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := local.Read(ctx, q)
-	if !reflect.DeepEqual(rows, want) {
-		t.Fatalf("Read through the plugin = %#v, in process = %#v", rows, want)
+	lrows, _ := local.Read(ctx, q)
+	if !reflect.DeepEqual(rows, lrows) || len(rows) != 2 {
+		t.Fatalf("Read through the plugin = %#v, in process = %#v", rows, lrows)
 	}
 	if id, ok := rows[0]["ride_id"].(int64); !ok || id != 1 {
 		t.Fatalf("ride_id = %#v, want int64 1", rows[0]["ride_id"])
@@ -152,7 +178,7 @@ func TestStorageRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.Apply(ctx, insertUser(1, "bob"), 0); err != nil {
+	if _, err := st.Apply(ctx, storage.Batch{Writes: []dbapi.Entry{insertUser(1, "bob")}, Epoch: 1, Offset: 0}); err != nil {
 		t.Fatal(err)
 	}
 	sup := st.(*storageClient).sup
@@ -199,35 +225,129 @@ func TestStorageRestart(t *testing.T) {
 	}
 }
 
-// TestStorageApplyRetryIsIdempotent: a real Apply repeated after a restart
-// is answered from the committed state instead of being applied twice.
-func TestStorageApplyRetryIsIdempotent(t *testing.T) {
+// cloneBatch copies b deeply enough that applying it leaves b unchanged.
+func cloneBatch(b storage.Batch) storage.Batch {
+	ws := make([]dbapi.Entry, len(b.Writes))
+	for i, e := range b.Writes {
+		w := *e.Write
+		w.Values, w.Where = maps.Clone(w.Values), maps.Clone(w.Where)
+		e.Write = &w
+		ws[i] = e
+	}
+	b.Writes = ws
+	return b
+}
+
+// TestStorageApplyRetryAfterCrash: the plugin dies in the middle of an Apply,
+// after committing the batch or before. The host restarts it and repeats the
+// call: a committed batch is answered from the records (nothing applied
+// twice), one that was not committed is applied.
+func TestStorageApplyRetryAfterCrash(t *testing.T) {
+	bad := insertRide(4, "bob")
+	bad.Write.Values["source"] = "north"
+	batch := func() storage.Batch {
+		dup := insertUser(3, "alice")
+		dup.WriteID = "w-alice-again"
+		anon := insertUser(5, "bob")
+		anon.WriteID = ""
+		return cloneBatch(storage.Batch{Writes: []dbapi.Entry{insertUser(1, "alice"), insertRide(2, "alice"), dup, bad, anon}, Epoch: 1, Offset: 50})
+	}
+	applied := []storage.Outcome{
+		{Result: storage.Result{Seq: 1, RowsAffected: 1}},
+		{Result: storage.Result{Seq: 2, RowsAffected: 1, ID: 1}},
+		{Result: storage.Result{Seq: 3}, Conflict: true},
+		{Result: storage.Result{Seq: 4}, Invalid: "values.source"},
+		{Result: storage.Result{Seq: 5, RowsAffected: 1}},
+	}
+	for _, tc := range []struct {
+		option string
+		want   []storage.Outcome
+	}{
+		{"crash_before_apply", applied},
+		{"crash_after_apply", []storage.Outcome{
+			{Result: storage.Result{Seq: 1, RowsAffected: 1}, Redelivered: true},
+			{Result: storage.Result{Seq: 2, RowsAffected: 1, ID: 1}, Redelivered: true},
+			{Result: storage.Result{Seq: 3}, Conflict: true, Redelivered: true},
+			{Result: storage.Result{Seq: 4}, Invalid: "does not fit the schema", Redelivered: true},
+			{Result: storage.Result{Seq: 5}}, // no write id: no record
+		}},
+	} {
+		t.Run(tc.option, func(t *testing.T) {
+			opts, _ := testOptions(t)
+			restarted := make(chan struct{}, 4)
+			opts.OnRestart = func(string, string) { restarted <- struct{}{} }
+			ctx := testCtx(t)
+			dir := t.TempDir()
+			st, err := LoadStorage(ctx, "mem", storage.Config{WorkerID: "w1", DataDir: dir,
+				Options: map[string]string{tc.option: filepath.Join(dir, "crashed")}}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			pid := st.(*storageClient).sup.pid()
+			outs, err := st.Apply(ctx, batch())
+			if err != nil {
+				t.Fatalf("Apply across a plugin crash: %v", err)
+			}
+			select {
+			case <-restarted:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the plugin did not crash and restart")
+			}
+			if p := st.(*storageClient).sup.pid(); p == pid || alive(pid) {
+				t.Fatalf("plugin pid %d -> %d: not restarted", pid, p)
+			}
+			if len(outs) != len(tc.want) {
+				t.Fatalf("outcomes %+v", outs)
+			}
+			for i, o := range outs {
+				w := tc.want[i]
+				if w.Invalid != "" && strings.Contains(o.Invalid, w.Invalid) {
+					o.Invalid = w.Invalid
+				}
+				if o != w {
+					t.Fatalf("write %d: outcome %+v, want %+v", i, outs[i], w)
+				}
+			}
+			s, err := st.State(ctx)
+			if err != nil || s != (storage.State{Seq: 5, Epoch: 1, Offset: 50, NextID: 2}) {
+				t.Fatalf("State = %+v, %v", s, err)
+			}
+			for table, n := range map[string]int{"users": 2, "rides": 1} {
+				q := dbapi.ReadRequest{Table: table}
+				if err := q.Validate(); err != nil {
+					t.Fatal(err)
+				}
+				if rows, err := st.Read(ctx, q); err != nil || len(rows) != n {
+					t.Fatalf("%s after the retried Apply = %v, %v; want %d rows (applied once)", table, rows, err, n)
+				}
+			}
+			// The same batch again (a caller's own retry) changes nothing:
+			// its writes are redeliveries.
+			again, err := st.Apply(ctx, batch())
+			if err != nil || !again[0].Redelivered || !again[1].Redelivered || again[1].ID != 1 {
+				t.Fatalf("the batch applied again = %+v, %v", again, err)
+			}
+		})
+	}
+
+	// A batch without writes is simply repeated.
 	opts, _ := testOptions(t)
 	ctx := testCtx(t)
-	st, err := LoadStorage(ctx, "mem", storage.Config{WorkerID: "w1", DataDir: t.TempDir()}, opts)
+	dir := t.TempDir()
+	st, err := LoadStorage(ctx, "mem", storage.Config{WorkerID: "w2", DataDir: dir,
+		Options: map[string]string{"crash_after_apply": filepath.Join(dir, "crashed")}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	c := st.(*storageClient)
-	e := insertRide(1, "carol")
-	first, err := st.Apply(ctx, e, 5)
-	if err != nil {
-		t.Fatal(err)
+	if outs, err := st.Apply(ctx, storage.Batch{Epoch: 3, Offset: 7}); err != nil || len(outs) != 0 {
+		t.Fatalf("empty batch across a crash = %v, %v", outs, err)
 	}
-	// Play the retry path by hand: the entry is committed, so "again" must
-	// not apply it a second time (which would insert ride 2).
-	inst, err := c.sup.get(ctx)
-	if err != nil {
-		t.Fatal(err)
+	if s, err := st.State(ctx); err != nil || s != (storage.State{Epoch: 3, Offset: 7, NextID: 1}) {
+		t.Fatalf("State = %+v, %v", s, err)
 	}
-	got, err := c.applyAgain(ctx, inst, e, 5)
-	if err != nil || got != first {
-		t.Fatalf("repeated Apply = %+v, %v; want %+v", got, err, first)
-	}
-	q := dbapi.ReadRequest{Table: "rides"}
-	_ = q.Validate()
-	if rows, _ := st.Read(ctx, q); len(rows) != 1 {
-		t.Fatalf("rides after a repeated Apply = %v", rows)
+	if _, err := os.Stat(filepath.Join(dir, "crashed")); err != nil {
+		t.Fatalf("the plugin did not crash: %v", err)
 	}
 }

@@ -8,6 +8,8 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	plugin "github.com/hashicorp/go-plugin"
@@ -21,8 +23,11 @@ import (
 // ServiceName is the gRPC service of storage plugins.
 const ServiceName = "rideshare.storage.v1.Storage"
 
+// constraintReason names ErrConstraint on the wire.
+const constraintReason = "storage.constraint"
+
 func init() {
-	wire.RegisterSentinel("storage.constraint", codes.AlreadyExists, ErrConstraint)
+	wire.RegisterSentinel(constraintReason, codes.AlreadyExists, ErrConstraint)
 	wire.RegisterError("dbapi.invalid", codes.InvalidArgument, dbapi.IsInvalid,
 		func(msg string) error { return &dbapi.InvalidError{Msg: msg} })
 }
@@ -65,22 +70,23 @@ func (p *Plugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, c *grpc.C
 	return &GRPCClient{conn: c, process: ctx}, nil
 }
 
-// Wire messages. State, Result, Config and dbapi.ReadRequest travel as they are.
+// Wire messages. State, Batch, Config and dbapi.ReadRequest travel as they
+// are.
 type (
-	applyReq struct {
-		Entry  dbapi.Entry `json:"entry"`
-		Offset int64       `json:"offset"`
-	}
-	advanceReq struct {
-		Epoch  uint64 `json:"epoch"`
-		Offset int64  `json:"offset"`
+	applyResp struct {
+		Outcomes []Outcome `json:"outcomes"`
 	}
 	lookupReq struct {
 		WriteID string `json:"write_id"`
 	}
+	// lookupResp carries a refused write's record in the answer, not as an
+	// error status (which would lose Found and Result): Refused is the
+	// error's message, Conflict says which refusal it is (else invalid).
 	lookupResp struct {
-		Result Result `json:"result"`
-		Found  bool   `json:"found"`
+		Result   Result `json:"result"`
+		Found    bool   `json:"found"`
+		Refused  string `json:"refused,omitempty"`
+		Conflict bool   `json:"conflict,omitempty"`
 	}
 	readResp struct {
 		Rows []map[string]any `json:"rows"`
@@ -123,12 +129,14 @@ func (s *pluginServer) take() (Storage, error) {
 	return st, nil
 }
 
-// normalizeEntry turns the json.Number values the codec leaves in a write
-// back into int64, as dbapi.Validate had made them on the host.
-func normalizeEntry(e *dbapi.Entry) {
-	if e.Write != nil {
-		dbapi.Normalize(e.Write.Values)
-		dbapi.Normalize(e.Write.Where)
+// normalizeBatch turns the json.Number values the codec leaves in every
+// write back into int64, as dbapi.Validate had made them on the host.
+func normalizeBatch(b *Batch) {
+	for i := range b.Writes {
+		if w := b.Writes[i].Write; w != nil {
+			dbapi.Normalize(w.Values)
+			dbapi.Normalize(w.Where)
+		}
 	}
 }
 
@@ -157,20 +165,14 @@ func (s *pluginServer) service() *wire.Service {
 		}
 		return st.State(ctx)
 	})
-	wire.Unary(svc, "Apply", func(ctx context.Context, r *applyReq) (Result, error) {
+	wire.Unary(svc, "Apply", func(ctx context.Context, b *Batch) (applyResp, error) {
 		st, err := s.get()
 		if err != nil {
-			return Result{}, err
+			return applyResp{}, err
 		}
-		normalizeEntry(&r.Entry)
-		return st.Apply(ctx, r.Entry, r.Offset)
-	})
-	wire.Unary(svc, "Advance", func(ctx context.Context, r *advanceReq) (empty, error) {
-		st, err := s.get()
-		if err != nil {
-			return empty{}, err
-		}
-		return empty{}, st.Advance(ctx, r.Epoch, r.Offset)
+		normalizeBatch(b)
+		outs, err := st.Apply(ctx, *b)
+		return applyResp{Outcomes: outs}, err
 	})
 	wire.Unary(svc, "Lookup", func(ctx context.Context, r *lookupReq) (lookupResp, error) {
 		st, err := s.get()
@@ -178,7 +180,17 @@ func (s *pluginServer) service() *wire.Service {
 			return lookupResp{}, err
 		}
 		res, ok, err := st.Lookup(ctx, r.WriteID)
-		return lookupResp{Result: res, Found: ok}, err
+		resp := lookupResp{Result: res, Found: ok}
+		switch {
+		case err == nil:
+		case ok && errors.Is(err, ErrConstraint):
+			resp.Refused, resp.Conflict = err.Error(), true
+		case ok && dbapi.IsInvalid(err):
+			resp.Refused = err.Error()
+		default:
+			return lookupResp{}, err
+		}
+		return resp, nil
 	})
 	wire.Unary(svc, "Read", func(ctx context.Context, q *dbapi.ReadRequest) (readResp, error) {
 		st, err := s.get()
@@ -249,18 +261,47 @@ func (c *GRPCClient) State(ctx context.Context) (State, error) {
 	return wire.Invoke[State](ctx, c.conn, rpcMethod("State"), empty{})
 }
 
-func (c *GRPCClient) Apply(ctx context.Context, e dbapi.Entry, offset int64) (Result, error) {
-	return wire.Invoke[Result](ctx, c.conn, rpcMethod("Apply"), applyReq{Entry: e, Offset: offset})
+// Apply applies the batch inside the plugin. As an in-process Apply does, it
+// stores the id generated for an insert into an AutoID table into that
+// write's Values (the plugin changed only its own copy).
+func (c *GRPCClient) Apply(ctx context.Context, b Batch) ([]Outcome, error) {
+	r, err := wire.Invoke[applyResp](ctx, c.conn, rpcMethod("Apply"), b)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Outcomes) != len(b.Writes) {
+		return nil, fmt.Errorf("storage plugin: Apply of %d writes answered %d outcomes", len(b.Writes), len(r.Outcomes))
+	}
+	for i, o := range r.Outcomes {
+		w := b.Writes[i].Write
+		if o.ID == 0 || o.Redelivered || o.Invalid != "" || w == nil || w.Op != dbapi.OpInsert {
+			continue
+		}
+		if t, ok := dbapi.LookupTable(w.Table); ok && t.AutoID != "" {
+			if _, given := w.Values[t.AutoID]; !given {
+				if w.Values == nil {
+					w.Values = map[string]any{}
+				}
+				w.Values[t.AutoID] = o.ID
+			}
+		}
+	}
+	return r.Outcomes, nil
 }
 
-func (c *GRPCClient) Advance(ctx context.Context, epoch uint64, offset int64) error {
-	_, err := wire.Invoke[empty](ctx, c.conn, rpcMethod("Advance"), advanceReq{Epoch: epoch, Offset: offset})
-	return err
-}
-
+// Lookup answers a refused write as an in-process Lookup does: found, with
+// an error wrapping ErrConstraint or a *dbapi.InvalidError.
 func (c *GRPCClient) Lookup(ctx context.Context, writeID string) (Result, bool, error) {
 	r, err := wire.Invoke[lookupResp](ctx, c.conn, rpcMethod("Lookup"), lookupReq{WriteID: writeID})
-	return r.Result, r.Found, err
+	switch {
+	case err != nil:
+		return Result{}, false, err
+	case r.Refused == "":
+		return r.Result, r.Found, nil
+	case r.Conflict:
+		return r.Result, r.Found, &wire.RemoteError{Msg: r.Refused, Reason: constraintReason, Err: ErrConstraint}
+	}
+	return r.Result, r.Found, &dbapi.InvalidError{Msg: r.Refused}
 }
 
 // Read returns rows whose integer values are int64 again (dbapi.Normalize).

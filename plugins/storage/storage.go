@@ -35,23 +35,60 @@ type Result struct {
 	ID int64 `json:"id,omitempty"`
 }
 
+// Batch is what one Apply commits: a run of write entries read from (or,
+// on the master, about to be appended to) the replication log, and where the
+// replica stands in the log after them.
+type Batch struct {
+	// Writes are EntryWrite entries in log order, with increasing Seq.
+	Writes []dbapi.Entry `json:"writes,omitempty"`
+	// Epoch is the highest master epoch read in the log up to Offset.
+	Epoch uint64 `json:"epoch"`
+	// Offset is the syncQ stream offset of the last entry read; the master,
+	// which applies before it publishes, passes the offset of its own epoch
+	// entry.
+	Offset int64 `json:"offset"`
+}
+
+// Outcome is what applying one write of a batch did.
+type Outcome struct {
+	Result
+	// Conflict: the write violated a primary-key or unique constraint; its
+	// change was rolled back (the DB API answers 409).
+	Conflict bool `json:"conflict,omitempty"`
+	// Invalid: the write does not fit the schema and changed nothing (400);
+	// the text says why, naming the field.
+	Invalid string `json:"invalid,omitempty"`
+	// Redelivered: the write id had been applied before; this is its
+	// recorded outcome and nothing was applied again.
+	Redelivered bool `json:"redelivered,omitempty"`
+}
+
 // Storage is one replica's database.
 type Storage interface {
 	// State returns the replica's position in the log.
 	State(ctx context.Context) (State, error)
 
-	// Apply applies one write entry in one transaction together with the new
-	// State (Seq = e.Seq, Offset = offset, NextID advanced past any id the
-	// entry carries) and a record of e.WriteID for Lookup. A constraint error
-	// still advances the State and records the write as failed, so every
-	// replica — and the master, which applies before it publishes — treats
-	// the entry alike. A write id already recorded is not applied again: its
-	// record is returned and the State still advances.
-	Apply(ctx context.Context, e dbapi.Entry, offset int64) (Result, error)
-
-	// Advance records that the log was read up to offset at epoch without a
-	// write being applied (epoch entries, marks, skipped entries).
-	Advance(ctx context.Context, epoch uint64, offset int64) error
+	// Apply applies a batch in ONE transaction: every write of b.Writes in
+	// order, the record of each write id, and the new State (Seq = the last
+	// write's Seq, or unchanged when there is none; Epoch = max(Epoch,
+	// b.Epoch); Offset = b.Offset; NextID advanced past every id the writes
+	// carry). It returns one Outcome per write, in order. A batch without
+	// writes only moves Epoch and Offset (epoch entries, marks, skipped
+	// entries) and is safe to repeat.
+	//
+	// Each write takes its seq whatever happens to it, so the log stays
+	// gap-free and every replica — and the master, which applies before it
+	// publishes — treats the entry alike:
+	//   - a write id already recorded (a redelivery, even earlier in the same
+	//     batch) is not applied again: its recorded outcome is returned with
+	//     Redelivered set;
+	//   - a primary-key/unique violation rolls back that write's change only
+	//     and is recorded as failed: Outcome.Conflict;
+	//   - a write that is not valid against the schema (wrong type, NUL in a
+	//     text, unknown column) changes nothing and is recorded as failed:
+	//     Outcome.Invalid says why.
+	// An error means nothing of the batch was committed.
+	Apply(ctx context.Context, b Batch) ([]Outcome, error)
 
 	// Lookup returns the recorded result of an applied write id: a redelivered
 	// write is answered from it instead of being applied twice.

@@ -214,26 +214,47 @@ func ensureDatabase(ctx context.Context, srv server, dbName string) error {
 	return nil
 }
 
-// dropDatabase drops dbName, terminating any connection still using it.
+// DropRetryFor bounds how long dropDatabase keeps trying while the database
+// is still in use (each DROP attempt already waits up to 5 s itself).
+const DropRetryFor = 20 * time.Second
+
+// dropDatabase drops dbName as the (non-superuser) role of the URL. It does
+// not use DROP DATABASE … WITH (FORCE): that terminates every backend on the
+// database and fails outright ("must be a member of the role whose process is
+// being terminated or member of pg_signal_backend") when one of them belongs
+// to another role, as an autovacuum worker does. Instead it terminates only
+// the sessions it may (those of roles whose privileges it has: its own), and
+// runs a plain DROP DATABASE, which itself stops autovacuum workers and waits
+// up to 5 s for the terminated sessions to exit. While the database is still
+// "being accessed by other users" (55006) it tries again, for DropRetryFor
+// at most.
 func dropDatabase(ctx context.Context, srv server, dbName string) error {
 	db, err := maintenance(ctx, srv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(dbName))
-	if sqlState(err) == "42601" { // syntax error: server older than 13
-		if _, terr := db.ExecContext(ctx,
-			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()",
-			dbName); terr != nil {
-			return fmt.Errorf("terminate connections to database %s: %w", dbName, terr)
+	deadline := time.Now().Add(DropRetryFor)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		if _, err := db.ExecContext(ctx,
+			"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "+
+				"WHERE datname = ? AND pid <> pg_backend_pid() AND usesysid IS NOT NULL AND pg_has_role(usesysid, 'USAGE')",
+			dbName); err != nil {
+			return fmt.Errorf("terminate our sessions on database %s: %w", dbName, err)
 		}
-		_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS ?", bun.Ident(dbName))
+		_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS ?", bun.Ident(dbName))
+		if err == nil {
+			return nil
+		}
+		if sqlState(err) != "55006" || time.Now().Add(wait).After(deadline) { // 55006 object_in_use
+			return fmt.Errorf("drop database %s: %w", dbName, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drop database %s: %w (gave up: %w)", dbName, err, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("drop database %s: %w", dbName, err)
-	}
-	return nil
 }
 
 // Exists reports whether the worker's database exists on the server of cfg.

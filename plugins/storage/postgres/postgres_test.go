@@ -3,11 +3,14 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
@@ -111,6 +114,142 @@ func TestDestroyWithOpenConnections(t *testing.T) {
 	}
 }
 
+// connect opens a pool on the worker database id as the URL's role, or as
+// the role of another server URL.
+func connect(t *testing.T, serverURL, id string) *sql.DB {
+	t.Helper()
+	name, err := postgres.DatabaseName(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(serverURL), pgdriver.WithDatabase(name)))
+	t.Cleanup(func() { db.Close() })
+	if err := db.PingContext(context.Background()); err != nil {
+		t.Fatalf("connect to %s: %v", name, err)
+	}
+	return db
+}
+
+// TestDestroyTerminatesOurSessions: Destroy, as the non-superuser role of the
+// URL, drops the database although sessions of that role are busy in it:
+// one in the middle of a long statement, one idle inside a transaction that
+// holds locks.
+func TestDestroyTerminatesOurSessions(t *testing.T) {
+	requirePostgres(t)
+	id := uniqueID("busy")
+	s, err := open(t, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := connect(t, serverURL(), id)
+	var super, signal bool
+	if err := db.QueryRow("SELECT rolsuper, pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') FROM pg_roles WHERE rolname = current_user").Scan(&super, &signal); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("role is superuser: %v, member of pg_signal_backend: %v", super, signal)
+
+	idle, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Rollback() //nolint:errcheck
+	if _, err := idle.Exec("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	sleeping := make(chan error, 1)
+	go func() {
+		_, err := db.Exec("SELECT pg_sleep(60)")
+		sleeping <- err
+	}()
+	waitForSessions(t, db, id, 2)
+
+	start := time.Now()
+	if err := s.Destroy(context.Background()); err != nil {
+		t.Fatalf("Destroy with busy sessions of our role: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Destroy took %v", d)
+	}
+	if ok, err := postgres.Exists(context.Background(), config(id)); err != nil || ok {
+		t.Fatalf("database still listed in pg_database (%v, %v)", ok, err)
+	}
+	select {
+	case err := <-sleeping:
+		if err == nil {
+			t.Fatal("the long statement was not terminated")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long statement still runs")
+	}
+}
+
+// TestDestroyWaitsForAnotherRole: a session Destroy may not terminate (an
+// autovacuum worker in production; here a session of the role of
+// RIDESHARE_PG_ADMIN_URL, e.g. a superuser) does not make Destroy fail: it
+// waits until the session leaves. Before, DROP DATABASE … WITH (FORCE) failed
+// at once with "must be a member of the role whose process is being
+// terminated or member of pg_signal_backend".
+func TestDestroyWaitsForAnotherRole(t *testing.T) {
+	requirePostgres(t)
+	admin := os.Getenv("RIDESHARE_PG_ADMIN_URL")
+	if admin == "" {
+		t.Skip("RIDESHARE_PG_ADMIN_URL (a role other than the test role's, e.g. postgres://postgres:…@127.0.0.1:5432/postgres) is not set")
+	}
+	id := uniqueID("foreign")
+	s, err := open(t, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := connect(t, admin, id)
+	if a, b := currentUser(t, other), currentUser(t, connect(t, serverURL(), id)); a == b {
+		t.Fatalf("RIDESHARE_PG_ADMIN_URL must name another role than the test role %s", b)
+	}
+	leaving := make(chan error, 1)
+	go func() { // holds a session for 7 s: longer than one DROP waits by itself
+		_, err := other.Exec("SELECT pg_sleep(7)")
+		other.Close()
+		leaving <- err
+	}()
+	waitForSessions(t, other, id, 1)
+	if err := s.Destroy(context.Background()); err != nil {
+		t.Fatalf("Destroy while another role's session is on the database: %v", err)
+	}
+	if err := <-leaving; err != nil {
+		t.Fatalf("the other role's session was disturbed: %v", err)
+	}
+	if ok, err := postgres.Exists(context.Background(), config(id)); err != nil || ok {
+		t.Fatalf("database still listed in pg_database (%v, %v)", ok, err)
+	}
+}
+
+func currentUser(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var u string
+	if err := db.QueryRow("SELECT current_user").Scan(&u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// waitForSessions waits until n sessions besides db's own query run on the
+// worker database id.
+func waitForSessions(t *testing.T, db *sql.DB, id string, n int) {
+	t.Helper()
+	name, _ := postgres.DatabaseName(id)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got int
+		err := db.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name).Scan(&got)
+		if err == nil && got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions on %s (%v), want %d", got, name, err, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestSameHashAsSQLite: equal data hashes alike on both backends.
 func TestSameHashAsSQLite(t *testing.T) {
 	requirePostgres(t)
@@ -128,8 +267,8 @@ func TestSameHashAsSQLite(t *testing.T) {
 	}
 	for i, w := range writes {
 		for _, s := range []storage.Storage{pg, lite} {
-			if _, err := s.Apply(context.Background(), storagetest.Entry(uint64(i+1), "", w), int64(i)); err != nil {
-				t.Fatal(err)
+			if o, err := storagetest.ApplyOne(context.Background(), s, storagetest.Entry(uint64(i+1), "", w), int64(i)); err != nil || storagetest.Refused(o) != nil {
+				t.Fatal(o, err)
 			}
 		}
 	}
@@ -198,6 +337,11 @@ func TestUnreachable(t *testing.T) {
 func BenchmarkApply(b *testing.B) {
 	requirePostgres(b)
 	storagetest.BenchmarkApply(b, func(b *testing.B) storage.Storage { return fresh(b) })
+}
+
+func BenchmarkGroupCommit(b *testing.B) {
+	requirePostgres(b)
+	storagetest.BenchmarkGroupCommit(b, func(b *testing.B) storage.Storage { return fresh(b) })
 }
 
 func BenchmarkRead(b *testing.B) {

@@ -102,6 +102,10 @@ func BenchmarkApply(b *testing.B) {
 	storagetest.BenchmarkApply(b, func(b *testing.B) storage.Storage { return fresh(b) })
 }
 
+func BenchmarkGroupCommit(b *testing.B) {
+	storagetest.BenchmarkGroupCommit(b, func(b *testing.B) storage.Storage { return fresh(b) })
+}
+
 func BenchmarkRead(b *testing.B) {
 	storagetest.BenchmarkRead(b, func(b *testing.B) storage.Storage { return fresh(b) })
 }

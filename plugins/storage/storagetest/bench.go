@@ -24,11 +24,55 @@ func BenchmarkApply(b *testing.B, open BenchOpener) {
 		for i := 0; i < b.N; i++ {
 			seq := uint64(i + 1)
 			e := Entry(seq, fmt.Sprintf("w-%d", seq), Ride("alice", "01-01-2030:00-00-10", int64(i%198+1), 2))
-			if _, err := s.Apply(ctx, e, int64(seq)); err != nil {
-				b.Fatal(err)
+			if o, err := ApplyOne(ctx, s, e, int64(seq)); err != nil || Refused(o) != nil {
+				b.Fatal(o, err)
 			}
 		}
 	})
+}
+
+// GroupCommitWrites is the run of writes BenchmarkGroupCommit applies per op.
+const GroupCommitWrites = 256
+
+// BenchmarkGroupCommit applies GroupCommitWrites inserts (with write ids) per
+// op, one write per batch (a transaction each) against all in one batch (one
+// transaction), and reports the cost per write.
+func BenchmarkGroupCommit(b *testing.B, open BenchOpener) {
+	for _, per := range []int{1, GroupCommitWrites} {
+		name := "OnePerBatch"
+		if per > 1 {
+			name = fmt.Sprintf("Batch%d", per)
+		}
+		b.Run(name, func(b *testing.B) {
+			s := open(b)
+			ctx := context.Background()
+			var seq uint64
+			ws := make([]dbapi.Entry, GroupCommitWrites)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				for j := range ws {
+					seq++
+					ws[j] = Entry(seq, fmt.Sprintf("w-%d", seq), Ride("alice", "01-01-2030:00-00-10", int64(j%198+1), 2))
+				}
+				b.StartTimer()
+				for lo := 0; lo < len(ws); lo += per {
+					batch := ws[lo : lo+per]
+					outs, err := s.Apply(ctx, storage.Batch{Writes: batch, Epoch: 1, Offset: int64(batch[len(batch)-1].Seq)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, o := range outs {
+						if Refused(o) != nil || o.Redelivered {
+							b.Fatalf("seq %d: %+v", o.Seq, o)
+						}
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*GroupCommitWrites), "ns/write")
+		})
+	}
 }
 
 // BenchmarkRead measures reads on a store of 1000 users and 2000 rides: a
@@ -38,17 +82,27 @@ func BenchmarkRead(b *testing.B, open BenchOpener) {
 	s := open(b)
 	ctx := context.Background()
 	seq := uint64(0)
-	apply := func(w dbapi.WriteRequest) {
+	var ws []dbapi.Entry
+	add := func(w dbapi.WriteRequest) {
 		seq++
-		if _, err := s.Apply(ctx, Entry(seq, "", w), int64(seq)); err != nil {
-			b.Fatal(err)
-		}
+		ws = append(ws, Entry(seq, "", w))
 	}
 	for i := 0; i < 1000; i++ {
-		apply(User(fmt.Sprintf("user%04d", i), "0123456789abcdef0123456789abcdef01234567"))
+		add(User(fmt.Sprintf("user%04d", i), "0123456789abcdef0123456789abcdef01234567"))
 	}
 	for i := 0; i < 2000; i++ {
-		apply(Ride(fmt.Sprintf("user%04d", i%1000), fmt.Sprintf("%02d-01-2030:00-00-10", i%28+1), int64(i%10+1), int64(i%7+1)))
+		add(Ride(fmt.Sprintf("user%04d", i%1000), fmt.Sprintf("%02d-01-2030:00-00-10", i%28+1), int64(i%10+1), int64(i%7+1)))
+	}
+	for lo := 0; lo < len(ws); lo += 500 {
+		outs, err := s.Apply(ctx, storage.Batch{Writes: ws[lo : lo+500], Epoch: 1, Offset: int64(lo + 500)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range outs {
+			if err := Refused(o); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	byKey := dbapi.ReadRequest{Table: "users", Where: map[string]any{"username": "user0500"}}
 	search := dbapi.ReadRequest{Table: "rides", Columns: []string{"ride_id", "created_by", "timestamp"},
