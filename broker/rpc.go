@@ -44,9 +44,10 @@ type RPC struct {
 
 // rpcConn is one connection's channels; replaced whole on reconnect.
 type rpcConn struct {
-	conn *amqp.Connection
-	pubs []*amqp.Channel // confirm mode
-	lost chan struct{}   // closed when the connection is gone
+	conn  *amqp.Connection
+	pubs  []*amqp.Channel // confirm mode: persistent calls (writes)
+	plain []*amqp.Channel // no confirms: the others (reads)
+	lost  chan struct{}   // closed when the connection is gone
 }
 
 // RPCOptions configure an RPC client.
@@ -66,9 +67,12 @@ type RPCOptions struct {
 
 // CallOptions tune one call.
 type CallOptions struct {
-	// Persistent marks the message persistent; with a publisher confirm
-	// refused (nack) the call fails at once with ErrUnavailable. Writes use it
-	// so that a write the broker took survives a broker restart.
+	// Persistent marks the message persistent and publishes it with a
+	// publisher confirm: a message the broker refuses (nack) fails the call
+	// at once with ErrUnavailable. Writes use it so that a write the broker
+	// took survives a broker restart. Other calls (reads) are published
+	// without confirms, which cost the broker a frame per message: a lost
+	// read ends in ErrTimeout.
 	Persistent bool
 	// Expiration drops the request from its queue if no worker took it in
 	// time: used for reads, which are worthless once the caller gave up.
@@ -129,10 +133,14 @@ func (r *RPC) connect(ctx context.Context) error {
 		return fail("consume "+r.opts.ReplyQueue, err)
 	}
 	st := &rpcConn{conn: conn, lost: make(chan struct{})}
-	for i := 0; i < r.opts.Channels; i++ {
+	for i := 0; i < 2*r.opts.Channels; i++ {
 		pc, err := conn.Channel()
 		if err != nil {
 			return fail("open publish channel", err)
+		}
+		if i%2 == 1 {
+			st.plain = append(st.plain, pc)
+			continue
 		}
 		if err := pc.Confirm(false); err != nil {
 			return fail("enable publisher confirms", err)
@@ -152,13 +160,19 @@ func (r *RPC) connect(ctx context.Context) error {
 // instead of waiting for replies that can no longer come.
 func (r *RPC) dispatch(conn *amqp.Connection, replies <-chan amqp.Delivery) {
 	for d := range replies {
-		r.mu.Lock()
-		wait, ok := r.pending[d.CorrelationId]
-		delete(r.pending, d.CorrelationId)
-		r.mu.Unlock()
-		if ok {
-			wait <- Answer{Status: StatusOf(d), Body: d.Body}
+		answers, err := Answers(d)
+		if err != nil {
+			r.log.Error("unreadable reply dropped", "error", err)
+			continue
 		}
+		r.mu.Lock()
+		for id, a := range answers {
+			if wait, ok := r.pending[id]; ok {
+				delete(r.pending, id)
+				wait <- a
+			}
+		}
+		r.mu.Unlock()
 	}
 	if !conn.IsClosed() {
 		r.log.Warn("reply consumer on " + r.opts.ReplyQueue + " was cancelled; reconnecting")
@@ -231,12 +245,19 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 	if opt.Expiration > 0 {
 		msg.Expiration = strconv.FormatInt(opt.Expiration.Milliseconds(), 10)
 	}
-	ch := st.pubs[r.next.Add(1)%uint64(len(st.pubs))]
-	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
-	if err != nil {
+	n := r.next.Add(1)
+	var confirmed <-chan struct{}
+	var conf *amqp.DeferredConfirmation
+	if opt.Persistent {
+		var err error
+		conf, err = st.pubs[n%uint64(len(st.pubs))].PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
+		if err != nil {
+			return Answer{}, fmt.Errorf("publish %s to %s: %w: %v", id, queue, ErrUnavailable, err)
+		}
+		confirmed = conf.Done()
+	} else if err := st.plain[n%uint64(len(st.plain))].PublishWithContext(ctx, "", queue, false, false, msg); err != nil {
 		return Answer{}, fmt.Errorf("publish %s to %s: %w: %v", id, queue, ErrUnavailable, err)
 	}
-	confirmed := conf.Done()
 	for {
 		select {
 		case a := <-wait:

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,37 +11,36 @@ import (
 	"github.com/rideshare/dbaas/dbapi"
 )
 
-// Publish appends entries to the replication log, in order, and returns
-// once the broker has confirmed every one is stored (the confirms are
-// pipelined: one wait for the batch). ch must be in confirm mode. An error
-// means any of them may or may not be in the log: the caller must not
-// assume either (the master stops, and the next one reads the log to find
+// Publish appends entries to the replication log, in order, as ONE message
+// (a JSON array), and returns once the broker has confirmed it is stored. A
+// master's whole batch is one log message: one publish, one confirm, one
+// delivery per follower, whatever the batch size. ch must be in confirm mode.
+// An error means the entries may or may not be in the log: the caller must
+// not assume either (the master stops, and the next one reads the log to find
 // out).
 func Publish(ctx context.Context, ch *amqp.Channel, entries ...dbapi.Entry) error {
-	confs := make([]*amqp.DeferredConfirmation, 0, len(entries))
-	for _, e := range entries {
-		body, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("encode %s entry seq %d: %w", e.Kind, e.Seq, err)
-		}
-		conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", SyncQ, false, false, amqp.Publishing{
-			ContentType:  "application/json",
-			DeliveryMode: amqp.Persistent,
-			Body:         body,
-		})
-		if err != nil {
-			return fmt.Errorf("publish %s entry seq %d: %w", e.Kind, e.Seq, err)
-		}
-		confs = append(confs, conf)
+	if len(entries) == 0 {
+		return nil
 	}
-	for i, conf := range confs {
-		ok, err := conf.WaitContext(ctx)
-		if err != nil {
-			return fmt.Errorf("confirm %s entry seq %d: %w", entries[i].Kind, entries[i].Seq, err)
-		}
-		if !ok {
-			return fmt.Errorf("broker refused %s entry seq %d", entries[i].Kind, entries[i].Seq)
-		}
+	first, last := entries[0], entries[len(entries)-1]
+	body, err := json.Marshal(entries)
+	if err != nil {
+		return fmt.Errorf("encode %d log entries (%s seq %d to %s seq %d): %w", len(entries), first.Kind, first.Seq, last.Kind, last.Seq, err)
+	}
+	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", SyncQ, false, false, amqp.Publishing{
+		ContentType:  "application/json",
+		DeliveryMode: amqp.Persistent,
+		Body:         body,
+	})
+	if err != nil {
+		return fmt.Errorf("publish %s entry seq %d to %s entry seq %d: %w", first.Kind, first.Seq, last.Kind, last.Seq, err)
+	}
+	ok, err := conf.WaitContext(ctx)
+	if err != nil {
+		return fmt.Errorf("confirm %s entry seq %d to %s entry seq %d: %w", first.Kind, first.Seq, last.Kind, last.Seq, err)
+	}
+	if !ok {
+		return fmt.Errorf("broker refused %s entry seq %d to %s entry seq %d", first.Kind, first.Seq, last.Kind, last.Seq)
 	}
 	return nil
 }
@@ -63,20 +63,33 @@ func Follow(ctx context.Context, ch *amqp.Channel, offset int64, prefetch int) (
 	return ds, nil
 }
 
-// DecodeEntry reads one log delivery: the entry and its stream offset.
-func DecodeEntry(d amqp.Delivery) (dbapi.Entry, int64, error) {
+// DecodeEntries reads one log delivery: its entries, in order, and its
+// stream offset. A message holds a JSON array of entries (Publish) or, as
+// logs written before batching do, a single entry object.
+func DecodeEntries(d amqp.Delivery) ([]dbapi.Entry, int64, error) {
 	off, ok := d.Headers["x-stream-offset"].(int64)
 	if !ok {
-		return dbapi.Entry{}, 0, fmt.Errorf("log delivery without x-stream-offset header")
+		return nil, 0, fmt.Errorf("log delivery without x-stream-offset header")
 	}
-	var e dbapi.Entry
-	if err := dbapi.Decode(d.Body, &e); err != nil {
-		return dbapi.Entry{}, off, fmt.Errorf("decode log entry at offset %d: %w", off, err)
+	body := bytes.TrimSpace(d.Body)
+	var entries []dbapi.Entry
+	if len(body) > 0 && body[0] == '[' {
+		if err := dbapi.Decode(body, &entries); err != nil {
+			return nil, off, fmt.Errorf("decode log entries at offset %d: %w", off, err)
+		}
+	} else {
+		var e dbapi.Entry
+		if err := dbapi.Decode(body, &e); err != nil {
+			return nil, off, fmt.Errorf("decode log entry at offset %d: %w", off, err)
+		}
+		entries = []dbapi.Entry{e}
 	}
-	if e.Write != nil {
-		if err := e.Write.Typed(); err != nil {
-			return dbapi.Entry{}, off, fmt.Errorf("log entry at offset %d: %w", off, err)
+	for i := range entries {
+		if w := entries[i].Write; w != nil {
+			if err := w.Typed(); err != nil {
+				return nil, off, fmt.Errorf("log entry seq %d at offset %d: %w", entries[i].Seq, off, err)
+			}
 		}
 	}
-	return e, off, nil
+	return entries, off, nil
 }

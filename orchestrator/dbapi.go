@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/dbapi"
@@ -61,7 +63,7 @@ func (o *Orchestrator) handleRead(w http.ResponseWriter, r *http.Request) {
 func (o *Orchestrator) call(w http.ResponseWriter, r *http.Request, queue string, msg []byte, opt broker.CallOptions) {
 	ctx, cancel := context.WithTimeout(r.Context(), o.opts.RPCTimeout)
 	defer cancel()
-	ans, err := o.rpc.Call(ctx, queue, newID(), msg, opt)
+	ans, err := o.rpc.Call(ctx, queue, requestID(), msg, opt)
 	switch {
 	case errors.Is(err, broker.ErrTimeout):
 		httpjson.WriteError(w, http.StatusGatewayTimeout, fmt.Sprintf("no worker answered on %s within %s", queue, o.opts.RPCTimeout))
@@ -75,8 +77,22 @@ func (o *Orchestrator) call(w http.ResponseWriter, r *http.Request, queue string
 	w.Write(ans.Body)
 }
 
-// newID is a request id: the correlation id of the RPC and, for writes, the
-// id that makes a redelivered write take effect once.
+// requestIDs are this process's random prefix and a counter: a request id
+// is the correlation id of the RPC and, for writes, the write id that makes a
+// redelivered write take effect once, so it must never repeat, across
+// orchestrator restarts too (128 random bits per process), and it is made
+// for every request, so it must be cheap (no read of the system's random
+// source each time).
+var requestIDs = struct {
+	prefix string
+	n      atomic.Uint64
+}{prefix: newID()}
+
+func requestID() string {
+	return requestIDs.prefix + "-" + strconv.FormatUint(requestIDs.n.Add(1), 36)
+}
+
+// newID is 128 random bits in hex.
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

@@ -100,34 +100,36 @@ func (f *follower) applyBatch(ctx context.Context, ds []amqp.Delivery) (bool, er
 		last   amqp.Delivery
 	)
 	for _, d := range ds {
-		e, off, err := broker.DecodeEntry(d)
+		entries, off, err := broker.DecodeEntries(d)
 		if err != nil {
-			// Every replica skips an unreadable entry alike.
-			f.w.log.Error("skipping unreadable log entry", "error", err)
-			e = dbapi.Entry{Kind: dbapi.EntryMark}
+			// Every replica skips an unreadable message alike.
+			f.w.log.Error("skipping unreadable log message", "error", err)
+			entries = nil
 		}
-		switch {
-		case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == s.Epoch && e.Seq == s.Seq+1:
-			writes = append(writes, e)
-			s.Seq = e.Seq
-		case e.Kind == dbapi.EntryEpoch && e.Epoch > s.Epoch:
-			s.Epoch = e.Epoch
-			f.w.log.Info("new master epoch", "epoch", e.Epoch)
-		case e.Kind == dbapi.EntryWrite && e.Epoch < s.Epoch:
-			f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", s.Epoch)
-		case e.Kind == dbapi.EntryWrite:
-			f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", s.Seq, "current_epoch", s.Epoch)
+		for _, e := range entries {
+			switch {
+			case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == s.Epoch && e.Seq == s.Seq+1:
+				writes = append(writes, e)
+				s.Seq = e.Seq
+			case e.Kind == dbapi.EntryEpoch && e.Epoch > s.Epoch:
+				s.Epoch = e.Epoch
+				f.w.log.Info("new master epoch", "epoch", e.Epoch)
+			case e.Kind == dbapi.EntryWrite && e.Epoch < s.Epoch:
+				f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", s.Epoch)
+			case e.Kind == dbapi.EntryWrite:
+				f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", s.Seq, "current_epoch", s.Epoch)
+			}
+			if e.Nonce != "" {
+				nonces = append(nonces, e.Nonce)
+				f.mu.Lock()
+				stop = stop || f.stopAt == e.Nonce
+				f.mu.Unlock()
+			}
 		}
 		s.Offset = off
 		last = d
-		if e.Nonce != "" {
-			nonces = append(nonces, e.Nonce)
-			f.mu.Lock()
-			stop = f.stopAt == e.Nonce
-			f.mu.Unlock()
-			if stop {
-				break
-			}
+		if stop { // a nonce travels alone in its message: nothing after it is ours
+			break
 		}
 	}
 	outs, err := f.w.st.Apply(ctx, storage.Batch{Writes: writes, Epoch: s.Epoch, Offset: s.Offset})

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -213,9 +214,18 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 		return fmt.Errorf("%w: %w (ours %d, current %d)", errTainted, errDeposed, m.epoch, cur)
 	}
 	w.applied.set(last)
+	answers := map[string][]broker.Addressed{} // by reply queue: one message each
 	for i, o := range outs {
-		status, body := writeAnswer(entries[i], o)
-		w.answer(ctx, ds[i], status, body)
+		status, v := writeAnswer(entries[i], o)
+		body, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode the answer to write %s: %w", entries[i].WriteID, err)
+		}
+		to := ds[i].ReplyTo
+		answers[to] = append(answers[to], broker.Addressed{CorrelationID: ds[i].CorrelationId, Status: status, Body: body})
+	}
+	for to, as := range answers {
+		w.answerAll(ctx, to, as)
 	}
 	if err := ds[len(ds)-1].Ack(true); err != nil { // every write of the batch at once
 		return fmt.Errorf("ack writes seq %d-%d: %w", first, last, err)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -95,7 +94,6 @@ func (w *Worker) serveRead(ctx context.Context, d amqp.Delivery) {
 			return
 		}
 	}
-	start := time.Now()
 	rows, err := w.st.Read(ctx, q)
 	if err != nil {
 		w.log.Error("read failed", "table", q.Table, "error", err)
@@ -105,6 +103,5 @@ func (w *Worker) serveRead(ctx context.Context, d amqp.Delivery) {
 	if rows == nil {
 		rows = []map[string]any{}
 	}
-	w.log.Trace("read", "table", q.Table, "rows", len(rows), "took", time.Since(start))
 	w.answer(ctx, d, http.StatusOK, dbapi.ReadResult{Rows: rows, Seq: seq, Worker: w.cfg.ID})
 }

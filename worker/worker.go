@@ -231,6 +231,15 @@ func (w *Worker) answer(ctx context.Context, d amqp.Delivery, status int, v any)
 	}
 }
 
+// answerAll sends the answers of a batch bound for one reply queue.
+func (w *Worker) answerAll(ctx context.Context, replyTo string, as []broker.Addressed) {
+	w.replyMu.Lock()
+	defer w.replyMu.Unlock()
+	if err := broker.ReplyAll(ctx, w.replyCh, replyTo, as); err != nil {
+		w.log.Warn("send answers", "error", err)
+	}
+}
+
 func newNonce() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
