@@ -98,10 +98,14 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	// Invariant 4: serve nothing until the log has been read up to a mark
 	// published now, i.e. past every write acknowledged before this start.
+	catchStart := time.Now()
 	if err := w.catchUp(runCtx, f, fatal); err != nil {
 		return err
 	}
-	w.log.Info("caught up with the replication log", "seq", w.applied.get(), "epoch", w.logEpoch.Load())
+	took := time.Since(catchStart)
+	w.log.Info("caught up with the replication log", "seq", w.applied.get(), "epoch", w.logEpoch.Load(),
+		"writes_applied", w.applied.get()-state.Seq, "took", took.Round(time.Millisecond),
+		"writes_per_sec", int(float64(w.applied.get()-state.Seq)/max(took.Seconds(), 1e-3)))
 	// The election must know the log's epoch before this member can win.
 	w.roleMu.Lock()
 	w.ready = true

@@ -62,7 +62,7 @@ func serveExternal(base string) int {
 	case strings.HasPrefix(name, "badcookie"):
 		hs.MagicCookieValue = "not-the-rideshare-cookie"
 	case strings.HasPrefix(name, "badproto"):
-		hs.ProtocolVersion = 2
+		hs.ProtocolVersion = Handshake.ProtocolVersion + 1
 	}
 	if err := serve(kind, name, f, hs); err != nil {
 		fmt.Fprintln(os.Stderr, err)
