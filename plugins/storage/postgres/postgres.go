@@ -53,6 +53,10 @@ var Dialect = sqlstore.Dialect{
 	TextType:          `TEXT COLLATE "C"`,
 	Snapshot:          sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	IsUniqueViolation: IsUniqueViolation,
+	// pgdriver binds $n parameters only in a prepared statement (Parse, then
+	// Bind); sqlstore runs every statement with values prepared.
+	Placeholder: sqlstore.DollarNumber,
+	QuoteIdent:  sqlstore.AppendDoubleQuoted,
 }
 
 // IsUniqueViolation reports whether err is SQLSTATE 23505 (unique_violation,

@@ -42,6 +42,8 @@ var Dialect = sqlstore.Dialect{
 	TextType:          "TEXT", // BINARY collation: bytewise
 	Snapshot:          sql.TxOptions{ReadOnly: true},
 	IsUniqueViolation: IsUniqueViolation,
+	Placeholder:       sqlstore.QuestionMark,
+	QuoteIdent:        sqlstore.AppendDoubleQuoted,
 }
 
 // IsUniqueViolation reports whether err is a SQLite PRIMARY KEY or UNIQUE

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/uptrace/bun"
-
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
 )
@@ -60,17 +58,18 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, 
 	defer s.wmu.Unlock()
 
 	what := s.describeBatch(b)
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: apply %s: begin: %w", s.name, what, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	r := s.inTx(tx)
 
-	st, err := s.readState(ctx, tx)
+	st, err := s.readState(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := s.lookupRecords(ctx, tx, writeIDs(b.Writes))
+	recs, err := s.lookupRecords(ctx, r, writeIDs(b.Writes))
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +86,7 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, 
 			outs[i] = rec.outcome(ws[i].invalid)
 			continue
 		}
-		o, err := s.applyOne(ctx, tx, e, ws[i], &next)
+		o, err := s.applyOne(ctx, r, e, ws[i], &next)
 		if err != nil {
 			return nil, err
 		}
@@ -98,15 +97,16 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, 
 			fresh = append(fresh, rec)
 		}
 	}
-	if err := s.insertRecords(ctx, tx, fresh); err != nil {
+	if err := s.insertRecords(ctx, r, fresh); err != nil {
 		return nil, err
 	}
-	if err := s.writeState(ctx, tx, next); err != nil {
+	if err := s.writeState(ctx, r, next); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("%s: apply %s: commit: %w", s.name, what, err)
 	}
+	r.warm(ctx)
 	return outs, nil
 }
 
@@ -138,7 +138,7 @@ func (s *Store) check(b storage.Batch) ([]checked, error) {
 // applyOne applies one write that is not a redelivery and returns its
 // outcome; next.NextID moves past the id it inserted. A conflict is an
 // outcome; an error of the database fails the whole batch.
-func (s *Store) applyOne(ctx context.Context, tx bun.Tx, e *dbapi.Entry, c checked, next *storage.State) (storage.Outcome, error) {
+func (s *Store) applyOne(ctx context.Context, r *runner, e *dbapi.Entry, c checked, next *storage.State) (storage.Outcome, error) {
 	o := storage.Outcome{Result: storage.Result{Seq: e.Seq}}
 	if c.invalid != "" {
 		o.Invalid = c.invalid
@@ -155,7 +155,7 @@ func (s *Store) applyOne(ctx context.Context, tx bun.Tx, e *dbapi.Entry, c check
 		}
 		nextID = max(next.NextID, o.ID+1)
 	}
-	rows, conflict, err := s.execIsolated(ctx, tx, w, c.plan)
+	rows, conflict, err := s.execIsolated(ctx, r, w, c.plan)
 	if err != nil {
 		return storage.Outcome{}, fmt.Errorf("%s: apply seq %d (write %q): %w", s.name, e.Seq, e.WriteID, err)
 	}
@@ -182,21 +182,23 @@ func (s *Store) applyOne(ctx context.Context, tx bun.Tx, e *dbapi.Entry, c check
 // Savepoints are kept to that rare case because each costs two more round
 // trips: measured on PostgreSQL, 256 inserts in one batch took 2-4 times as
 // long with a savepoint around each as with ON CONFLICT DO NOTHING.
-func (s *Store) execIsolated(ctx context.Context, tx bun.Tx, w *dbapi.WriteRequest, p writePlan) (rows int64, conflict bool, err error) {
+func (s *Store) execIsolated(ctx context.Context, r *runner, w *dbapi.WriteRequest, p writePlan) (rows int64, conflict bool, err error) {
 	switch {
 	case w.Op == dbapi.OpInsert:
-		rows, err := s.exec(ctx, tx, w)
+		rows, err := s.exec(ctx, r, w)
 		return rows, err == nil && rows == 0, err
 	case !p.setsKey:
 		// A unique violation here would mean a constraint this code does
 		// not know of: the transaction may be aborted, fail the batch.
-		rows, err := s.exec(ctx, tx, w)
+		rows, err := s.exec(ctx, r, w)
 		return rows, false, err
 	}
+	// The savepoint statements carry no value: they run unprepared.
+	tx := r.tx
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return 0, false, fmt.Errorf("savepoint: %w", err)
 	}
-	rows, err = s.exec(ctx, tx, w)
+	rows, err = s.exec(ctx, r, w)
 	if err != nil {
 		if !s.d.IsUniqueViolation(err) {
 			return 0, false, err

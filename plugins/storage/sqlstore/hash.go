@@ -9,9 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"strings"
-
-	"github.com/uptrace/bun"
 
 	"github.com/rideshare/dbaas/dbapi"
 )
@@ -27,21 +24,26 @@ import (
 // backend. It reads one consistent snapshot.
 func (s *Store) Hash(ctx context.Context) (string, error) {
 	opts := s.d.Snapshot
-	tx, err := s.db.BeginTx(ctx, &opts)
+	tx, err := s.sql.BeginTx(ctx, &opts)
 	if err != nil {
 		return "", fmt.Errorf("%s: hash: begin: %w", s.name, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
+	r := s.inTx(tx)
 	h := sha256.New()
 	for _, t := range dbapi.Schema {
-		if err := s.hashTable(ctx, tx, h, t); err != nil {
+		if err := s.hashTable(ctx, r, h, t); err != nil {
 			return "", err
 		}
 	}
+	// warm prepares on the pool: give the connection back first, or with a
+	// pool of one it would wait forever for a second.
+	tx.Rollback() //nolint:errcheck // read-only
+	r.warm(ctx)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (s *Store) hashTable(ctx context.Context, tx bun.Tx, h hash.Hash, t dbapi.Table) error {
+func (s *Store) hashTable(ctx context.Context, r *runner, h hash.Hash, t dbapi.Table) error {
 	var buf []byte
 	str := func(b []byte, x string) []byte {
 		b = binary.AppendUvarint(b, uint64(len(x)))
@@ -55,23 +57,20 @@ func (s *Store) hashTable(ctx context.Context, tx bun.Tx, h hash.Hash, t dbapi.T
 	}
 	h.Write(buf)
 
-	var b strings.Builder
-	args := []any{}
-	b.WriteString("SELECT ")
+	q := s.text(0).sql("SELECT ")
 	for i, c := range t.Columns {
 		if i > 0 {
-			b.WriteString(", ")
+			q.sql(", ")
 		}
-		b.WriteString("?")
-		args = append(args, bun.Ident(c.Name))
+		q.ident(c.Name)
 	}
-	b.WriteString(" FROM ? ORDER BY ")
-	args = append(args, bun.Ident(t.Name))
-	args = appendPK(&b, args, t)
-	rows, err := tx.QueryContext(ctx, b.String(), args...)
+	q.sql(" FROM ").ident(t.Name).sql(" ORDER BY ")
+	appendPK(q, t)
+	rows, done, err := r.query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("%s: hash table %q: %w", s.name, t.Name, err)
 	}
+	defer done()
 	defer rows.Close()
 	raw := make([]any, len(t.Columns))
 	ptrs := make([]any, len(t.Columns))

@@ -6,82 +6,77 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
-
-	"github.com/uptrace/bun"
 
 	"github.com/rideshare/dbaas/dbapi"
 )
 
 // Read runs a read: the requested columns (all when none) of the rows whose
-// columns equal every where value, ordered by q.OrderBy and then by primary
-// key (so the answer is deterministic), at most q.Limit rows (0: no limit).
+// columns equal every where value, ordered by req.OrderBy and then by primary
+// key (so the answer is deterministic), at most req.Limit rows (0: no limit).
 // Rows hold int64 for integer columns and string for text columns. Names are
 // checked against the schema; a bad name or value is a *dbapi.InvalidError.
-func (s *Store) Read(ctx context.Context, q dbapi.ReadRequest) ([]map[string]any, error) {
-	t, ok := dbapi.LookupTable(q.Table)
+func (s *Store) Read(ctx context.Context, req dbapi.ReadRequest) ([]map[string]any, error) {
+	t, ok := dbapi.LookupTable(req.Table)
 	if !ok {
-		return nil, fmt.Errorf("%s: read: %w", s.name, &dbapi.InvalidError{Msg: fmt.Sprintf("table: unknown table %q", q.Table)})
+		return nil, fmt.Errorf("%s: read: %w", s.name, &dbapi.InvalidError{Msg: fmt.Sprintf("table: unknown table %q", req.Table)})
 	}
-	cols := make([]dbapi.Column, 0, len(q.Columns))
-	if len(q.Columns) == 0 {
+	cols := make([]dbapi.Column, 0, len(req.Columns))
+	if len(req.Columns) == 0 {
 		cols = append(cols, t.Columns...)
 	}
-	for i, name := range q.Columns {
+	for i, name := range req.Columns {
 		c, ok := t.Column(name)
 		if !ok {
 			return nil, fmt.Errorf("%s: read: %w", s.name, &dbapi.InvalidError{Msg: fmt.Sprintf("columns[%d]: unknown column %q in table %q", i, name, t.Name)})
 		}
 		cols = append(cols, c)
 	}
-	where := make(map[string]any, len(q.Where))
-	for k, v := range q.Where {
+	where := make(map[string]any, len(req.Where))
+	for k, v := range req.Where {
 		where[k] = v
 	}
 	if err := bindAll(t, "where", where); err != nil {
 		return nil, fmt.Errorf("%s: read: %w", s.name, err)
 	}
-	if q.Limit < 0 {
-		return nil, fmt.Errorf("%s: read: %w", s.name, &dbapi.InvalidError{Msg: fmt.Sprintf("limit: must not be negative, got %d", q.Limit)})
+	if req.Limit < 0 {
+		return nil, fmt.Errorf("%s: read: %w", s.name, &dbapi.InvalidError{Msg: fmt.Sprintf("limit: must not be negative, got %d", req.Limit)})
 	}
 
-	var b strings.Builder
-	args := make([]any, 0, 2*len(cols)+2*len(where)+2*len(t.PrimaryKey)+4)
-	b.WriteString("SELECT ")
+	// The text depends on the shape only (columns, where keys, order, limit
+	// or not), so reads of one shape share a prepared statement.
+	q := s.text(len(where) + 1)
+	q.sql("SELECT ")
 	for i, c := range cols {
 		if i > 0 {
-			b.WriteString(", ")
+			q.sql(", ")
 		}
-		b.WriteString("?")
-		args = append(args, bun.Ident(c.Name))
+		q.ident(c.Name)
 	}
-	b.WriteString(" FROM ?")
-	args = append(args, bun.Ident(t.Name))
-	args = appendWhere(&b, args, where)
-	b.WriteString(" ORDER BY ")
-	if col, desc := q.OrderColumn(); col != "" {
+	q.sql(" FROM ").ident(t.Name)
+	appendWhere(q, where)
+	q.sql(" ORDER BY ")
+	if col, desc := req.OrderColumn(); col != "" {
 		c, ok := t.Column(col)
 		if !ok {
 			return nil, fmt.Errorf("%s: read: %w", s.name, &dbapi.InvalidError{Msg: fmt.Sprintf("order_by: unknown column %q in table %q", col, t.Name)})
 		}
-		b.WriteString("? ")
-		args = append(args, bun.Ident(c.Name))
+		q.ident(c.Name)
 		if desc {
-			b.WriteString("DESC, ")
+			q.sql(" DESC, ")
 		} else {
-			b.WriteString("ASC, ")
+			q.sql(" ASC, ")
 		}
 	}
-	args = appendPK(&b, args, t)
-	if q.Limit > 0 {
-		b.WriteString(" LIMIT ?")
-		args = append(args, int64(q.Limit))
+	appendPK(q, t)
+	if req.Limit > 0 {
+		q.sql(" LIMIT ").value(int64(req.Limit))
 	}
 
-	rows, err := s.db.QueryContext(ctx, b.String(), args...)
+	rows, done, err := s.pool().query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read table %q: %w", s.name, t.Name, err)
 	}
+	defer done()
 	defer rows.Close()
 	out := []map[string]any{}
 	raw := make([]any, len(cols))
@@ -109,15 +104,14 @@ func (s *Store) Read(ctx context.Context, q dbapi.ReadRequest) ([]map[string]any
 	return out, nil
 }
 
-func appendPK(b *strings.Builder, args []any, t dbapi.Table) []any {
+// appendPK appends the primary key as an ORDER BY list.
+func appendPK(q *sqlText, t dbapi.Table) {
 	for i, k := range t.PrimaryKey {
 		if i > 0 {
-			b.WriteString(", ")
+			q.sql(", ")
 		}
-		b.WriteString("? ASC")
-		args = append(args, bun.Ident(k))
+		q.ident(k).sql(" ASC")
 	}
-	return args
 }
 
 // normalize turns a driver value into the column's Go type.

@@ -6,9 +6,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
-
-	"github.com/uptrace/bun"
+	"math/bits"
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
@@ -23,9 +21,12 @@ const (
 
 // Chunks that keep a statement far below the bind-variable limits of both
 // backends (SQLite 32766, PostgreSQL 65535) and its text reasonably short.
+// Both are powers of two: a statement carries a power of two of ids or rows
+// (see lookupRecords, insertRecords), so that there are few texts to
+// prepare (10 lookups, 8 inserts) rather than one per batch size.
 const (
-	lookupChunk = 500 // write ids per SELECT … IN
-	recordChunk = 200 // rows per multi-row INSERT (5 values each)
+	lookupChunk = 512 // write ids per SELECT … IN
+	recordChunk = 128 // rows per multi-row INSERT (5 values each)
 )
 
 // writeRecord is one row of the writes table.
@@ -72,25 +73,35 @@ func invalidRecorded(writeID string, seq uint64) string {
 }
 
 // lookupRecords returns the records of the given write ids that exist, by id.
-func (s *Store) lookupRecords(ctx context.Context, db bun.IConn, ids []string) (map[string]writeRecord, error) {
+func (s *Store) lookupRecords(ctx context.Context, r *runner, ids []string) (map[string]writeRecord, error) {
 	recs := make(map[string]writeRecord, len(ids))
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), lookupChunk)]
 		ids = ids[len(chunk):]
-		if err := s.scanRecords(ctx, db, recs, chunk); err != nil {
+		if err := s.scanRecords(ctx, r, recs, chunk); err != nil {
 			return nil, err
 		}
 	}
 	return recs, nil
 }
 
-func (s *Store) scanRecords(ctx context.Context, db bun.IConn, into map[string]writeRecord, ids []string) error {
-	rows, err := db.QueryContext(ctx,
-		"SELECT write_id, seq, rows_affected, id, failed FROM ? WHERE write_id IN (?)",
-		bun.Ident(WritesTable), bun.In(ids))
+// scanRecords looks ids up in one statement. It binds a power of two of ids,
+// the last one repeated up to it: IN matches each row once whatever repeats.
+func (s *Store) scanRecords(ctx context.Context, r *runner, into map[string]writeRecord, ids []string) error {
+	n := 1 << bits.Len(uint(len(ids)-1)) // the least power of two >= len(ids)
+	q := s.text(n).sql("SELECT write_id, seq, rows_affected, id, failed FROM ").ident(WritesTable).sql(" WHERE write_id IN (")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			q.sql(", ")
+		}
+		q.value(ids[min(i, len(ids)-1)])
+	}
+	q.sql(")")
+	rows, done, err := r.query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("%s: read table %q (%d write ids from %q): %w", s.name, WritesTable, len(ids), ids[0], err)
 	}
+	defer done()
 	defer rows.Close()
 	for rows.Next() {
 		var rec writeRecord
@@ -107,23 +118,23 @@ func (s *Store) scanRecords(ctx context.Context, db bun.IConn, into map[string]w
 	return nil
 }
 
-// insertRecords adds new records, a few hundred per statement.
-func (s *Store) insertRecords(ctx context.Context, db bun.IConn, recs []writeRecord) error {
+// insertRecords adds new records, up to recordChunk per statement: each
+// statement inserts the largest power of two of rows that is left (200
+// records: 128, 64, 8), so there are only log2(recordChunk)+1 texts.
+func (s *Store) insertRecords(ctx context.Context, r *runner, recs []writeRecord) error {
 	for len(recs) > 0 {
-		chunk := recs[:min(len(recs), recordChunk)]
-		recs = recs[len(chunk):]
-		var q strings.Builder
-		args := make([]any, 0, 1+5*len(chunk))
-		args = append(args, bun.Ident(WritesTable))
-		q.WriteString("INSERT INTO ? (write_id, seq, rows_affected, id, failed) VALUES ")
-		for i, r := range chunk {
+		n := 1 << (bits.Len(uint(min(len(recs), recordChunk))) - 1)
+		chunk := recs[:n]
+		recs = recs[n:]
+		q := s.text(5 * n).sql("INSERT INTO ").ident(WritesTable).sql(" (write_id, seq, rows_affected, id, failed) VALUES ")
+		for i, rec := range chunk {
 			if i > 0 {
-				q.WriteString(", ")
+				q.sql(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?)")
-			args = append(args, r.writeID, int64(r.res.Seq), r.res.RowsAffected, r.res.ID, r.failed)
+			q.sql("(").value(rec.writeID).sql(", ").value(int64(rec.res.Seq)).sql(", ").value(rec.res.RowsAffected).
+				sql(", ").value(rec.res.ID).sql(", ").value(rec.failed).sql(")")
 		}
-		if _, err := db.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := r.exec(ctx, q); err != nil {
 			return fmt.Errorf("%s: write table %q (%d records from write %q): %w", s.name, WritesTable, len(chunk), chunk[0].writeID, err)
 		}
 	}
@@ -139,7 +150,7 @@ func (s *Store) Lookup(ctx context.Context, writeID string) (storage.Result, boo
 	if writeID == "" {
 		return storage.Result{}, false, nil
 	}
-	recs, err := s.lookupRecords(ctx, s.db, []string{writeID})
+	recs, err := s.lookupRecords(ctx, s.pool(), []string{writeID})
 	if err != nil {
 		return storage.Result{}, false, err
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/rideshare/dbaas/dbapi"
 )
 
@@ -42,51 +40,50 @@ func (s *Store) createTablesRetrying(ctx context.Context) error {
 	return err
 }
 
+// createTables runs the DDL. It carries no value, only names and types, and
+// runs once per Open: unprepared.
 func (s *Store) createTables(ctx context.Context) error {
+	ddl := func(q *sqlText) error {
+		_, err := s.sql.ExecContext(ctx, string(q.b))
+		return err
+	}
 	for _, t := range dbapi.Schema {
 		if strings.HasPrefix(t.Name, InternalPrefix) {
 			return fmt.Errorf("%s: schema table %q uses the internal prefix %q", s.name, t.Name, InternalPrefix)
 		}
-		var q strings.Builder
-		args := []any{bun.Ident(t.Name)}
-		q.WriteString("CREATE TABLE IF NOT EXISTS ? (")
+		q := s.text(0).sql("CREATE TABLE IF NOT EXISTS ").ident(t.Name).sql(" (")
 		for _, c := range t.Columns {
 			typ, err := s.colType(c.Type)
 			if err != nil {
 				return fmt.Errorf("%s: table %q column %q: %w", s.name, t.Name, c.Name, err)
 			}
-			q.WriteString("? ? NOT NULL, ")
-			args = append(args, bun.Ident(c.Name), bun.Safe(typ))
+			q.ident(c.Name).sql(" " + typ + " NOT NULL, ")
 		}
-		q.WriteString("PRIMARY KEY (")
+		q.sql("PRIMARY KEY (")
 		for i, k := range t.PrimaryKey {
 			if i > 0 {
-				q.WriteString(", ")
+				q.sql(", ")
 			}
-			q.WriteString("?")
-			args = append(args, bun.Ident(k))
+			q.ident(k)
 		}
-		q.WriteString("))")
-		if _, err := s.db.ExecContext(ctx, q.String(), args...); err != nil {
+		q.sql("))")
+		if err := ddl(q); err != nil {
 			return fmt.Errorf("%s: create table %q: %w", s.name, t.Name, err)
 		}
 	}
-	i, tx := bun.Safe(s.d.IntegerType), bun.Safe(s.d.TextType)
-	if _, err := s.db.ExecContext(ctx,
-		"CREATE TABLE IF NOT EXISTS ? (id ? NOT NULL PRIMARY KEY, seq ? NOT NULL, epoch ? NOT NULL, "+
-			"stream_offset ? NOT NULL, next_id ? NOT NULL)",
-		bun.Ident(StateTable), i, i, i, i, i); err != nil {
+	i, tx := s.d.IntegerType, s.d.TextType
+	if err := ddl(s.text(0).sql("CREATE TABLE IF NOT EXISTS ").ident(StateTable).sql(
+		" (id " + i + " NOT NULL PRIMARY KEY, seq " + i + " NOT NULL, epoch " + i + " NOT NULL, " +
+			"stream_offset " + i + " NOT NULL, next_id " + i + " NOT NULL)")); err != nil {
 		return fmt.Errorf("%s: create table %q: %w", s.name, StateTable, err)
 	}
-	if _, err := s.db.ExecContext(ctx,
-		"INSERT INTO ? (id, seq, epoch, stream_offset, next_id) VALUES (1, 0, 0, -1, 1) ON CONFLICT DO NOTHING",
-		bun.Ident(StateTable)); err != nil {
+	if err := ddl(s.text(0).sql("INSERT INTO ").ident(StateTable).sql(
+		" (id, seq, epoch, stream_offset, next_id) VALUES (1, 0, 0, -1, 1) ON CONFLICT DO NOTHING")); err != nil {
 		return fmt.Errorf("%s: initialise table %q: %w", s.name, StateTable, err)
 	}
-	if _, err := s.db.ExecContext(ctx,
-		"CREATE TABLE IF NOT EXISTS ? (write_id ? NOT NULL PRIMARY KEY, seq ? NOT NULL, "+
-			"rows_affected ? NOT NULL, id ? NOT NULL, failed ? NOT NULL)",
-		bun.Ident(WritesTable), tx, i, i, i, i); err != nil {
+	if err := ddl(s.text(0).sql("CREATE TABLE IF NOT EXISTS ").ident(WritesTable).sql(
+		" (write_id " + tx + " NOT NULL PRIMARY KEY, seq " + i + " NOT NULL, " +
+			"rows_affected " + i + " NOT NULL, id " + i + " NOT NULL, failed " + i + " NOT NULL)")); err != nil {
 		return fmt.Errorf("%s: create table %q: %w", s.name, WritesTable, err)
 	}
 	return nil

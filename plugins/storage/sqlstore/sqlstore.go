@@ -1,13 +1,17 @@
 // Package sqlstore is the SQL implementation of storage.Storage shared by the
 // sqlite and postgres backends. It is dialect-agnostic: a backend opens a
 // *bun.DB and describes its few differences in a Dialect; sqlstore does the
-// rest.
+// rest, on the *sql.DB under it.
 //
 // Invariants:
 //   - Every identifier that reaches SQL comes from dbapi.Schema (or is one of
-//     the two internal table names below) and is quoted with bun.Ident; every
-//     value is a `?` argument formatted by bun's dialect, never spliced into
-//     the query text by this package.
+//     the two internal table names below) and is quoted by the dialect;
+//     every value is a bound parameter (the dialect's placeholder in the
+//     text), never spliced into SQL. So a statement's text depends only on
+//     its shape, and each text is prepared once per store and reused
+//     (stmt.go); statements run prepared even when the cache is full,
+//     because pgdriver splices the arguments of an unprepared statement into
+//     its text client side.
 //   - The schema tables hold only the data; the replica's position (State) and
 //     the record of applied write ids live in two internal tables whose names
 //     start with "_rideshare_" (no schema table may), and are written in the
@@ -23,7 +27,8 @@
 //
 // Files: schema.go creates the tables, state.go is the State row, records.go
 // the write-id records, apply.go the batch transaction, write.go checks and
-// executes one write, read.go and hash.go read.
+// executes one write, read.go and hash.go read, stmt.go builds the SQL text
+// and keeps the prepared statements.
 package sqlstore
 
 import (
@@ -59,6 +64,11 @@ type Dialect struct {
 	// IsUniqueViolation reports whether a driver error is a primary-key or
 	// unique constraint violation.
 	IsUniqueViolation func(error) bool
+	// Placeholder is how the driver spells a bound parameter.
+	Placeholder PlaceholderStyle
+	// QuoteIdent appends name quoted as an identifier (AppendDoubleQuoted on
+	// both backends).
+	QuoteIdent func(b []byte, name string) []byte
 }
 
 // Options describe one store.
@@ -74,9 +84,12 @@ type Options struct {
 // Store is one replica's database; it implements storage.Storage.
 type Store struct {
 	db   *bun.DB
+	sql  *sql.DB // db's; every statement runs on it, bun formats none
 	name string
 	d    Dialect
 	rm   func(ctx context.Context) error
+
+	stmts *stmtCache
 
 	wmu sync.Mutex // serializes Apply
 
@@ -90,10 +103,12 @@ var _ storage.Storage = (*Store)(nil)
 // returns the store. It owns db from now on: Close closes it. On error db is
 // left open for the caller to close.
 func New(ctx context.Context, db *bun.DB, opts Options) (*Store, error) {
-	if opts.Dialect.IsUniqueViolation == nil || opts.Dialect.IntegerType == "" || opts.Dialect.TextType == "" {
+	d := opts.Dialect
+	if d.IsUniqueViolation == nil || d.IntegerType == "" || d.TextType == "" || d.QuoteIdent == nil ||
+		(d.Placeholder != QuestionMark && d.Placeholder != DollarNumber) {
 		return nil, fmt.Errorf("%s: sqlstore: incomplete dialect", opts.Name)
 	}
-	s := &Store{db: db, name: opts.Name, d: opts.Dialect, rm: opts.Remove}
+	s := &Store{db: db, sql: db.DB, name: opts.Name, d: d, rm: opts.Remove, stmts: newStmtCache(db.DB)}
 	if err := s.createTablesRetrying(ctx); err != nil {
 		return nil, err
 	}
@@ -103,11 +118,18 @@ func New(ctx context.Context, db *bun.DB, opts Options) (*Store, error) {
 // DB returns the underlying database (for tests and benchmarks).
 func (s *Store) DB() *bun.DB { return s.db }
 
-// Close releases the database, keeping its data. It is idempotent.
+// Close releases the database and its prepared statements, keeping its
+// data. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		serr := s.stmts.close()
+		if serr != nil {
+			serr = fmt.Errorf("%s: close: %w", s.name, serr)
+		}
 		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("%s: close: %w", s.name, err)
+			s.closeErr = errors.Join(serr, fmt.Errorf("%s: close: %w", s.name, err))
+		} else {
+			s.closeErr = serr
 		}
 	})
 	return s.closeErr

@@ -12,8 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/uptrace/bun"
-
 	"github.com/rideshare/dbaas/dbapi"
 )
 
@@ -157,31 +155,27 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// appendWhere appends " WHERE a = ? AND b = ?" for m (keys in sorted order).
-func appendWhere(q *strings.Builder, args []any, m map[string]any) []any {
+// appendWhere appends ` WHERE "a" = ? AND "b" = ?` for m (keys in sorted
+// order, so one set of keys is one text), each value bound.
+func appendWhere(q *sqlText, m map[string]any) {
 	for i, k := range sortedKeys(m) {
 		if i == 0 {
-			q.WriteString(" WHERE ? = ?")
+			q.sql(" WHERE ")
 		} else {
-			q.WriteString(" AND ? = ?")
+			q.sql(" AND ")
 		}
-		args = append(args, bun.Ident(k), m[k])
+		q.ident(k).sql(" = ").value(m[k])
 	}
-	return args
 }
 
 // exec runs a planned write and returns the rows it affected. An insert
 // whose key exists affects 0 rows (ON CONFLICT DO NOTHING); an update may
 // fail with a unique violation.
-func (s *Store) exec(ctx context.Context, tx bun.Tx, w *dbapi.WriteRequest) (int64, error) {
+func (s *Store) exec(ctx context.Context, r *runner, w *dbapi.WriteRequest) (int64, error) {
 	if w.Op == dbapi.OpClear {
 		var total int64
 		for _, t := range dbapi.Schema {
-			r, err := tx.ExecContext(ctx, "DELETE FROM ?", bun.Ident(t.Name))
-			if err != nil {
-				return 0, fmt.Errorf("clear table %q: %w", t.Name, err)
-			}
-			n, err := r.RowsAffected()
+			n, err := r.exec(ctx, s.text(0).sql("DELETE FROM ").ident(t.Name))
 			if err != nil {
 				return 0, fmt.Errorf("clear table %q: %w", t.Name, err)
 			}
@@ -189,49 +183,41 @@ func (s *Store) exec(ctx context.Context, tx bun.Tx, w *dbapi.WriteRequest) (int
 		}
 		return total, nil
 	}
-	var q strings.Builder
-	args := []any{bun.Ident(w.Table)}
+	q := s.text(len(w.Values) + len(w.Where))
 	switch w.Op {
 	case dbapi.OpInsert:
 		keys := sortedKeys(w.Values)
-		q.WriteString("INSERT INTO ? (")
+		q.sql("INSERT INTO ").ident(w.Table).sql(" (")
 		for i, k := range keys {
 			if i > 0 {
-				q.WriteString(", ")
+				q.sql(", ")
 			}
-			q.WriteString("?")
-			args = append(args, bun.Ident(k))
+			q.ident(k)
 		}
-		q.WriteString(") VALUES (")
+		q.sql(") VALUES (")
 		for i, k := range keys {
 			if i > 0 {
-				q.WriteString(", ")
+				q.sql(", ")
 			}
-			q.WriteString("?")
-			args = append(args, w.Values[k])
+			q.value(w.Values[k])
 		}
 		// A duplicate key changes nothing and affects 0 rows instead of
 		// failing, which on PostgreSQL would abort the whole transaction.
-		q.WriteString(") ON CONFLICT DO NOTHING")
+		q.sql(") ON CONFLICT DO NOTHING")
 	case dbapi.OpUpdate:
-		q.WriteString("UPDATE ? SET ")
+		q.sql("UPDATE ").ident(w.Table).sql(" SET ")
 		for i, k := range sortedKeys(w.Values) {
 			if i > 0 {
-				q.WriteString(", ")
+				q.sql(", ")
 			}
-			q.WriteString("? = ?")
-			args = append(args, bun.Ident(k), w.Values[k])
+			q.ident(k).sql(" = ").value(w.Values[k])
 		}
-		args = appendWhere(&q, args, w.Where)
+		appendWhere(q, w.Where)
 	case dbapi.OpDelete:
-		q.WriteString("DELETE FROM ?")
-		args = appendWhere(&q, args, w.Where)
+		q.sql("DELETE FROM ").ident(w.Table)
+		appendWhere(q, w.Where)
 	}
-	r, err := tx.ExecContext(ctx, q.String(), args...)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", w.Op, describe(w), err)
-	}
-	n, err := r.RowsAffected()
+	n, err := r.exec(ctx, q)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", w.Op, describe(w), err)
 	}

@@ -75,9 +75,14 @@ func BenchmarkGroupCommit(b *testing.B, open BenchOpener) {
 	}
 }
 
-// BenchmarkRead measures reads on a store of 1000 users and 2000 rides: a
+// byCreator is how many creators BenchmarkRead's RidesByCreator cycles over.
+const byCreator = 100
+
+// BenchmarkRead measures reads on a store of 1000 users and 2500 rides: a
 // primary-key lookup, the ride search (where + order + limit), and the same
-// search from parallel goroutines.
+// search from parallel goroutines; then the two reads a replica answers most,
+// with a different value on every op (same statement shape, other values):
+// a user by key, and the 5 latest rides of a creator.
 func BenchmarkRead(b *testing.B, open BenchOpener) {
 	s := open(b)
 	ctx := context.Background()
@@ -93,8 +98,14 @@ func BenchmarkRead(b *testing.B, open BenchOpener) {
 	for i := 0; i < 2000; i++ {
 		add(Ride(fmt.Sprintf("user%04d", i%1000), fmt.Sprintf("%02d-01-2030:00-00-10", i%28+1), int64(i%10+1), int64(i%7+1)))
 	}
+	// 5 more rides (1 -> 1, outside the search) for each of the first
+	// creators, so each has 7 and a read of its 5 latest is full.
+	for i := 0; i < 5*byCreator; i++ {
+		add(Ride(fmt.Sprintf("user%04d", i%byCreator), fmt.Sprintf("%02d-02-2030:00-00-10", i/byCreator+1), 1, 1))
+	}
 	for lo := 0; lo < len(ws); lo += 500 {
-		outs, err := s.Apply(ctx, storage.Batch{Writes: ws[lo : lo+500], Epoch: 1, Offset: int64(lo + 500)})
+		hi := min(lo+500, len(ws))
+		outs, err := s.Apply(ctx, storage.Batch{Writes: ws[lo:hi], Epoch: 1, Offset: int64(hi)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -125,6 +136,33 @@ func BenchmarkRead(b *testing.B, open BenchOpener) {
 	}
 	run("ByKey", byKey, 1)
 	run("Search", search, 28)
+	users := make([]dbapi.ReadRequest, 1000)
+	for i := range users {
+		users[i] = dbapi.ReadRequest{Table: "users", Where: map[string]any{"username": fmt.Sprintf("user%04d", i)}}
+	}
+	rides := make([]dbapi.ReadRequest, byCreator)
+	for i := range rides {
+		rides[i] = dbapi.ReadRequest{Table: "rides", Where: map[string]any{"created_by": fmt.Sprintf("user%04d", i)},
+			OrderBy: "timestamp desc", Limit: 5}
+	}
+	runEach := func(name string, qs []dbapi.ReadRequest, want int) {
+		for i := range qs {
+			if err := qs[i].Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				rows, err := s.Read(ctx, qs[i%len(qs)])
+				if err != nil || len(rows) != want {
+					b.Fatalf("read %+v: %d rows, %v", qs[i%len(qs)], len(rows), err)
+				}
+			}
+		})
+	}
+	runEach("UserByKey", users, 1)
+	runEach("RidesByCreator", rides, 5)
 	b.Run("SearchParallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {

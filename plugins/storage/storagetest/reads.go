@@ -1,12 +1,14 @@
 package storagetest
 
-// Contract tests of what reads see: Hash, Read, reads during applies.
+// Contract tests of what reads see: Hash, Read, reads during applies, and
+// values bound rather than spliced into SQL.
 
 import (
 	"context"
 	"fmt"
 	"maps"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,4 +198,81 @@ func testConcurrent(t *testing.T, open Opener) {
 		t.Fatal("no read completed during the applies")
 	}
 	t.Logf("%d reads completed during %d applies", reads.Load(), writes)
+}
+
+// testBound: values are bound parameters, never spliced into SQL. Values that
+// mean something in SQL text or to a placeholder parser (`?`, `$1`, quotes,
+// comments, dollar quoting, control characters) are stored and read back
+// intact by every statement that carries values (insert, update, delete,
+// where, limit, the write-id records), and a where matches them exactly:
+// neither a near miss nor the same values in swapped columns.
+func testBound(t *testing.T, open Opener) {
+	s := open(t)
+	f := &feeder{t: t, s: s}
+	tricky := []string{
+		`?`, `$1`, `?1 ?2 :name @p $2::text`, `'`, `''`, `"`, `' || '`, `\`,
+		"ctl \x01\x1b\x1f\x7f\ttab\r\nnewline", `$$dollar quoted$$`, `E'\x41'`, `-- comment`, `/* c */`,
+	}
+	for i, v := range tricky {
+		pw := fmt.Sprintf("%s pw-%d ? $1 '", v, i)
+		f.must(User(v, pw))
+		rows := mustRead(t, s, dbapi.ReadRequest{Table: "users", Where: map[string]any{"username": v}})
+		if want := []map[string]any{{"username": v, "password": pw}}; !reflect.DeepEqual(rows, want) {
+			t.Fatalf("read back %q: %q, want %q", v, rows, want)
+		}
+		for _, miss := range []string{v + " ", " " + v, v + "'", strings.ToUpper(v) + "x"} {
+			if rows := mustRead(t, s, dbapi.ReadRequest{Table: "users", Where: map[string]any{"username": miss}}); len(rows) != 0 {
+				t.Fatalf("where username = %q matched %q", miss, rows)
+			}
+		}
+		pw2 := "$2 ? " + v
+		if r := f.must(dbapi.WriteRequest{Table: "users", Op: dbapi.OpUpdate, Values: map[string]any{"password": pw2}, Where: map[string]any{"username": v}}); r.RowsAffected != 1 {
+			t.Fatalf("update where username = %q: %d rows", v, r.RowsAffected)
+		}
+		rows = mustRead(t, s, dbapi.ReadRequest{Table: "users", Columns: []string{"password"}, Where: map[string]any{"username": v}})
+		if want := []map[string]any{{"password": pw2}}; !reflect.DeepEqual(rows, want) {
+			t.Fatalf("updated %q: %q, want %q", v, rows, want)
+		}
+	}
+	if n := count(t, s, "users"); n != len(tricky) {
+		t.Fatalf("users: %d rows, want %d", n, len(tricky))
+	}
+
+	// Two values in one statement: each placeholder binds its own value, so
+	// the same values in swapped columns match nothing.
+	a := f.must(Ride(`?`, `$1`, 1, 2)).ID
+	b := f.must(Ride(`$1`, `?`, 1, 2)).ID
+	for _, c := range []struct {
+		by, ts string
+		want   int64
+	}{{`?`, `$1`, a}, {`$1`, `?`, b}} {
+		rows := mustRead(t, s, dbapi.ReadRequest{Table: "rides", Columns: []string{"ride_id", "created_by", "timestamp"},
+			Where: map[string]any{"created_by": c.by, "timestamp": c.ts}, OrderBy: "timestamp desc", Limit: 1})
+		if want := []map[string]any{{"ride_id": c.want, "created_by": c.by, "timestamp": c.ts}}; !reflect.DeepEqual(rows, want) {
+			t.Fatalf("ride by %q at %q: %q, want %q", c.by, c.ts, rows, want)
+		}
+	}
+
+	// Write ids are values too (the records table).
+	id := `w'?$1"` + "\x01"
+	o, err := ApplyOne(ctx(t), s, Entry(f.seq+1, id, User("by-id", "p")), int64(f.seq+1)*10)
+	if err != nil || Refused(o) != nil {
+		t.Fatalf("apply write %q: %+v, %v", id, o, err)
+	}
+	f.seq++
+	if r, ok, err := s.Lookup(ctx(t), id); err != nil || !ok || r != o.Result {
+		t.Fatalf("Lookup(%q) = %+v, %v, %v; want %+v", id, r, ok, err, o.Result)
+	}
+	if _, ok, err := s.Lookup(ctx(t), `w'?$1"`); err != nil || ok {
+		t.Fatalf("Lookup of a prefix of %q: found %v, %v", id, ok, err)
+	}
+
+	for _, v := range tricky {
+		if r := f.must(dbapi.WriteRequest{Table: "users", Op: dbapi.OpDelete, Where: map[string]any{"username": v}}); r.RowsAffected != 1 {
+			t.Fatalf("delete where username = %q: %d rows", v, r.RowsAffected)
+		}
+	}
+	if rows := mustRead(t, s, dbapi.ReadRequest{Table: "users", Columns: []string{"username"}}); !reflect.DeepEqual(rows, []map[string]any{{"username": "by-id"}}) {
+		t.Fatalf("users left after the deletes: %q", rows)
+	}
 }
