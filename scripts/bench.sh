@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/bench.sh — `make bench`: measure the data path on a freshly started stack.
 #
-# Starts `rideshare up` on the embedded defaults (hcl/local.hcl) with its own RabbitMQ vhost
-# (emptied first), its own ZooKeeper root and a fresh data dir, runs `rideshare bench` against
+# Starts `rideshare up` on the embedded defaults (hcl/local.hcl: 1 master + 1 slave) with its
+# own RabbitMQ vhost (emptied first), its own ZooKeeper root, a fresh data dir and the scaler's
+# interval at 24h (the read phase would otherwise scale the slaves out to 8 in the middle of the
+# runs, and 8 followers on 2 cores change every later figure), runs `rideshare bench` against
 # it RUNS times and prints the median of each figure beside the floor of the same runs (a bare
 # AMQP echo RPC on the same broker), then stops the stack. Needs `make build services` first
 # (the Makefile does that).
@@ -23,7 +25,7 @@ rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true
 rabbitmqctl -q add_vhost "$VHOST" >/dev/null
 rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
 
-"$BIN" up -config hcl/local.hcl -var "amqp_url=$AMQP" -var "zk_root=$ZKROOT" -var "data_dir=$DATA" \
+"$BIN" up -config hcl/local.hcl -var "amqp_url=$AMQP" -var "zk_root=$ZKROOT" -var "data_dir=$DATA" -var scale_interval=24h \
   >"$DATA/up.out" 2>&1 &
 UP=$!
 cleanup() {
