@@ -40,6 +40,9 @@ type RPC struct {
 	mu      sync.Mutex
 	pending map[string]chan Answer
 	closed  bool
+
+	coalMu sync.Mutex
+	coal   map[string]*coalescer // by queue and expiration
 }
 
 // rpcConn is one connection's channels; replaced whole on reconnect.
@@ -59,6 +62,9 @@ type RPCOptions struct {
 	// Channels is how many channels requests are published on (default
 	// DefaultPublishChannels).
 	Channels int
+	// MaxCoalesce bounds the requests one coalesced message carries
+	// (default DefaultMaxCoalesce; see CallOptions.Coalesce).
+	MaxCoalesce int
 	// Declare, when set, is called on a fresh channel after every
 	// (re)connect, before any publish: the orchestrator declares the design's
 	// queues there. nil declares nothing but the reply queue.
@@ -77,6 +83,10 @@ type CallOptions struct {
 	// Expiration drops the request from its queue if no worker took it in
 	// time: used for reads, which are worthless once the caller gave up.
 	Expiration time.Duration
+	// Coalesce sends the request together with the others that are waiting
+	// to go to the same queue, in one message (RequestsHeader): reads use
+	// it. Not with Persistent or MessageID.
+	Coalesce bool
 	// MessageID is the write id the master records (default: the call's
 	// correlation id). Two calls with the same one are one write delivered
 	// twice: it takes effect once and both hear the same answer.
@@ -98,7 +108,11 @@ func NewRPC(ctx context.Context, url string, opts RPCOptions, log hclog.Logger) 
 	if opts.Channels <= 0 {
 		opts.Channels = DefaultPublishChannels
 	}
+	if opts.MaxCoalesce <= 0 {
+		opts.MaxCoalesce = DefaultMaxCoalesce
+	}
 	r := &RPC{url: url, log: log, opts: opts, pending: map[string]chan Answer{}}
+	r.coal = map[string]*coalescer{}
 	if err := r.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -232,6 +246,15 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		r.mu.Unlock()
 	}()
 
+	if opt.Coalesce && !opt.Persistent && opt.MessageID == "" {
+		errc := make(chan error, 1)
+		select {
+		case r.coalescerFor(queue, opt.Expiration).in <- coalesced{id: id, body: body, err: errc}:
+		case <-ctx.Done():
+			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, ErrTimeout)
+		}
+		return r.await(ctx, st, queue, id, wait, errc)
+	}
 	msg := amqp.Publishing{
 		ContentType:   "application/json",
 		CorrelationId: id,
@@ -267,6 +290,26 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 				return Answer{}, fmt.Errorf("broker refused %s on %s: %w", id, queue, ErrUnavailable)
 			}
 			confirmed = nil // taken by the broker: wait for the reply alone
+		case <-st.lost:
+			return Answer{}, fmt.Errorf("request %s on %s: connection lost: %w", id, queue, ErrUnavailable)
+		case <-ctx.Done():
+			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, ErrTimeout)
+		}
+	}
+}
+
+// await waits for the answer to a coalesced call, or the failure of its
+// publish.
+func (r *RPC) await(ctx context.Context, st *rpcConn, queue, id string, wait <-chan Answer, errc <-chan error) (Answer, error) {
+	for {
+		select {
+		case a := <-wait:
+			return a, nil
+		case err := <-errc:
+			if err != nil {
+				return Answer{}, fmt.Errorf("request %s: %w", id, err)
+			}
+			errc = nil // published: wait for the answer alone
 		case <-st.lost:
 			return Answer{}, fmt.Errorf("request %s on %s: connection lost: %w", id, queue, ErrUnavailable)
 		case <-ctx.Done():

@@ -55,7 +55,7 @@ func (o *Orchestrator) handleRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.scaler.countRead()
-	o.call(w, r, broker.ReadQ, body, broker.CallOptions{Expiration: o.opts.RPCTimeout})
+	o.call(w, r, broker.ReadQ, body, broker.CallOptions{Expiration: o.opts.RPCTimeout, Coalesce: true})
 }
 
 // call sends one request to a worker and relays its answer as it came: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/stacktest"
 )
@@ -236,4 +238,75 @@ func (l *rideLedger) check(t *testing.T, s *stacktest.Stack) {
 		t.Fatalf("%d of %d acknowledged rides not present exactly once", bad, len(l.ack))
 	}
 	t.Logf("all %d acknowledged rides present exactly once (%d rows)", len(l.ack), len(rows))
+}
+
+// TestCoalescedReadsAnswerEachCaller: 200 reads at once through one RPC
+// client with coalescing, as the orchestrator sends them, so that messages
+// carry several reads and a replica answers several per message: each caller
+// gets its own answer — rows for a good read, 400 naming the field for a bad
+// one, 503 for a min_seq no replica reaches, without holding back the others.
+func TestCoalescedReadsAnswerEachCaller(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 2, Edit: func(c *config.Config) { c.Worker.MinSeqWait = "300ms" }})
+	var seq uint64
+	for i := 0; i < 10; i++ {
+		res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": fmt.Sprint("r-", i), "password": "p"}})
+		if code != 200 {
+			t.Fatalf("seed user %d: status %d", i, code)
+		}
+		seq = res.Seq
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rpc, err := broker.NewRPC(ctx, s.Config.AMQPURL, broker.RPCOptions{ReplyQueue: fmt.Sprint("test.reply.coalesce.", time.Now().UnixNano())}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	type result struct {
+		kind   int
+		status int
+		body   []byte
+	}
+	results := make([]result, 200)
+	var wg sync.WaitGroup
+	for i := range results {
+		kind := i % 10
+		var body string
+		switch kind {
+		case 0: // unknown column
+			body = `{"table":"users","where":{"nickname":"x"}}`
+		case 1: // ahead of every replica
+			body = fmt.Sprintf(`{"table":"users","where":{"username":"r-1"},"min_seq":%d}`, seq+1000)
+		default:
+			body = fmt.Sprintf(`{"table":"users","columns":["username"],"where":{"username":"r-%d"},"min_seq":%d}`, kind, seq)
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			a, err := rpc.Call(ctx, broker.ReadQ, fmt.Sprint("read-", i), []byte(body), broker.CallOptions{Coalesce: true, Expiration: 30 * time.Second})
+			if err != nil {
+				t.Errorf("read %d: %v", i, err)
+				return
+			}
+			results[i] = result{kind, a.Status, a.Body}
+		}(i)
+	}
+	wg.Wait()
+	for i, r := range results {
+		switch r.kind {
+		case 0:
+			if r.status != 400 || !strings.Contains(string(r.body), "nickname") {
+				t.Errorf("read %d (unknown column): %d %s", i, r.status, r.body)
+			}
+		case 1:
+			if r.status != 503 || !strings.Contains(string(r.body), "min_seq") {
+				t.Errorf("read %d (min_seq ahead): %d %s", i, r.status, r.body)
+			}
+		default:
+			var res dbapi.ReadResult
+			if r.status != 200 || json.Unmarshal(r.body, &res) != nil || len(res.Rows) != 1 || res.Rows[0]["username"] != fmt.Sprint("r-", r.kind) {
+				t.Errorf("read %d (user r-%d): %d %s", i, r.kind, r.status, r.body)
+			}
+		}
+	}
 }

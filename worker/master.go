@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -217,12 +216,8 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 	answers := map[string][]broker.Addressed{} // by reply queue: one message each
 	for i, o := range outs {
 		status, v := writeAnswer(entries[i], o)
-		body, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("encode the answer to write %s: %w", entries[i].WriteID, err)
-		}
 		to := ds[i].ReplyTo
-		answers[to] = append(answers[to], broker.Addressed{CorrelationID: ds[i].CorrelationId, Status: status, Body: body})
+		answers[to] = append(answers[to], w.addressed(ds[i].CorrelationId, status, v))
 	}
 	for to, as := range answers {
 		w.answerAll(ctx, to, as)

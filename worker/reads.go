@@ -20,6 +20,7 @@ type readers struct {
 	tag      string
 	stopping atomic.Bool
 	inflight sync.WaitGroup
+	waiting  atomic.Int64 // deliveries whose reads wait for their min_seq
 	once     sync.Once
 	loopDone chan struct{}
 }
@@ -42,12 +43,11 @@ func (w *Worker) serveReads(ctx context.Context, fatal chan<- error) (*readers, 
 	}
 	go func() {
 		defer close(r.loopDone)
-		for d := range ds {
+		in := pump(ctx.Done(), ds, w.cfg.Prefetch)
+		for d := range in {
 			r.inflight.Add(1)
-			go func(d amqp.Delivery) {
-				defer r.inflight.Done()
-				w.serveRead(ctx, d)
-			}(d)
+			w.serveReadBatch(ctx, r, takeBatch(d, in, w.cfg.Prefetch))
+			r.inflight.Done()
 		}
 		if !r.stopping.Load() && ctx.Err() == nil {
 			select {
@@ -71,37 +71,98 @@ func (r *readers) stop() {
 	})
 }
 
-func (w *Worker) serveRead(ctx context.Context, d amqp.Delivery) {
-	defer d.Ack(false)
+// serveReadBatch answers the reads of the deliveries waiting at this
+// replica (each may carry several reads the orchestrator coalesced), the
+// way the master commits writes: the reads it can answer now go back in one
+// message per reply queue, and the deliveries are acked at once. A read
+// whose min_seq is ahead of the replica waits for it (at most MinSeqWait) on
+// its own, so it never holds back the others; its delivery is acked once it
+// is answered.
+func (w *Worker) serveReadBatch(ctx context.Context, r *readers, ds []amqp.Delivery) {
+	answers := map[string][]broker.Addressed{} // by reply queue
+	var done []amqp.Delivery                   // answered now, to ack now
+	for i := range ds {
+		d := ds[i]
+		reqs, err := broker.Requests(d)
+		if err != nil {
+			w.log.Error("unreadable read message dropped", "error", err)
+			reqs = nil
+		}
+		var later []broker.Request
+		var laterQ []dbapi.ReadRequest
+		for _, rq := range reqs {
+			q, status, v := w.parseRead(rq.Body)
+			if v == nil && q.MinSeq > w.applied.get() {
+				later, laterQ = append(later, rq), append(laterQ, q)
+				continue
+			}
+			if v == nil {
+				status, v = w.readAt(ctx, q, false)
+			}
+			answers[d.ReplyTo] = append(answers[d.ReplyTo], w.addressed(rq.CorrelationID, status, v))
+		}
+		if len(later) == 0 {
+			done = append(done, d)
+			continue
+		}
+		r.waiting.Add(1)
+		r.inflight.Add(1)
+		go func() {
+			defer r.inflight.Done()
+			defer r.waiting.Add(-1)
+			for j, rq := range later {
+				status, v := w.readAt(ctx, laterQ[j], true)
+				w.answerAll(ctx, d.ReplyTo, []broker.Addressed{w.addressed(rq.CorrelationID, status, v)})
+			}
+			_ = d.Ack(false)
+		}()
+	}
+	for to, as := range answers {
+		w.answerAll(ctx, to, as)
+	}
+	switch {
+	case len(done) == 0:
+	case r.waiting.Load() > 0: // a multiple ack would take a waiting delivery with it
+		for _, d := range done {
+			_ = d.Ack(false)
+		}
+	default:
+		_ = done[len(done)-1].Ack(true)
+	}
+}
+
+// parseRead decodes and checks one read; on failure it returns the answer.
+func (w *Worker) parseRead(body []byte) (dbapi.ReadRequest, int, any) {
 	var q dbapi.ReadRequest
-	if err := dbapi.Decode(d.Body, &q); err != nil {
-		w.answer(ctx, d, http.StatusBadRequest, dbapi.ErrorBody{Error: err.Error()})
-		return
+	if err := dbapi.Decode(body, &q); err != nil {
+		return q, http.StatusBadRequest, dbapi.ErrorBody{Error: err.Error()}
 	}
 	if err := q.Validate(); err != nil {
-		w.answer(ctx, d, http.StatusBadRequest, dbapi.ErrorBody{Error: err.Error()})
-		return
+		return q, http.StatusBadRequest, dbapi.ErrorBody{Error: err.Error()}
 	}
+	return q, 0, nil
+}
+
+// readAt runs a checked read once the replica has applied its min_seq;
+// with wait it waits for that at most MinSeqWait, then answers 503.
+func (w *Worker) readAt(ctx context.Context, q dbapi.ReadRequest, wait bool) (int, any) {
 	seq := w.applied.get()
-	if q.MinSeq > seq {
+	if q.MinSeq > seq && wait {
 		wctx, cancel := context.WithTimeout(ctx, w.cfg.MinSeqWait)
-		var ok bool
-		seq, ok = w.applied.waitFor(wctx, q.MinSeq)
+		seq, _ = w.applied.waitFor(wctx, q.MinSeq)
 		cancel()
-		if !ok {
-			w.answer(ctx, d, http.StatusServiceUnavailable, dbapi.ErrorBody{Error: fmt.Sprintf(
-				"replica %s has applied seq %d, not yet min_seq %d, after %s; try again", w.cfg.ID, seq, q.MinSeq, w.cfg.MinSeqWait)})
-			return
-		}
+	}
+	if q.MinSeq > seq {
+		return http.StatusServiceUnavailable, dbapi.ErrorBody{Error: fmt.Sprintf(
+			"replica %s has applied seq %d, not yet min_seq %d, after %s; try again", w.cfg.ID, seq, q.MinSeq, w.cfg.MinSeqWait)}
 	}
 	rows, err := w.st.Read(ctx, q)
 	if err != nil {
 		w.log.Error("read failed", "table", q.Table, "error", err)
-		w.answer(ctx, d, http.StatusInternalServerError, dbapi.ErrorBody{Error: "read failed on replica " + w.cfg.ID})
-		return
+		return http.StatusInternalServerError, dbapi.ErrorBody{Error: "read failed on replica " + w.cfg.ID}
 	}
 	if rows == nil {
 		rows = []map[string]any{}
 	}
-	w.answer(ctx, d, http.StatusOK, dbapi.ReadResult{Rows: rows, Seq: seq, Worker: w.cfg.ID})
+	return http.StatusOK, dbapi.ReadResult{Rows: rows, Seq: seq, Worker: w.cfg.ID}
 }

@@ -220,19 +220,20 @@ func (w *Worker) reportProgress(ctx context.Context) {
 	}
 }
 
+// addressed encodes one answer of a message of answers.
+func (w *Worker) addressed(correlationID string, status int, v any) broker.Addressed {
+	body, err := json.Marshal(v)
+	if err != nil {
+		w.log.Error("encode answer", "correlation_id", correlationID, "error", err)
+		status, body = http.StatusInternalServerError, []byte(`{"error":"worker could not encode its answer"}`)
+	}
+	return broker.Addressed{CorrelationID: correlationID, Status: status, Body: body}
+}
+
 // answer sends the DB API answer to request d: the HTTP status and the JSON
 // body the orchestrator passes on as they are.
 func (w *Worker) answer(ctx context.Context, d amqp.Delivery, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		w.log.Error("encode answer", "correlation_id", d.CorrelationId, "error", err)
-		status, body = http.StatusInternalServerError, []byte(`{"error":"worker could not encode its answer"}`)
-	}
-	w.replyMu.Lock()
-	defer w.replyMu.Unlock()
-	if err := broker.Reply(ctx, w.replyCh, d, status, body); err != nil {
-		w.log.Warn("send answer", "error", err)
-	}
+	w.answerAll(ctx, d.ReplyTo, []broker.Addressed{w.addressed(d.CorrelationId, status, v)})
 }
 
 // answerAll sends the answers of a batch bound for one reply queue.

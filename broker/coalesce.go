@@ -1,0 +1,124 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// RequestsHeader marks a message that carries several requests at once (a
+// JSON array of Request); the worker answers them all in one message of
+// answers (AnswersHeader). Under load this is group commit for reads: the
+// broker, the orchestrator and the replica handle one message for many
+// requests instead of one each, and a request that finds no other waiting
+// goes alone, at once: nothing waits on a timer.
+const RequestsHeader = "requests"
+
+// DefaultMaxCoalesce bounds how many requests one message carries.
+const DefaultMaxCoalesce = 64
+
+// Request is one request of a message that carries several.
+type Request struct {
+	CorrelationID string          `json:"id"`
+	Body          json.RawMessage `json:"body"`
+}
+
+// Requests are the requests a delivery carries: several when it has the
+// RequestsHeader, else the delivery itself.
+func Requests(d amqp.Delivery) ([]Request, error) {
+	if _, many := d.Headers[RequestsHeader]; !many {
+		return []Request{{CorrelationID: d.CorrelationId, Body: d.Body}}, nil
+	}
+	var rs []Request
+	if err := json.Unmarshal(d.Body, &rs); err != nil {
+		return nil, fmt.Errorf("decode a message of requests: %w", err)
+	}
+	return rs, nil
+}
+
+// coalescer sends the coalesced calls to one queue with one expiration.
+type coalescer struct {
+	r     *RPC
+	queue string
+	exp   time.Duration
+	in    chan coalesced
+}
+
+// coalesced is one call waiting to be sent; err hears a failed publish.
+type coalesced struct {
+	id   string
+	body []byte
+	err  chan error
+}
+
+// coalescerFor returns the coalescer of queue and expiration, starting its
+// sender the first time. One sender, not one per channel: while it publishes
+// a message, the next requests gather behind it, and that is what fills the
+// messages under load; with several senders each would find the queue empty.
+func (r *RPC) coalescerFor(queue string, exp time.Duration) *coalescer {
+	key := queue + "/" + exp.String()
+	r.coalMu.Lock()
+	defer r.coalMu.Unlock()
+	if c, ok := r.coal[key]; ok {
+		return c
+	}
+	c := &coalescer{r: r, queue: queue, exp: exp, in: make(chan coalesced, 4096)}
+	go c.send(len(r.coal))
+	r.coal[key] = c
+	return c
+}
+
+// send takes a call, and whatever else is already waiting up to the bound,
+// and publishes them as one message on plain channel i.
+func (c *coalescer) send(i int) {
+	batch := make([]coalesced, 0, c.r.opts.MaxCoalesce)
+	for first := range c.in {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < c.r.opts.MaxCoalesce {
+			select {
+			case x := <-c.in:
+				batch = append(batch, x)
+			default:
+				break more
+			}
+		}
+		err := c.publish(i, batch)
+		for _, x := range batch {
+			x.err <- err // buffered: never blocks
+		}
+	}
+}
+
+func (c *coalescer) publish(i int, batch []coalesced) error {
+	st := c.r.state.Load()
+	if st == nil {
+		return ErrUnavailable
+	}
+	msg := amqp.Publishing{ContentType: "application/json", ReplyTo: c.r.opts.ReplyQueue}
+	if c.exp > 0 {
+		msg.Expiration = strconv.FormatInt(c.exp.Milliseconds(), 10)
+	}
+	if len(batch) == 1 {
+		msg.CorrelationId, msg.MessageId, msg.Body = batch[0].id, batch[0].id, batch[0].body
+	} else {
+		rs := make([]Request, len(batch))
+		for j, x := range batch {
+			rs[j] = Request{CorrelationID: x.id, Body: x.body}
+		}
+		body, err := json.Marshal(rs)
+		if err != nil {
+			return fmt.Errorf("encode %d requests to %s: %w", len(batch), c.queue, err)
+		}
+		msg.Headers = amqp.Table{RequestsHeader: int32(len(batch))}
+		msg.Body = body
+	}
+	ch := st.plain[i%len(st.plain)]
+	if err := ch.Publish("", c.queue, false, false, msg); err != nil {
+		return fmt.Errorf("publish %d requests to %s: %w: %v", len(batch), c.queue, ErrUnavailable, err)
+	}
+	return nil
+}
