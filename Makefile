@@ -53,7 +53,7 @@ image: build
 # The benchmarks drive the real stack, so they need the services too. The go test benchmarks
 # (go test -run '^$$' -bench . ./bench/...) measure the same on a stack of their own.
 bench: build services
-	BIN=$(BIN) ./scripts/bench.sh $(BENCHFLAGS)
+	BIN=$(BIN) CONFIG=$(CONFIG) ./scripts/bench.sh $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -145,8 +145,7 @@ func testNoAcknowledgedWriteLostOnMasterKillMidBatch(t *testing.T, config string
 	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 2})
 	l := stacktest.NewLedger()
 	stopUsers := stacktest.Writers(s, l, "u", 24)
-	rides := newRideLedger()
-	stopRides := rides.writers(s, 8)
+	stopRides := stacktest.RideWriters(s, l, "r", 8)
 	time.Sleep(1500 * time.Millisecond)
 	for _, w := range s.Workers() {
 		if w.Role == "master" {
@@ -162,82 +161,7 @@ func testNoAcknowledgedWriteLostOnMasterKillMidBatch(t *testing.T, config string
 	t.Logf("users: %d acknowledged, %d failed; rides: %d acknowledged, %d failed", okU, failU, okR, failR)
 	s.WaitShape(2, 60*time.Second)
 	l.Check(t, s)
-	rides.check(t, s)
 	s.WaitConverged(30 * time.Second)
-}
-
-// rideLedger records acknowledged ride inserts by a unique created_by.
-type rideLedger struct {
-	mu  sync.Mutex
-	ack map[string]bool
-	max uint64
-}
-
-func newRideLedger() *rideLedger { return &rideLedger{ack: map[string]bool{}} }
-
-func (l *rideLedger) writers(s *stacktest.Stack, n int) (stop func() (ok, failed int)) {
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var okN, failN int
-	for g := 0; g < n; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				by := fmt.Sprintf("r-%d-%d", g, i)
-				res, code := s.Write(dbapi.WriteRequest{Table: "rides", Op: "insert", Values: map[string]any{
-					"created_by": by, "timestamp": "01-01-2030:00-00-10", "source": 1, "destination": 2}})
-				mu.Lock()
-				if code == 200 {
-					okN++
-					l.mu.Lock()
-					l.ack[by] = true
-					l.max = max(l.max, res.Seq)
-					l.mu.Unlock()
-				} else {
-					failN++
-				}
-				mu.Unlock()
-			}
-		}(g)
-	}
-	return func() (int, int) {
-		close(done)
-		wg.Wait()
-		return okN, failN
-	}
-}
-
-func (l *rideLedger) check(t *testing.T, s *stacktest.Stack) {
-	t.Helper()
-	rows := s.Dump("rides", l.max)
-	seen := map[string]int{}
-	for _, r := range rows {
-		seen[fmt.Sprint(r["created_by"])]++
-	}
-	bad := 0
-	for by := range l.ack {
-		if seen[by] != 1 {
-			if bad++; bad <= 5 {
-				t.Errorf("acknowledged ride of %s present %d times", by, seen[by])
-			}
-		}
-	}
-	for by, n := range seen {
-		if n > 1 && !l.ack[by] {
-			t.Errorf("unacknowledged ride of %s applied %d times", by, n)
-		}
-	}
-	if bad > 0 {
-		t.Fatalf("%d of %d acknowledged rides not present exactly once", bad, len(l.ack))
-	}
-	t.Logf("all %d acknowledged rides present exactly once (%d rows)", len(l.ack), len(rows))
 }
 
 // TestCoalescedReadsAnswerEachCaller: 200 reads at once through one RPC

@@ -10,9 +10,11 @@
 # (the Makefile does that).
 #
 #   RUNS=3 DURATION=5s scripts/bench.sh [extra rideshare bench flags, e.g. -failover 5]
+#   CONFIG=other.hcl scripts/bench.sh    (a deployment file declaring the same variables)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${BIN:-bin/rideshare}
+CONFIG=${CONFIG:-hcl/local.hcl}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 VHOST=rideshare-bench
@@ -25,7 +27,7 @@ rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true
 rabbitmqctl -q add_vhost "$VHOST" >/dev/null
 rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
 
-"$BIN" up -config hcl/local.hcl -var "amqp_url=$AMQP" -var "zk_root=$ZKROOT" -var "data_dir=$DATA" -var scale_interval=24h \
+"$BIN" up -config "$CONFIG" -var "amqp_url=$AMQP" -var "zk_root=$ZKROOT" -var "data_dir=$DATA" -var scale_interval=24h \
   >"$DATA/up.out" 2>&1 &
 UP=$!
 cleanup() {
