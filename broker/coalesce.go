@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -39,12 +40,19 @@ func Requests(d amqp.Delivery) ([]Request, error) {
 	return rs, nil
 }
 
-// coalescer sends the coalesced calls to one queue with one expiration.
+// coalescer sends the coalesced calls to one queue with one expiration. It
+// has no goroutine of its own: the caller that finds nobody publishing
+// publishes, for itself and for every call queued behind it (combining), so
+// a lone request goes out from its own goroutine with no hand-over, and under
+// load the requests that gather while one message is being published go out
+// together in the next.
 type coalescer struct {
-	r     *RPC
-	queue string
-	exp   time.Duration
-	in    chan coalesced
+	r       *RPC
+	queue   string
+	exp     time.Duration
+	ch      int // which plain publish channel
+	in      chan coalesced
+	sending sync.Mutex // held by the caller publishing for all
 }
 
 // coalesced is one call waiting to be sent; err hears a failed publish.
@@ -54,10 +62,7 @@ type coalesced struct {
 	err  chan error
 }
 
-// coalescerFor returns the coalescer of queue and expiration, starting its
-// sender the first time. One sender, not one per channel: while it publishes
-// a message, the next requests gather behind it, and that is what fills the
-// messages under load; with several senders each would find the queue empty.
+// coalescerFor returns the coalescer of queue and expiration.
 func (r *RPC) coalescerFor(queue string, exp time.Duration) *coalescer {
 	key := queue + "/" + exp.String()
 	r.coalMu.Lock()
@@ -65,18 +70,33 @@ func (r *RPC) coalescerFor(queue string, exp time.Duration) *coalescer {
 	if c, ok := r.coal[key]; ok {
 		return c
 	}
-	c := &coalescer{r: r, queue: queue, exp: exp, in: make(chan coalesced, 4096)}
-	go c.send(len(r.coal))
+	c := &coalescer{r: r, queue: queue, exp: exp, ch: len(r.coal), in: make(chan coalesced, 4096)}
 	r.coal[key] = c
 	return c
 }
 
-// send takes a call, and whatever else is already waiting up to the bound,
-// and publishes them as one message on plain channel i.
-func (c *coalescer) send(i int) {
-	batch := make([]coalesced, 0, c.r.opts.MaxCoalesce)
-	for first := range c.in {
-		batch = append(batch[:0], first)
+// submit queues x and, unless another caller is publishing now, publishes
+// everything queued. Nothing is left behind: a call queued while the
+// publisher still held the lock is seen by the publisher's check after it
+// unlocks (the queueing happened before the failed TryLock, so before the
+// unlock), and it publishes again.
+func (c *coalescer) submit(x coalesced) {
+	c.in <- x // buffered; a full queue waits for the publisher to drain it
+	for c.sending.TryLock() {
+		c.drain()
+		c.sending.Unlock()
+		if len(c.in) == 0 {
+			return
+		}
+	}
+}
+
+// drain publishes the queued calls, up to the bound per message, until none
+// is left. The caller holds c.sending.
+func (c *coalescer) drain() {
+	batch := make([]coalesced, 0, 8)
+	for {
+		batch = batch[:0]
 	more:
 		for len(batch) < c.r.opts.MaxCoalesce {
 			select {
@@ -86,7 +106,10 @@ func (c *coalescer) send(i int) {
 				break more
 			}
 		}
-		err := c.publish(i, batch)
+		if len(batch) == 0 {
+			return
+		}
+		err := c.publish(c.ch, batch)
 		for _, x := range batch {
 			x.err <- err // buffered: never blocks
 		}

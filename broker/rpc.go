@@ -248,11 +248,7 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 
 	if opt.Coalesce && !opt.Persistent && opt.MessageID == "" {
 		errc := make(chan error, 1)
-		select {
-		case r.coalescerFor(queue, opt.Expiration).in <- coalesced{id: id, body: body, err: errc}:
-		case <-ctx.Done():
-			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, ErrTimeout)
-		}
+		r.coalescerFor(queue, opt.Expiration).submit(coalesced{id: id, body: body, err: errc})
 		return r.await(ctx, st, queue, id, wait, errc)
 	}
 	msg := amqp.Publishing{
