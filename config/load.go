@@ -120,9 +120,13 @@ func variables(blocks hcl.Blocks, overrides []string) (map[string]cty.Value, err
 	return values, nil
 }
 
+// listForms are the ways a list variable may be given with -var.
+const listForms = `accepted forms: a:1 (one value), a:1,b:2 (comma-separated) or ["a:1","b:2"] (HCL)`
+
 // overrideValue reads a -var value: a string stays a string (like Terraform),
-// a number or bool is converted to the default's type, and a list or map is
-// parsed as an HCL expression.
+// a number or bool is converted to the default's type, a list is one bare
+// value, comma-separated values or an HCL list, and a map is parsed as an HCL
+// expression.
 func overrideValue(old cty.Value, raw string) (cty.Value, error) {
 	if old.IsNull() || old.Type() == cty.String {
 		return cty.StringVal(raw), nil
@@ -134,8 +138,27 @@ func overrideValue(old cty.Value, raw string) (cty.Value, error) {
 		}
 		return v, nil
 	}
+	t := old.Type()
+	isList := t.IsListType() || t.IsTupleType() || t.IsSetType()
+	if trimmed := strings.TrimSpace(raw); isList && !strings.HasPrefix(trimmed, "[") {
+		// As people type it: one bare value, or several separated by
+		// commas (-var zk_servers=10.0.0.5:2181,10.0.0.6:2181).
+		var items []cty.Value
+		for _, item := range strings.Split(trimmed, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, cty.StringVal(item))
+			}
+		}
+		if len(items) == 0 {
+			return cty.NilVal, fmt.Errorf("empty list; %s", listForms)
+		}
+		return cty.TupleVal(items), nil
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), "-var", hcl.InitialPos)
 	if diags.HasErrors() {
+		if isList {
+			return cty.NilVal, fmt.Errorf("not an HCL list (%s): %s", listForms, diags.Error())
+		}
 		return cty.NilVal, fmt.Errorf("not an HCL value: %s", diags.Error())
 	}
 	v, diags := expr.Value(nil)

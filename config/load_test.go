@@ -94,3 +94,30 @@ func TestShippedDockerConfig(t *testing.T) {
 		t.Fatalf("options: storage %v runtime %v", cfg.Storage.Options, cfg.Runtime.Options)
 	}
 }
+
+// A list variable takes -var as people type it: one bare value, values
+// separated by commas (spaces and empty items ignored), or an HCL list. A
+// broken HCL list or an empty one is an error naming the variable and the
+// accepted forms.
+func TestListVarForms(t *testing.T) {
+	for raw, want := range map[string][]string{
+		"10.0.0.5:2181":                      {"10.0.0.5:2181"},
+		"10.0.0.5:2181,10.0.0.6:2181":        {"10.0.0.5:2181", "10.0.0.6:2181"},
+		" a:1 , b:2 ,":                       {"a:1", "b:2"},
+		`["10.0.0.5:2181", "10.0.0.6:2181"]`: {"10.0.0.5:2181", "10.0.0.6:2181"},
+	} {
+		cfg, err := Load("hcl/local.hcl", []string{"zk_servers=" + raw})
+		if err != nil {
+			t.Fatalf("-var zk_servers=%s: %v", raw, err)
+		}
+		if strings.Join(cfg.ZooKeeper.Servers, "|") != strings.Join(want, "|") {
+			t.Fatalf("-var zk_servers=%s: servers %q, want %q", raw, cfg.ZooKeeper.Servers, want)
+		}
+	}
+	for _, raw := range []string{`["a:1",`, " , "} {
+		_, err := Load("hcl/local.hcl", []string{"zk_servers=" + raw})
+		if err == nil || !strings.Contains(err.Error(), "zk_servers") || !strings.Contains(err.Error(), "accepted forms") {
+			t.Fatalf("-var zk_servers=%s: err = %v, want one naming the variable and the accepted forms", raw, err)
+		}
+	}
+}
