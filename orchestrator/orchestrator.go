@@ -99,6 +99,8 @@ func (o *Orchestrator) Handler() http.Handler {
 	mux.Handle("/api/v1/crash/slave", httpjson.Methods{http.MethodPost: o.handleCrashSlave})
 	mux.Handle("/api/v1/worker/list", httpjson.Methods{http.MethodGet: o.handleWorkerList})
 	mux.Handle("/api/v1/workers", httpjson.Methods{http.MethodGet: o.handleWorkers})
+	mux.Handle("/readyz", httpjson.Methods{http.MethodGet: o.handleReadyz})
+	mux.Handle("/livez", httpjson.Methods{http.MethodGet: o.handleLivez})
 	mux.Handle("/healthz", httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}})

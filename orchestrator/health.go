@@ -1,0 +1,69 @@
+package orchestrator
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rideshare/dbaas/httpjson"
+	"github.com/rideshare/dbaas/plugins/election"
+)
+
+// The health probes (DESIGN §3.4). Neither is a read: the scaler never
+// counts them.
+
+// Readiness is the answer of GET /readyz.
+type Readiness struct {
+	Ready bool `json:"ready"`
+	// Master is the id of the ready master ("" when there is none).
+	Master string `json:"master"`
+	// ReadySlaves counts the slaves that are caught up and not draining.
+	ReadySlaves int `json:"ready_slaves"`
+	// Error names what is missing when not ready.
+	Error string `json:"error,omitempty"`
+}
+
+// readiness is ready when a master and at least one slave are ready: the
+// DB API can then take writes and reads.
+func readiness(ws []WorkerInfo) Readiness {
+	var r Readiness
+	for _, w := range ws {
+		switch {
+		case !w.Ready:
+		case w.Role == election.RoleMaster:
+			r.Master = w.ID
+		case w.Role == election.RoleSlave && !w.Draining:
+			r.ReadySlaves++
+		}
+	}
+	var missing []string
+	if r.Master == "" {
+		missing = append(missing, "no ready master (an election or a start may be in progress)")
+	}
+	if r.ReadySlaves == 0 {
+		missing = append(missing, "no ready slave (a replacement may still be catching up)")
+	}
+	r.Ready = len(missing) == 0
+	if !r.Ready {
+		r.Error = "not ready: " + strings.Join(missing, "; ")
+	}
+	return r
+}
+
+func (o *Orchestrator) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ws, err := o.sup.Workers(r.Context())
+	if err != nil {
+		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("not ready: cannot list the workers: %v", err))
+		return
+	}
+	rd := readiness(ws)
+	status := http.StatusOK
+	if !rd.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	httpjson.WriteJSON(w, status, rd)
+}
+
+func (o *Orchestrator) handleLivez(w http.ResponseWriter, r *http.Request) {
+	httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "live"})
+}
