@@ -17,7 +17,8 @@
 #               (syncQ is a stream queue).
 #   zookeeper   127.0.0.1:2181 answers `srvr` with a Mode line, running with tickTime <= 1000 ms.
 #   postgres    127.0.0.1:5432 accepts postgres://rideshare:rideshare@127.0.0.1:5432/postgres
-#               and the role may create databases.
+#               and the role may create databases; the tests' second role rideshare_peer
+#               (password rideshare_peer, LOGIN only) may log in too.
 set -euo pipefail
 
 TIMEOUT=${SERVICES_TIMEOUT:-120}
@@ -269,10 +270,15 @@ pg_cluster() { pg_lsclusters -h 2>/dev/null | awk -v p="$PG_PORT" '$3 == p { pri
 # postgres cannot read our working directory and says so.
 pg_admin() { (cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres "$@"); }
 
-# pg_login_ok: the project's own connection works, over TCP with a password, and may CREATEDB.
+# pg_login_ok: the project's own connection works, over TCP with a password, and may CREATEDB;
+# and so does the tests' second role, rideshare_peer (LOGIN only, no other right). The storage
+# tests open a session as it on a worker's database, a session the rideshare role may not end,
+# to prove that dropping that database still works (TestDestroyWaitsForAnotherRole).
 pg_login_ok() {
   [ "$(PGPASSWORD=rideshare PGCONNECT_TIMEOUT=5 psql -X -w -h 127.0.0.1 -p "$PG_PORT" -U rideshare \
-        -d postgres -tAc 'SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user' 2>/dev/null)" = t ]
+        -d postgres -tAc 'SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user' 2>/dev/null)" = t ] &&
+  [ "$(PGPASSWORD=rideshare_peer PGCONNECT_TIMEOUT=5 psql -X -w -h 127.0.0.1 -p "$PG_PORT" -U rideshare_peer \
+        -d postgres -tAc 'SELECT 1' 2>/dev/null)" = 1 ]
 }
 
 t0=$SECONDS
@@ -298,13 +304,18 @@ if ! pg_up; then
 fi
 if ! pg_login_ok; then
   # Create the role, or put back its password and rights. Idempotent.
-  pg_admin <<'SQL' || die "postgres: cannot create role rideshare"
+  pg_admin <<'SQL' || die "postgres: cannot create roles rideshare and rideshare_peer"
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rideshare') THEN
     CREATE ROLE rideshare LOGIN CREATEDB PASSWORD 'rideshare';
   ELSE
     ALTER ROLE rideshare LOGIN CREATEDB PASSWORD 'rideshare';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rideshare_peer') THEN
+    CREATE ROLE rideshare_peer LOGIN PASSWORD 'rideshare_peer';
+  ELSE
+    ALTER ROLE rideshare_peer LOGIN PASSWORD 'rideshare_peer';
   END IF;
 END
 $$;
@@ -314,8 +325,8 @@ if ! pg_login_ok; then
   # Debian's pg_hba.conf has "host all all 127.0.0.1/32 scram-sha-256", which is all we need.
   # A machine whose pg_hba.conf was changed may reject us: allow this one role and reload.
   hba=$(pg_admin -tAc 'SHOW hba_file')
-  say "postgres: allowing rideshare from 127.0.0.1 with a password in $hba"
-  sed -i '1i host all rideshare 127.0.0.1/32 scram-sha-256 # added by rideshare scripts/services.sh' "$hba"
+  say "postgres: allowing rideshare and rideshare_peer from 127.0.0.1 with a password in $hba"
+  sed -i '1i host all rideshare,rideshare_peer 127.0.0.1/32 scram-sha-256 # added by rideshare scripts/services.sh' "$hba"
   pg_admin -tAc 'SELECT pg_reload_conf()' >/dev/null
   sleep 0.5
   pg_login_ok || die "postgres: cannot log in as $PG_URL (check $hba)"

@@ -125,7 +125,7 @@ func connect(t *testing.T, serverURL, id string) *sql.DB {
 	db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(serverURL), pgdriver.WithDatabase(name)))
 	t.Cleanup(func() { db.Close() })
 	if err := db.PingContext(context.Background()); err != nil {
-		t.Fatalf("connect to %s: %v", name, err)
+		t.Fatalf("connect to %s (run scripts/services.sh, which creates the roles the tests use): %v", name, err)
 	}
 	return db
 }
@@ -183,9 +183,13 @@ func TestDestroyTerminatesOurSessions(t *testing.T) {
 	}
 }
 
+// peerURL is the tests' second role, which scripts/services.sh creates: the
+// rideshare role is not a member of it, so it may not end its sessions.
+const peerURL = "postgres://rideshare_peer:rideshare_peer@127.0.0.1:5432/postgres?sslmode=disable"
+
 // TestDestroyWaitsForAnotherRole: a session Destroy may not terminate (an
-// autovacuum worker in production; here a session of the role of
-// RIDESHARE_PG_ADMIN_URL, e.g. a superuser) does not make Destroy fail: it
+// autovacuum worker in production; here a session of rideshare_peer, or of
+// the role of RIDESHARE_PG_ADMIN_URL when set) does not make Destroy fail: it
 // waits until the session leaves. Before, DROP DATABASE … WITH (FORCE) failed
 // at once with "must be a member of the role whose process is being
 // terminated or member of pg_signal_backend".
@@ -193,7 +197,7 @@ func TestDestroyWaitsForAnotherRole(t *testing.T) {
 	requirePostgres(t)
 	admin := os.Getenv("RIDESHARE_PG_ADMIN_URL")
 	if admin == "" {
-		t.Skip("RIDESHARE_PG_ADMIN_URL (a role other than the test role's, e.g. postgres://postgres:…@127.0.0.1:5432/postgres) is not set")
+		admin = peerURL // scripts/services.sh creates this role
 	}
 	id := uniqueID("foreign")
 	s, err := open(t, id)
