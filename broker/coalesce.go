@@ -51,15 +51,17 @@ type coalescer struct {
 	queue   string
 	exp     time.Duration
 	ch      int // which plain publish channel
-	in      chan coalesced
+	in      chan *coalesced
 	sending sync.Mutex // held by the caller publishing for all
 }
 
-// coalesced is one call waiting to be sent; err hears a failed publish.
+// coalesced is one call waiting to be sent. sent is closed once its message
+// was published, err set before that when the publish failed.
 type coalesced struct {
 	id   string
 	body []byte
-	err  chan error
+	sent chan struct{}
+	err  error
 }
 
 // coalescerFor returns the coalescer of queue and expiration.
@@ -70,7 +72,7 @@ func (r *RPC) coalescerFor(queue string, exp time.Duration) *coalescer {
 	if c, ok := r.coal[key]; ok {
 		return c
 	}
-	c := &coalescer{r: r, queue: queue, exp: exp, ch: len(r.coal), in: make(chan coalesced, 4096)}
+	c := &coalescer{r: r, queue: queue, exp: exp, ch: len(r.coal), in: make(chan *coalesced, 4096)}
 	r.coal[key] = c
 	return c
 }
@@ -80,7 +82,7 @@ func (r *RPC) coalescerFor(queue string, exp time.Duration) *coalescer {
 // publisher still held the lock is seen by the publisher's check after it
 // unlocks (the queueing happened before the failed TryLock, so before the
 // unlock), and it publishes again.
-func (c *coalescer) submit(x coalesced) {
+func (c *coalescer) submit(x *coalesced) {
 	c.in <- x // buffered; a full queue waits for the publisher to drain it
 	for c.sending.TryLock() {
 		c.drain()
@@ -94,7 +96,7 @@ func (c *coalescer) submit(x coalesced) {
 // drain publishes the queued calls, up to the bound per message, until none
 // is left. The caller holds c.sending.
 func (c *coalescer) drain() {
-	batch := make([]coalesced, 0, 8)
+	batch := make([]*coalesced, 0, 8)
 	for {
 		batch = batch[:0]
 	more:
@@ -111,12 +113,13 @@ func (c *coalescer) drain() {
 		}
 		err := c.publish(c.ch, batch)
 		for _, x := range batch {
-			x.err <- err // buffered: never blocks
+			x.err = err
+			close(x.sent)
 		}
 	}
 }
 
-func (c *coalescer) publish(i int, batch []coalesced) error {
+func (c *coalescer) publish(i int, batch []*coalesced) error {
 	st := c.r.state.Load()
 	if st == nil {
 		return ErrUnavailable

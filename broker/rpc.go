@@ -247,9 +247,9 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 	}()
 
 	if opt.Coalesce && !opt.Persistent && opt.MessageID == "" {
-		errc := make(chan error, 1)
-		r.coalescerFor(queue, opt.Expiration).submit(coalesced{id: id, body: body, err: errc})
-		return r.await(ctx, st, queue, id, wait, errc)
+		x := &coalesced{id: id, body: body, sent: make(chan struct{})}
+		r.coalescerFor(queue, opt.Expiration).submit(x)
+		return r.await(ctx, st, queue, id, wait, x.sent, func() error { return x.err })
 	}
 	msg := amqp.Publishing{
 		ContentType:   "application/json",
@@ -258,54 +258,43 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		ReplyTo:       r.opts.ReplyQueue,
 		Body:          body,
 	}
-	if opt.Persistent {
-		msg.DeliveryMode = amqp.Persistent
-	}
 	if opt.Expiration > 0 {
 		msg.Expiration = strconv.FormatInt(opt.Expiration.Milliseconds(), 10)
 	}
 	n := r.next.Add(1)
-	var confirmed <-chan struct{}
-	var conf *amqp.DeferredConfirmation
-	if opt.Persistent {
-		var err error
-		conf, err = st.pubs[n%uint64(len(st.pubs))].PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
-		if err != nil {
+	if !opt.Persistent {
+		if err := st.plain[n%uint64(len(st.plain))].PublishWithContext(ctx, "", queue, false, false, msg); err != nil {
 			return Answer{}, fmt.Errorf("publish %s to %s: %w: %v", id, queue, ErrUnavailable, err)
 		}
-		confirmed = conf.Done()
-	} else if err := st.plain[n%uint64(len(st.plain))].PublishWithContext(ctx, "", queue, false, false, msg); err != nil {
+		return r.await(ctx, st, queue, id, wait, nil, nil)
+	}
+	msg.DeliveryMode = amqp.Persistent
+	conf, err := st.pubs[n%uint64(len(st.pubs))].PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
+	if err != nil {
 		return Answer{}, fmt.Errorf("publish %s to %s: %w: %v", id, queue, ErrUnavailable, err)
 	}
-	for {
-		select {
-		case a := <-wait:
-			return a, nil
-		case <-confirmed:
-			if !conf.Acked() {
-				return Answer{}, fmt.Errorf("broker refused %s on %s: %w", id, queue, ErrUnavailable)
-			}
-			confirmed = nil // taken by the broker: wait for the reply alone
-		case <-st.lost:
-			return Answer{}, fmt.Errorf("request %s on %s: connection lost: %w", id, queue, ErrUnavailable)
-		case <-ctx.Done():
-			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, ErrTimeout)
+	return r.await(ctx, st, queue, id, wait, conf.Done(), func() error {
+		if !conf.Acked() {
+			return fmt.Errorf("broker refused %s on %s: %w", id, queue, ErrUnavailable)
 		}
-	}
+		return nil
+	})
 }
 
-// await waits for the answer to a coalesced call, or the failure of its
-// publish.
-func (r *RPC) await(ctx context.Context, st *rpcConn, queue, id string, wait <-chan Answer, errc <-chan error) (Answer, error) {
+// await waits for the answer to call id. sent, when not nil, is closed once
+// the broker's verdict on the request is known (a publisher confirm, or a
+// coalesced publish done), and failed then says whether it refused it: a
+// refusal ends the call at once; otherwise the answer alone is awaited.
+func (r *RPC) await(ctx context.Context, st *rpcConn, queue, id string, wait <-chan Answer, sent <-chan struct{}, failed func() error) (Answer, error) {
 	for {
 		select {
 		case a := <-wait:
 			return a, nil
-		case err := <-errc:
-			if err != nil {
+		case <-sent:
+			if err := failed(); err != nil {
 				return Answer{}, fmt.Errorf("request %s: %w", id, err)
 			}
-			errc = nil // published: wait for the answer alone
+			sent = nil // taken by the broker: wait for the answer alone
 		case <-st.lost:
 			return Answer{}, fmt.Errorf("request %s on %s: connection lost: %w", id, queue, ErrUnavailable)
 		case <-ctx.Done():

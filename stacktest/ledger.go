@@ -26,23 +26,22 @@ func NewLedger() *Ledger { return &Ledger{users: map[string]bool{}, rides: map[s
 func (l *Ledger) InsertRide(s *Stack, by string) int {
 	res, code := s.Write(dbapi.WriteRequest{Table: "rides", Op: "insert", Values: map[string]any{
 		"created_by": by, "timestamp": "01-01-2030:00-00-10", "source": 1, "destination": 2}})
-	if code/100 == 2 {
-		l.mu.Lock()
-		l.rides[by] = true
-		l.max = max(l.max, res.Seq)
-		l.mu.Unlock()
-	}
-	return code
+	return l.record(l.rides, by, res.Seq, code)
 }
 
 // Insert writes one user and records it when the answer is 2xx.
 func (l *Ledger) Insert(s *Stack, name string) int {
 	res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert",
 		Values: map[string]any{"username": name, "password": "p"}})
+	return l.record(l.users, name, res.Seq, code)
+}
+
+// record notes key in acked when the write was acknowledged (2xx).
+func (l *Ledger) record(acked map[string]bool, key string, seq uint64, code int) int {
 	if code/100 == 2 {
 		l.mu.Lock()
-		l.users[name] = true
-		l.max = max(l.max, res.Seq)
+		acked[key] = true
+		l.max = max(l.max, seq)
 		l.mu.Unlock()
 	}
 	return code

@@ -213,15 +213,12 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 		return fmt.Errorf("%w: %w (ours %d, current %d)", errTainted, errDeposed, m.epoch, cur)
 	}
 	w.applied.set(last)
-	answers := map[string][]broker.Addressed{} // by reply queue: one message each
+	answers := outbox{}
 	for i, o := range outs {
 		status, v := writeAnswer(entries[i], o)
-		to := ds[i].ReplyTo
-		answers[to] = append(answers[to], w.addressed(ds[i].CorrelationId, status, v))
+		answers.add(ds[i].ReplyTo, w.addressed(ds[i].CorrelationId, status, v))
 	}
-	for to, as := range answers {
-		w.answerAll(ctx, to, as)
-	}
+	w.send(ctx, answers)
 	if err := ds[len(ds)-1].Ack(true); err != nil { // every write of the batch at once
 		return fmt.Errorf("ack writes seq %d-%d: %w", first, last, err)
 	}

@@ -79,27 +79,25 @@ func (r *readers) stop() {
 // its own, so it never holds back the others; its delivery is acked once it
 // is answered.
 func (w *Worker) serveReadBatch(ctx context.Context, r *readers, ds []amqp.Delivery) {
-	answers := map[string][]broker.Addressed{} // by reply queue
-	var done []amqp.Delivery                   // answered now, to ack now
-	for i := range ds {
-		d := ds[i]
+	answers := outbox{}
+	var done []amqp.Delivery // answered now, to ack now
+	for _, d := range ds {
 		reqs, err := broker.Requests(d)
 		if err != nil {
 			w.log.Error("unreadable read message dropped", "error", err)
 			reqs = nil
 		}
-		var later []broker.Request
-		var laterQ []dbapi.ReadRequest
+		var later []pendingRead
 		for _, rq := range reqs {
 			q, status, v := w.parseRead(rq.Body)
 			if v == nil && q.MinSeq > w.applied.get() {
-				later, laterQ = append(later, rq), append(laterQ, q)
+				later = append(later, pendingRead{id: rq.CorrelationID, q: q})
 				continue
 			}
 			if v == nil {
 				status, v = w.readAt(ctx, q, false)
 			}
-			answers[d.ReplyTo] = append(answers[d.ReplyTo], w.addressed(rq.CorrelationID, status, v))
+			answers.add(d.ReplyTo, w.addressed(rq.CorrelationID, status, v))
 		}
 		if len(later) == 0 {
 			done = append(done, d)
@@ -110,16 +108,14 @@ func (w *Worker) serveReadBatch(ctx context.Context, r *readers, ds []amqp.Deliv
 		go func() {
 			defer r.inflight.Done()
 			defer r.waiting.Add(-1)
-			for j, rq := range later {
-				status, v := w.readAt(ctx, laterQ[j], true)
-				w.answerAll(ctx, d.ReplyTo, []broker.Addressed{w.addressed(rq.CorrelationID, status, v)})
+			for _, p := range later {
+				status, v := w.readAt(ctx, p.q, true)
+				w.answerAll(ctx, d.ReplyTo, []broker.Addressed{w.addressed(p.id, status, v)})
 			}
 			_ = d.Ack(false)
 		}()
 	}
-	for to, as := range answers {
-		w.answerAll(ctx, to, as)
-	}
+	w.send(ctx, answers)
 	switch {
 	case len(done) == 0:
 	case r.waiting.Load() > 0: // a multiple ack would take a waiting delivery with it
@@ -129,6 +125,12 @@ func (w *Worker) serveReadBatch(ctx context.Context, r *readers, ds []amqp.Deliv
 	default:
 		_ = done[len(done)-1].Ack(true)
 	}
+}
+
+// pendingRead is a read waiting for the replica to reach its min_seq.
+type pendingRead struct {
+	id string // correlation id
+	q  dbapi.ReadRequest
 }
 
 // parseRead decodes and checks one read; on failure it returns the answer.

@@ -245,6 +245,19 @@ func (w *Worker) answerAll(ctx context.Context, replyTo string, as []broker.Addr
 	}
 }
 
+// outbox gathers the answers of a batch by reply queue, so that each queue
+// gets one message however many answers the batch has for it.
+type outbox map[string][]broker.Addressed
+
+func (o outbox) add(replyTo string, a broker.Addressed) { o[replyTo] = append(o[replyTo], a) }
+
+// send sends the gathered answers, one message per reply queue.
+func (w *Worker) send(ctx context.Context, o outbox) {
+	for to, as := range o {
+		w.answerAll(ctx, to, as)
+	}
+}
+
 func newNonce() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
