@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,8 +106,18 @@ func Start(t testing.TB, opts Options) *Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if !opts.KeepLog {
-		if err := broker.Reset(ctx, cfg.AMQPURL); err != nil {
-			t.Fatalf("reset queues on RabbitMQ: %v", err)
+		// Right after a broker restart (a test of ours may have done one) a
+		// stream is "down or inaccessible" for a moment while RabbitMQ
+		// recovers it: try again until the deadline, then fail naming it.
+		for {
+			err := broker.Reset(ctx, cfg.AMQPURL)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil || !strings.Contains(err.Error(), "down or inaccessible") {
+				t.Fatalf("reset queues on RabbitMQ: %v", err)
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
 	}
 	os.Setenv("RIDESHARE_BINARY", bin)
