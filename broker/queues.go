@@ -5,6 +5,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,11 +43,62 @@ func Dial(ctx context.Context, url string, heartbeat time.Duration) (*amqp.Conne
 	}
 }
 
+// Defaults of LogRetention. The bound must hold more than the log written
+// between two snapshots: the snapshotting replica takes one whenever a
+// quarter of MaxBytes has been written since the last (see worker).
+const (
+	DefaultLogMaxBytes     = 512 << 20
+	DefaultLogSegmentBytes = 32 << 20
+)
+
+// LogRetention bounds the replication log (syncQ). RabbitMQ drops a stream's
+// oldest segments once the stream is over MaxBytes or they are older than
+// MaxAge, so the log on disk stays under about MaxBytes + SegmentBytes.
+// Every process declares syncQ with the same retention: RabbitMQ refuses a
+// declaration whose arguments differ from the queue's.
+type LogRetention struct {
+	// MaxBytes is x-max-length-bytes (0: DefaultLogMaxBytes; -1: unbounded).
+	MaxBytes int64 `json:"max_bytes,omitempty"`
+	// MaxAge is x-max-age (0: no age limit).
+	MaxAge time.Duration `json:"max_age,omitempty"`
+	// SegmentBytes is x-stream-max-segment-size-bytes, the grain in which
+	// the log is dropped (0: DefaultLogSegmentBytes).
+	SegmentBytes int64 `json:"segment_bytes,omitempty"`
+}
+
+// Bound is MaxBytes with its default; 0 means unbounded.
+func (r LogRetention) Bound() int64 {
+	switch {
+	case r.MaxBytes < 0:
+		return 0
+	case r.MaxBytes == 0:
+		return DefaultLogMaxBytes
+	}
+	return r.MaxBytes
+}
+
+// args are syncQ's declaration arguments.
+func (r LogRetention) args() amqp.Table {
+	t := amqp.Table{"x-queue-type": "stream"}
+	if b := r.Bound(); b > 0 {
+		t["x-max-length-bytes"] = b
+	}
+	seg := r.SegmentBytes
+	if seg <= 0 {
+		seg = DefaultLogSegmentBytes
+	}
+	t["x-stream-max-segment-size-bytes"] = seg
+	if r.MaxAge > 0 {
+		t["x-max-age"] = fmt.Sprintf("%ds", max(int64(r.MaxAge/time.Second), 1))
+	}
+	return t
+}
+
 // Declare declares the four queues. It is idempotent and every process calls
 // it, so whichever starts first creates them with the same arguments.
-// readQ and writeQ are durable; syncQ is a stream, which keeps every entry and
-// lets each replica read it from its own offset; responseQ carries RPC replies.
-func Declare(ch *amqp.Channel) error {
+// readQ and writeQ are durable; syncQ is a stream bounded by r, which lets
+// each replica read it from its own offset; responseQ carries RPC replies.
+func (r LogRetention) Declare(ch *amqp.Channel) error {
 	for _, q := range []struct {
 		name string
 		args amqp.Table
@@ -54,9 +106,15 @@ func Declare(ch *amqp.Channel) error {
 		{ReadQ, nil},
 		{WriteQ, nil},
 		{ResponseQ, nil},
-		{SyncQ, amqp.Table{"x-queue-type": "stream"}},
+		{SyncQ, r.args()},
 	} {
 		if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); err != nil {
+			var ae *amqp.Error
+			if q.name == SyncQ && errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
+				return fmt.Errorf("declare queue %s with retention %v: %w (the queue exists with other arguments: "+
+					"every process of a deployment must use the same sync_log settings; to change them, start on a fresh vhost "+
+					"and restore a backup into it, see docs/operations.md)", q.name, r.args(), err)
+			}
 			return fmt.Errorf("declare queue %s: %w", q.name, err)
 		}
 	}
@@ -66,6 +124,12 @@ func Declare(ch *amqp.Channel) error {
 // Reset deletes every queue of the design so a fresh deployment (or a test)
 // starts from an empty log. It must not be called while workers run.
 func Reset(ctx context.Context, url string) error {
+	return DeleteQueues(ctx, url, ReadQ, WriteQ, SyncQ, ResponseQ)
+}
+
+// DeleteQueues deletes the named queues (snapshot queues, the design's);
+// a queue already gone is not an error.
+func DeleteQueues(ctx context.Context, url string, names ...string) error {
 	conn, err := Dial(ctx, url, 0)
 	if err != nil {
 		return err
@@ -76,7 +140,7 @@ func Reset(ctx context.Context, url string) error {
 		return fmt.Errorf("open channel: %w", err)
 	}
 	defer ch.Close()
-	for _, q := range []string{ReadQ, WriteQ, SyncQ, ResponseQ} {
+	for _, q := range names {
 		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
 			return fmt.Errorf("delete queue %s: %w", q, err)
 		}

@@ -20,6 +20,8 @@ func App() *cli.App {
 			gatewayCommand(),
 			statusCommand(),
 			crashCommand(),
+			backupCommand(),
+			restoreCommand(),
 			benchCommand(),
 			pluginCommand(),
 		},

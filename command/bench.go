@@ -44,6 +44,8 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 			&cli.IntFlag{Name: "failover", Usage: "run this many master and slave kill -9 drills after the measurements"},
 			&cli.DurationFlag{Name: "failover-timeout", Value: 60 * time.Second, Usage: "bound of one drill"},
 			&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
+			&cli.IntFlag{Name: "preload-rows", Usage: "before anything else, insert this many users (a history for the drills)"},
+			&cli.IntFlag{Name: "preload-updates", Usage: "then update their passwords this many times in all"},
 		},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -55,6 +57,14 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 				}
 			}
 			out := map[string]any{}
+			if rows := c.Int("preload-rows"); rows > 0 {
+				took, err := bench.Preload(ctx, bench.PreloadOptions{Addr: c.String("addr"), Rows: rows, Updates: c.Int("preload-updates"),
+					Concurrency: 128, Logf: logf})
+				if err != nil {
+					return err
+				}
+				logf("preload: %d rows and %d updates written in %s", rows, c.Int("preload-updates"), took.Round(time.Second))
+			}
 			if sc := c.String("scenarios"); sc != "none" && sc != "" {
 				opts := bench.Options{Addr: c.String("addr"), AMQPURL: c.String("amqp"), Duration: c.Duration("duration"),
 					Warmup: c.Duration("warmup"), Concurrency: c.Int("concurrency"), Logf: logf}

@@ -6,6 +6,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/rideshare/dbaas/broker"
 )
 
 // Config is one deployment.
@@ -26,6 +28,8 @@ type Config struct {
 	Election     Plugin       `hcl:"election,block"`
 	Orchestrator Orchestrator `hcl:"orchestrator,block"`
 	Worker       *Worker      `hcl:"worker,block"`
+	Snapshot     *Snapshot    `hcl:"snapshot,block"`
+	SyncLog      *SyncLog     `hcl:"sync_log,block"`
 	Scaling      *Scaling     `hcl:"scaling,block"`
 	Services     []Service    `hcl:"service,block"`
 	Gateway      *Gateway     `hcl:"gateway,block"`
@@ -74,6 +78,28 @@ type Worker struct {
 	BatchSize int `hcl:"batch_size,optional"`
 }
 
+// Snapshot is the snapshot policy: the oldest ready slave takes one when
+// Entries seqs have been applied since the newest, or Interval has passed
+// with anything written, or a quarter of sync_log.max_bytes has been written
+// to the log. Zero values take worker.DefaultSnapshotEntries and
+// worker.DefaultSnapshotInterval.
+type Snapshot struct {
+	Interval string `hcl:"interval,optional"`
+	Entries  int    `hcl:"entries,optional"`
+}
+
+// SyncLog is the replication log's retention (see broker.LogRetention):
+// sizes like "512MiB", "64MB" or a number of bytes; max_bytes "unbounded"
+// keeps every entry; max_age a duration ("" or "0s": none).
+type SyncLog struct {
+	MaxBytes     string `hcl:"max_bytes,optional"`
+	SegmentBytes string `hcl:"segment_bytes,optional"`
+	MaxAge       string `hcl:"max_age,optional"`
+
+	// Parsed by Load.
+	retention broker.LogRetention
+}
+
 // Scaling is the slave autoscaling policy: every Interval, slaves =
 // clamp(ceil(reads/ReadsPerSlave), MinSlaves, MaxSlaves).
 type Scaling struct {
@@ -116,10 +142,18 @@ func (c *Config) Service(name string) (Service, bool) {
 }
 
 // Durations, parsed once by Load; zero values are replaced by defaults.
-func (c *Config) SessionTimeout() time.Duration { return dur(c.ZooKeeper.SessionTimeout, 2*time.Second) }
-func (c *Config) RPCTimeout() time.Duration     { return dur(c.Orchestrator.RPCTimeout, 10*time.Second) }
-func (c *Config) ScaleInterval() time.Duration  { return dur(c.Scaling.Interval, 2*time.Minute) }
-func (c *Config) MinSeqWait() time.Duration     { return dur(c.Worker.MinSeqWait, 3*time.Second) }
+func (c *Config) SessionTimeout() time.Duration {
+	return dur(c.ZooKeeper.SessionTimeout, 2*time.Second)
+}
+func (c *Config) RPCTimeout() time.Duration    { return dur(c.Orchestrator.RPCTimeout, 10*time.Second) }
+func (c *Config) ScaleInterval() time.Duration { return dur(c.Scaling.Interval, 2*time.Minute) }
+func (c *Config) MinSeqWait() time.Duration    { return dur(c.Worker.MinSeqWait, 3*time.Second) }
+func (c *Config) SnapshotInterval() time.Duration {
+	return dur(c.Snapshot.Interval, 0) // 0: the worker's default
+}
+
+// LogRetention is syncQ's retention as parsed by Load.
+func (c *Config) LogRetention() broker.LogRetention { return c.SyncLog.retention }
 
 func dur(s string, def time.Duration) time.Duration {
 	if s == "" {
@@ -139,6 +173,18 @@ func (c *Config) check() error {
 	}
 	if c.Scaling == nil {
 		c.Scaling = &Scaling{}
+	}
+	if c.Snapshot == nil {
+		c.Snapshot = &Snapshot{}
+	}
+	if c.SyncLog == nil {
+		c.SyncLog = &SyncLog{}
+	}
+	if c.Snapshot.Entries < 0 {
+		return fmt.Errorf("snapshot: entries (%d) must not be negative", c.Snapshot.Entries)
+	}
+	if err := c.SyncLog.parse(); err != nil {
+		return err
 	}
 	if c.Scaling.ReadsPerSlave <= 0 {
 		c.Scaling.ReadsPerSlave = 20
@@ -176,6 +222,7 @@ func (c *Config) check() error {
 		"orchestrator.rpc_timeout":  c.Orchestrator.RPCTimeout,
 		"scaling.interval":          c.Scaling.Interval,
 		"worker.min_seq_wait":       c.Worker.MinSeqWait,
+		"snapshot.interval":         c.Snapshot.Interval,
 	} {
 		if s == "" {
 			continue

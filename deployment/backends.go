@@ -31,6 +31,7 @@ func WorkerConfig(cfg *config.Config, id string) worker.Config {
 		Storage: StorageConfig(cfg, id), StoragePlugin: cfg.Storage.Name,
 		PluginDir: AbsDir(cfg.PluginDir), InProcess: cfg.BuiltinsInProcess(),
 		MinSeqWait: cfg.MinSeqWait(), Prefetch: cfg.Worker.Prefetch, BatchSize: cfg.Worker.BatchSize,
+		SyncLog: cfg.LogRetention(), SnapshotEntries: uint64(cfg.Snapshot.Entries), SnapshotInterval: cfg.SnapshotInterval(),
 	}
 }
 

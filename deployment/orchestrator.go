@@ -37,7 +37,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 	}
 	logDir := filepath.Join(AbsDir(cfg.DataDir), "logs")
 	o, err := orchestrator.New(orchestrator.Options{
-		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.RPCTimeout(),
+		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.RPCTimeout(), LogRetention: cfg.LogRetention(),
 		Runtime: rt,
 		OpenElection: func(ctx context.Context) (election.Election, error) {
 			return load.Election(ctx, cfg.Election.Name, ElectionConfig(cfg))

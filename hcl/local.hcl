@@ -56,6 +56,22 @@ worker {
   min_seq_wait = "3s"
 }
 
+snapshot {
+  # The oldest ready slave snapshots its database when this many writes were
+  # applied since the newest snapshot, or this long passed with any write, or
+  # a quarter of sync_log.max_bytes was written to the log. New, replaced and
+  # scaled-out workers start from the newest snapshot and the log after it.
+  entries  = 20000
+  interval = "1m"
+}
+
+sync_log {
+  # The replication log's retention (a RabbitMQ stream): it is dropped a
+  # segment at a time once over max_bytes (or older than max_age, if set).
+  max_bytes     = "512MiB"
+  segment_bytes = "32MiB"
+}
+
 scaling {
   interval        = var.scale_interval
   reads_per_slave = 20

@@ -66,6 +66,21 @@ type WorkerInfo struct {
 	// copies the data).
 	Ready    bool `json:"ready"`
 	Draining bool `json:"draining,omitempty"`
+	// StartedFrom is the snapshot the worker loaded when it started.
+	StartedFrom string `json:"started_from,omitempty"`
+	// CatchingUp is where a worker that does not serve yet stands.
+	CatchingUp *CatchUp `json:"catching_up,omitempty"`
+}
+
+// CatchUp is a catching-up worker's progress: loading a snapshot (bytes) or
+// replaying the log (seqs up to the master's), at a rate, with the time left.
+type CatchUp struct {
+	Phase      string  `json:"phase"`
+	Unit       string  `json:"unit"`
+	Done       int64   `json:"done"`
+	Total      int64   `json:"total"`
+	Rate       float64 `json:"rate_per_sec"`
+	ETASeconds float64 `json:"eta_seconds"`
 }
 
 func newSupervisor(rt runtime.Runtime, openElection func(context.Context) (election.Election, error), slaves int, log hclog.Logger,
@@ -361,7 +376,11 @@ func (s *Supervisor) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	for _, w := range s.workers {
 		info := WorkerInfo{ID: w.ID, PID: w.PID, Role: election.RoleSlave, StartedAt: w.StartedAt, Draining: w.draining}
 		if m, ok := byID[w.ID]; ok {
-			info.AppliedSeq, info.Ready = m.AppliedSeq, m.Ready
+			info.AppliedSeq, info.Ready, info.StartedFrom = m.AppliedSeq, m.Ready, m.StartedFrom
+			if p := m.Progress; p != nil && !m.Ready {
+				info.CatchingUp = &CatchUp{Phase: p.Phase, Unit: p.Unit, Done: p.Done, Total: p.Total,
+					Rate: p.Rate, ETASeconds: p.ETA().Seconds()}
+			}
 		}
 		if hasLeader && leader.ID == w.ID {
 			info.Role = election.RoleMaster

@@ -15,10 +15,13 @@ type Ledger struct {
 	users map[string]bool
 	rides map[string]bool // by created_by: a ride applied twice shows as two rows
 	max   uint64          // highest acknowledged seq: reads ask for it (min_seq)
+	seqs  map[string]uint64 // users by name: the seq of each acknowledged insert
 }
 
 // NewLedger is an empty ledger.
-func NewLedger() *Ledger { return &Ledger{users: map[string]bool{}, rides: map[string]bool{}} }
+func NewLedger() *Ledger {
+	return &Ledger{users: map[string]bool{}, rides: map[string]bool{}, seqs: map[string]uint64{}}
+}
 
 // InsertRide writes one ride created by a name used once, and records it
 // when the answer is 2xx. Rides get a generated id, so unlike a user (whose
@@ -33,7 +36,23 @@ func (l *Ledger) InsertRide(s *Stack, by string) int {
 func (l *Ledger) Insert(s *Stack, name string) int {
 	res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert",
 		Values: map[string]any{"username": name, "password": "p"}})
-	return l.record(l.users, name, res.Seq, code)
+	if l.record(l.users, name, res.Seq, code)/100 == 2 {
+		l.mu.Lock()
+		l.seqs[name] = res.Seq
+		l.mu.Unlock()
+	}
+	return code
+}
+
+// UserSeqs are the acknowledged users and the seq of each insert.
+func (l *Ledger) UserSeqs() map[string]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]uint64, len(l.seqs))
+	for k, v := range l.seqs {
+		out[k] = v
+	}
+	return out
 }
 
 // record notes key in acked when the write was acknowledged (2xx).

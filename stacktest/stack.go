@@ -18,6 +18,7 @@ import (
 	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/deployment"
 	"github.com/rideshare/dbaas/orchestrator"
+	"github.com/rideshare/dbaas/plugins/election"
 )
 
 // Options shape a test stack.
@@ -50,6 +51,9 @@ type Stack struct {
 	Config *config.Config
 	URL    string // orchestrator base URL
 	Dir    string // data dir: worker databases, logs, runtime state
+	// Vars are the -var settings the stack was loaded with (for running
+	// CLI commands against it: -config Config.File plus these).
+	Vars []string
 
 	ln     net.Listener
 	cancel context.CancelFunc
@@ -121,7 +125,7 @@ func Start(t testing.TB, opts Options) *Stack {
 		}
 	}
 	os.Setenv("RIDESHARE_BINARY", bin)
-	s := &Stack{t: t, Config: cfg, Dir: dir}
+	s := &Stack{t: t, Config: cfg, Dir: dir, Vars: vars}
 	t.Cleanup(func() {
 		s.Stop()
 		if !t.Failed() && os.Getenv("RIDESHARE_KEEP_STACK") == "" {
@@ -211,6 +215,65 @@ func (s *Stack) Stop() {
 	for _, h := range hs {
 		s.t.Logf("killing leftover worker %s (pid %d)", h.ID, h.PID)
 		_ = rt.Kill(ctx, h.ID)
+	}
+	s.dropSnapshots(ctx)
+}
+
+// Snapshots is the stack's snapshot catalog, newest first.
+func (s *Stack) Snapshots() []election.SnapshotRecord {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	el, err := peek.Election(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config))
+	if err != nil {
+		s.t.Fatalf("open election: %v", err)
+	}
+	defer el.Close()
+	recs, err := el.Snapshots(ctx)
+	if err != nil {
+		s.t.Fatalf("read the snapshot catalog: %v", err)
+	}
+	return recs
+}
+
+// PutSnapshot writes a catalog record (a test's forged or request record).
+func (s *Stack) PutSnapshot(r election.SnapshotRecord) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	el, err := peek.Election(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config))
+	if err != nil {
+		s.t.Fatalf("open election: %v", err)
+	}
+	defer el.Close()
+	if err := el.PutSnapshot(ctx, r); err != nil {
+		s.t.Fatalf("put snapshot record %s: %v", r.ID, err)
+	}
+}
+
+// dropSnapshots deletes the snapshot queues of the stack's catalog: each
+// test stack has a ZooKeeper root of its own, so nothing else would.
+func (s *Stack) dropSnapshots(ctx context.Context) {
+	el, err := peek.Election(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config))
+	if err != nil {
+		return
+	}
+	defer el.Close()
+	recs, err := el.Snapshots(ctx)
+	if err != nil {
+		return
+	}
+	var queues []string
+	for _, r := range recs {
+		if r.Queue != "" {
+			queues = append(queues, r.Queue)
+		}
+		_ = el.DeleteSnapshot(ctx, r.ID)
+	}
+	if len(queues) > 0 {
+		if err := broker.DeleteQueues(ctx, s.Config.AMQPURL, queues...); err != nil {
+			s.t.Logf("delete snapshot queues: %v", err)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
 )
@@ -49,6 +50,12 @@ type Config struct {
 	// Heartbeat is the AMQP heartbeat: how long a hung worker keeps the
 	// messages it holds before the broker gives them to another.
 	Heartbeat time.Duration `json:"heartbeat"`
+	// SyncLog is the replication log's retention, declared with syncQ.
+	SyncLog broker.LogRetention `json:"sync_log"`
+	// SnapshotEntries and SnapshotInterval are the snapshot policy (see
+	// DefaultSnapshotEntries, DefaultSnapshotInterval).
+	SnapshotEntries  uint64        `json:"snapshot_entries"`
+	SnapshotInterval time.Duration `json:"snapshot_interval"`
 	// ReportEvery is how often the worker refreshes its applied seq in its
 	// election record.
 	ReportEvery time.Duration `json:"report_every"`
@@ -66,6 +73,12 @@ func (c *Config) defaults() {
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 10 * time.Second
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = DefaultSnapshotEntries
+	}
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
 	}
 	if c.ReportEvery <= 0 {
 		c.ReportEvery = time.Second

@@ -22,6 +22,11 @@ type follower struct {
 	ch    *amqp.Channel
 	ds    <-chan amqp.Delivery
 	state storage.State
+	// expect is the offset the first delivery must have: a later one means
+	// the log no longer holds the entries in between (retention dropped
+	// them), and the replica must load a snapshot instead.
+	expect  int64
+	checked bool
 
 	mu      sync.Mutex
 	waiting map[string]chan struct{} // nonce → closed when read
@@ -43,7 +48,17 @@ func newFollower(ctx context.Context, w *Worker, state storage.State) (*follower
 		ch.Close()
 		return nil, err
 	}
-	return &follower{w: w, ch: ch, ds: ds, state: state, waiting: map[string]chan struct{}{}, done: make(chan struct{})}, nil
+	return &follower{w: w, ch: ch, ds: ds, state: state, expect: max(from, 0), waiting: map[string]chan struct{}{}, done: make(chan struct{})}, nil
+}
+
+// fellOffError: the replication log starts after the replica's position.
+type fellOffError struct {
+	want, first int64
+}
+
+func (e *fellOffError) Error() string {
+	return fmt.Sprintf("the replication log (%s) starts at offset %d, past this replica's next offset %d: "+
+		"its retention dropped entries this replica has not applied", broker.SyncQ, e.first, e.want)
 }
 
 // waitFor returns a channel closed once the entry with nonce has been read.
@@ -100,7 +115,14 @@ func (f *follower) applyBatch(ctx context.Context, ds []amqp.Delivery) (bool, er
 		last   amqp.Delivery
 	)
 	for _, d := range ds {
+		f.w.logBytes.Add(int64(len(d.Body)))
 		entries, off, err := broker.DecodeEntries(d)
+		if !f.checked {
+			if off > f.expect {
+				return false, &fellOffError{want: f.expect, first: off}
+			}
+			f.checked = true
+		}
 		if err != nil {
 			// Every replica skips an unreadable message alike.
 			f.w.log.Error("skipping unreadable log message", "error", err)

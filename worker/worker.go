@@ -32,6 +32,8 @@ type Worker struct {
 	started  time.Time
 	applied  *appliedSeq
 	logEpoch atomic.Uint64 // highest epoch read in the log
+	logBytes atomic.Int64  // bytes of log messages read (the snapshot policy)
+	prog     progress
 
 	conn    *amqp.Connection
 	replyCh *amqp.Channel // replies to the orchestrator; shared by readers
@@ -39,6 +41,7 @@ type Worker struct {
 
 	role     string
 	roleMu   sync.Mutex
+	from     string // the snapshot loaded at start
 	draining bool
 	ready    bool
 }
@@ -64,7 +67,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)
 	}
-	if err := broker.Declare(setup); err != nil {
+	if err := w.cfg.SyncLog.Declare(setup); err != nil {
 		return err
 	}
 	setup.Close()
@@ -78,6 +81,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.applied = newAppliedSeq(state.Seq)
 	w.logEpoch.Store(state.Epoch)
+	w.setProgress(&election.Progress{Phase: election.PhaseReplaying, Unit: "seq", Done: int64(state.Seq)})
 	if err := w.el.Join(ctx, w.member()); err != nil {
 		return fmt.Errorf("join election: %w", err)
 	}
@@ -85,27 +89,50 @@ func (w *Worker) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	fatal := make(chan error, 4)
+	reportCtx, stopReport := context.WithCancel(runCtx)
+	go w.reportCatchUp(reportCtx)
 
-	f, err := newFollower(runCtx, w, state)
-	if err != nil {
-		return err
-	}
-	go func() {
-		if err := f.run(runCtx); err != nil && runCtx.Err() == nil {
-			fatal <- err
-		}
-	}()
-
-	// Invariant 4: serve nothing until the log has been read up to a mark
-	// published now, i.e. past every write acknowledged before this start.
+	// Invariant 8: start from the newest snapshot when it saves most of the
+	// replay; invariant 4: serve nothing until the log has been read up to a
+	// mark published now, i.e. past every write acknowledged before this
+	// start. A follower that finds its position dropped from the log loads a
+	// snapshot covering it and starts again.
 	catchStart := time.Now()
-	if err := w.catchUp(runCtx, f, fatal); err != nil {
+	first := state.Seq
+	if state, err = w.startFrom(runCtx, state); err != nil {
+		stopReport()
 		return err
 	}
+	var f *follower
+	for attempt := 0; ; attempt++ {
+		w.setProgress(&election.Progress{Phase: election.PhaseReplaying, Unit: "seq", Done: int64(state.Seq)})
+		if f, err = newFollower(runCtx, w, state); err != nil {
+			stopReport()
+			return err
+		}
+		go func(f *follower) {
+			if err := f.run(runCtx); err != nil && runCtx.Err() == nil {
+				fatal <- err
+			}
+		}(f)
+		err = w.catchUp(runCtx, f, fatal)
+		var fo *fellOffError
+		if errors.As(err, &fo) && attempt < 3 {
+			if state, err = w.rebootstrap(runCtx, fo); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			stopReport()
+			return err
+		}
+		break
+	}
+	stopReport()
+	w.setProgress(nil)
 	took := time.Since(catchStart)
 	w.log.Info("caught up with the replication log", "seq", w.applied.get(), "epoch", w.logEpoch.Load(),
-		"writes_applied", w.applied.get()-state.Seq, "took", took.Round(time.Millisecond),
-		"writes_per_sec", int(float64(w.applied.get()-state.Seq)/max(took.Seconds(), 1e-3)))
+		"start_seq", first, "replayed_from_seq", state.Seq, "took", took.Round(time.Millisecond))
 	// The election must know the log's epoch before this member can win.
 	w.roleMu.Lock()
 	w.ready = true
@@ -119,6 +146,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	go w.reportProgress(runCtx)
+	slaveCtx, stopSlave := context.WithCancel(runCtx)
+	defer stopSlave()
+	go w.snapshots(slaveCtx)
 
 	leading := make(chan uint64, 1)
 	go func() {
@@ -144,6 +174,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	case e := <-conn.NotifyClose(make(chan *amqp.Error, 1)):
 		return fmt.Errorf("broker connection closed: %v", e)
 	case epoch := <-leading:
+		stopSlave()
 		readers.stop()
 		err := w.lead(ctx, f, epoch, fatal)
 		if errors.Is(err, errTainted) {
@@ -189,7 +220,8 @@ func (w *Worker) member() election.Member {
 		seq = w.applied.get()
 	}
 	return election.Member{ID: w.cfg.ID, PID: os.Getpid(), Role: w.role, AppliedSeq: seq,
-		StartedAt: w.started, Draining: w.draining, Ready: w.ready, LogEpoch: w.logEpoch.Load()}
+		StartedAt: w.started, Draining: w.draining, Ready: w.ready, LogEpoch: w.logEpoch.Load(),
+		StartedFrom: w.from, Progress: w.snapshotProgress()}
 }
 
 func (w *Worker) setRole(role string) {

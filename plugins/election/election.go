@@ -9,6 +9,7 @@ package election
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -42,6 +43,36 @@ type Member struct {
 	// newer than every entry already in the log, even when the election's
 	// own counter is younger than the log (a fresh root on an old broker).
 	LogEpoch uint64 `json:"log_epoch,omitempty"`
+	// StartedFrom is the snapshot the member loaded when it started (empty:
+	// it replayed the log, or resumed from its own database).
+	StartedFrom string `json:"started_from,omitempty"`
+	// Progress is where a member that does not serve yet stands in its
+	// catch-up; nil once it serves.
+	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Phases of a member's catch-up.
+const (
+	PhaseLoadingSnapshot = "loading_snapshot"
+	PhaseReplaying       = "replaying"
+)
+
+// Progress is a catch-up's position: Done of Total units (snapshot bytes
+// while loading, seqs while replaying), at Rate units per second.
+type Progress struct {
+	Phase string  `json:"phase"`
+	Unit  string  `json:"unit"`
+	Done  int64   `json:"done"`
+	Total int64   `json:"total"`
+	Rate  float64 `json:"rate"`
+}
+
+// ETA is the time left at the current rate (0 when unknown or done).
+func (p Progress) ETA() time.Duration {
+	if p.Rate <= 0 || p.Total <= p.Done {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Done) / p.Rate * float64(time.Second))
 }
 
 // Leader is the current master and its epoch.
@@ -79,7 +110,61 @@ type Election interface {
 	// instead of waiting for its session to expire.
 	Remove(ctx context.Context, id string) error
 
+	// Snapshots lists the snapshot catalog, newest first (by ID). It works
+	// without Join: operators' tools read it too.
+	Snapshots(ctx context.Context) ([]SnapshotRecord, error)
+	// PutSnapshot creates the record r.ID or replaces it. Records are
+	// persistent: they outlive the session that wrote them.
+	PutSnapshot(ctx context.Context, r SnapshotRecord) error
+	// DeleteSnapshot removes the record id; removing one that is not there
+	// is not an error.
+	DeleteSnapshot(ctx context.Context, id string) error
+
 	Close() error
+}
+
+// States of a SnapshotRecord.
+const (
+	// SnapshotRequested: an operator asked for a snapshot now (rideshare
+	// backup); the snapshotting slave takes one and deletes the request.
+	SnapshotRequested = "requested"
+	// SnapshotWriting: chunks are being written; never loaded. A record left
+	// in this state by a worker that died is removed with its queue.
+	SnapshotWriting = "writing"
+	// SnapshotComplete: every chunk is stored and the checksum recorded.
+	SnapshotComplete = "complete"
+)
+
+// NewSnapshotID is a catalog id that sorts by creation time; by names the
+// worker or tool that creates the record.
+func NewSnapshotID(by string) string {
+	return fmt.Sprintf("%020d-%s", time.Now().UnixNano(), by)
+}
+
+// SnapshotRecord is one snapshot in the catalog the election backend keeps
+// beside the membership: where its chunks are (a RabbitMQ stream queue) and
+// what it covers. A snapshot is loaded only when State is SnapshotComplete
+// and its bytes match SHA256.
+type SnapshotRecord struct {
+	// ID names the record; IDs sort by creation time (newest last).
+	ID    string `json:"id"`
+	State string `json:"state"`
+	// Queue is the stream queue holding the chunks.
+	Queue string `json:"queue,omitempty"`
+	// Seq, Epoch and Offset are where the snapshot stands in the log: a
+	// replica loaded from it follows syncQ from Offset+1.
+	Seq    uint64 `json:"seq"`
+	Epoch  uint64 `json:"epoch"`
+	Offset int64  `json:"offset"`
+	// Chunks, Bytes and SHA256 describe the stored bytes (hex SHA-256 of
+	// all chunks in order).
+	Chunks int    `json:"chunks,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// TakenBy is the worker (or tool) that wrote it.
+	TakenBy     string    `json:"taken_by,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	CompletedAt time.Time `json:"completed_at,omitempty"`
 }
 
 // Config is the election backend's settings.

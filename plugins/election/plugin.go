@@ -69,7 +69,7 @@ func (p *Plugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, c *grpc.C
 	return &GRPCClient{conn: c, process: ctx, done: make(chan struct{})}, nil
 }
 
-// Wire messages. Member, Leader and Config travel as they are.
+// Wire messages. Member, Leader, SnapshotRecord and Config travel as they are.
 type (
 	epochResp struct {
 		Epoch uint64 `json:"epoch"`
@@ -83,6 +83,9 @@ type (
 	}
 	idReq struct {
 		ID string `json:"id"`
+	}
+	snapshotsResp struct {
+		Snapshots []SnapshotRecord `json:"snapshots"`
 	}
 	empty struct{}
 )
@@ -187,6 +190,28 @@ func (s *pluginServer) service() *wire.Service {
 			return empty{}, err
 		}
 		return empty{}, e.Remove(ctx, r.ID)
+	})
+	wire.Unary(svc, "Snapshots", func(ctx context.Context, _ *empty) (snapshotsResp, error) {
+		e, err := s.get()
+		if err != nil {
+			return snapshotsResp{}, err
+		}
+		rs, err := e.Snapshots(ctx)
+		return snapshotsResp{Snapshots: rs}, err
+	})
+	wire.Unary(svc, "PutSnapshot", func(ctx context.Context, r *SnapshotRecord) (empty, error) {
+		e, err := s.get()
+		if err != nil {
+			return empty{}, err
+		}
+		return empty{}, e.PutSnapshot(ctx, *r)
+	})
+	wire.Unary(svc, "DeleteSnapshot", func(ctx context.Context, r *idReq) (empty, error) {
+		e, err := s.get()
+		if err != nil {
+			return empty{}, err
+		}
+		return empty{}, e.DeleteSnapshot(ctx, r.ID)
 	})
 	wire.Unary(svc, "Close", func(context.Context, *empty) (empty, error) {
 		return empty{}, s.closeOpen()
@@ -345,6 +370,21 @@ func (c *GRPCClient) pump(ctx context.Context, recv func() (struct{}, error), fn
 
 func (c *GRPCClient) Remove(ctx context.Context, id string) error {
 	_, err := wire.Invoke[empty](ctx, c.conn, rpcMethod("Remove"), idReq{ID: id})
+	return err
+}
+
+func (c *GRPCClient) Snapshots(ctx context.Context) ([]SnapshotRecord, error) {
+	r, err := wire.Invoke[snapshotsResp](ctx, c.conn, rpcMethod("Snapshots"), empty{})
+	return r.Snapshots, err
+}
+
+func (c *GRPCClient) PutSnapshot(ctx context.Context, r SnapshotRecord) error {
+	_, err := wire.Invoke[empty](ctx, c.conn, rpcMethod("PutSnapshot"), r)
+	return err
+}
+
+func (c *GRPCClient) DeleteSnapshot(ctx context.Context, id string) error {
+	_, err := wire.Invoke[empty](ctx, c.conn, rpcMethod("DeleteSnapshot"), idReq{ID: id})
 	return err
 }
 

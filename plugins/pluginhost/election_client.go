@@ -22,7 +22,10 @@ import (
 //     (never retried: they belong to the lost session);
 //   - Join, Epoch, Members, Leader and Remove are retried once on the new
 //     process, and Watch channels re-subscribe and get one notification (the
-//     membership changed: this member's record vanished with the session).
+//     membership changed: this member's record vanished with the session);
+//   - so are Snapshots, PutSnapshot and DeleteSnapshot: catalog records are
+//     persistent, not the session's, and putting or deleting one twice is
+//     the same as once. They need no Join either.
 func LoadElection(ctx context.Context, name string, cfg election.Config, opts LoadOptions) (election.Election, error) {
 	sup, err := newSupervisor(KindElection, name, opts, func(ctx context.Context, raw any) error {
 		return raw.(*election.GRPCClient).Configure(ctx, cfg)
@@ -170,6 +173,29 @@ func (c *electionClient) Watch(ctx context.Context) (<-chan struct{}, error) {
 func (c *electionClient) Remove(ctx context.Context, id string) error {
 	_, err := call(ctx, c.sup, "Remove", func(inst *instance) (struct{}, error) {
 		return struct{}{}, elOf(inst).Remove(ctx, id)
+	}, nil)
+	return err
+}
+
+// Snapshots, PutSnapshot and DeleteSnapshot go to whichever process is
+// current, not the joined session's: the catalog belongs to no session.
+
+func (c *electionClient) Snapshots(ctx context.Context) ([]election.SnapshotRecord, error) {
+	return call(ctx, c.sup, "Snapshots", func(inst *instance) ([]election.SnapshotRecord, error) {
+		return elOf(inst).Snapshots(ctx)
+	}, nil)
+}
+
+func (c *electionClient) PutSnapshot(ctx context.Context, r election.SnapshotRecord) error {
+	_, err := call(ctx, c.sup, "PutSnapshot", func(inst *instance) (struct{}, error) {
+		return struct{}{}, elOf(inst).PutSnapshot(ctx, r)
+	}, nil)
+	return err
+}
+
+func (c *electionClient) DeleteSnapshot(ctx context.Context, id string) error {
+	_, err := call(ctx, c.sup, "DeleteSnapshot", func(inst *instance) (struct{}, error) {
+		return struct{}{}, elOf(inst).DeleteSnapshot(ctx, id)
 	}, nil)
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -651,5 +652,50 @@ func (e *memElection) Close() error {
 		e.closed = true
 		close(e.done)
 	}
+	return nil
+}
+
+// ---- snapshots ----
+
+// errMemSnapshot: the in-memory storage does not write the snapshot format;
+// the plugin boundary's snapshot streams are tested over sqlite.
+var errMemSnapshot = errors.New("the in-memory test storage has no snapshots")
+
+func (s *memStorage) Export(context.Context, io.Writer) (storage.State, error) {
+	return storage.State{}, errMemSnapshot
+}
+
+func (s *memStorage) Import(context.Context, io.Reader) (storage.State, error) {
+	return storage.State{}, errMemSnapshot
+}
+
+// memCatalog is the snapshot catalog of every memElection of the process.
+var memCatalog = struct {
+	sync.Mutex
+	recs map[string]election.SnapshotRecord
+}{recs: map[string]election.SnapshotRecord{}}
+
+func (e *memElection) Snapshots(context.Context) ([]election.SnapshotRecord, error) {
+	memCatalog.Lock()
+	defer memCatalog.Unlock()
+	out := make([]election.SnapshotRecord, 0, len(memCatalog.recs))
+	for _, r := range memCatalog.recs {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	return out, nil
+}
+
+func (e *memElection) PutSnapshot(_ context.Context, r election.SnapshotRecord) error {
+	memCatalog.Lock()
+	defer memCatalog.Unlock()
+	memCatalog.recs[r.ID] = r
+	return nil
+}
+
+func (e *memElection) DeleteSnapshot(_ context.Context, id string) error {
+	memCatalog.Lock()
+	defer memCatalog.Unlock()
+	delete(memCatalog.recs, id)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/rideshare/dbaas/dbapi"
@@ -123,6 +124,61 @@ func (c *storageClient) Read(ctx context.Context, q dbapi.ReadRequest) ([]map[st
 
 func (c *storageClient) Hash(ctx context.Context) (string, error) {
 	return call(ctx, c.sup, "Hash", func(inst *instance) (string, error) { return stOf(inst).Hash(ctx) }, nil)
+}
+
+// Export streams the plugin's snapshot into w. If the plugin dies before
+// anything reached w, the restarted plugin exports again; once bytes have
+// reached w a repeat would write them twice, so the call fails instead,
+// saying that w holds a partial copy to discard.
+func (c *storageClient) Export(ctx context.Context, w io.Writer) (storage.State, error) {
+	cw := &countingWriter{w: w}
+	export := func(inst *instance) (storage.State, error) { return stOf(inst).Export(ctx, cw) }
+	return call(ctx, c.sup, "Export", export, func(inst *instance) (storage.State, error) {
+		if cw.n > 0 {
+			return storage.State{}, fmt.Errorf("%s: Export: the plugin died after %d bytes of the snapshot were written: "+
+				"discard them and export again", c.sup.label(), cw.n)
+		}
+		return export(inst)
+	})
+}
+
+// Import streams the snapshot r holds into the plugin. If the plugin dies
+// before anything was read from r, the restarted plugin imports; after,
+// r cannot be read again and the call fails. A dead plugin's transaction
+// died with it: nothing was imported unless it had committed, which State
+// tells (it is then the snapshot's).
+func (c *storageClient) Import(ctx context.Context, r io.Reader) (storage.State, error) {
+	cr := &countingReader{r: r}
+	imp := func(inst *instance) (storage.State, error) { return stOf(inst).Import(ctx, cr) }
+	return call(ctx, c.sup, "Import", imp, func(inst *instance) (storage.State, error) {
+		if cr.n > 0 {
+			return storage.State{}, fmt.Errorf("%s: Import: the plugin died after %d bytes of the snapshot were sent, "+
+				"which cannot be read again: import it again (an Import that did not commit changed nothing)", c.sup.label(), cr.n)
+		}
+		return imp(inst)
+	})
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // Close closes the database and ends the plugin process. A plugin that is

@@ -4,7 +4,7 @@ package storage
 // implementation, the gRPC server that holds one open Storage inside the
 // plugin process (one worker = one storage plugin process), and the gRPC
 // client that implements Storage on the host side. Messages are JSON (see
-// plugins/pluginhost/wire).
+// plugins/pluginhost/wire); snapshots stream through transfer.go.
 
 import (
 	"context"
@@ -209,6 +209,7 @@ func (s *pluginServer) service() *wire.Service {
 		h, err := st.Hash(ctx)
 		return hashResp{Hash: h}, err
 	})
+	s.registerSnapshots(svc)
 	wire.Unary(svc, "Close", func(context.Context, *empty) (empty, error) {
 		st, err := s.take()
 		if err != nil {

@@ -6,9 +6,17 @@ package storage
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/rideshare/dbaas/dbapi"
 )
+
+// WriteIDWindow is how many seqs of write-id records a replica keeps: Apply
+// forgets the record of a write once its seq is WriteIDWindow or more below
+// the newest, so the records (and every snapshot) stay bounded. A write is
+// redelivered only while its writeQ message is unacknowledged, which is far
+// fewer seqs than this.
+const WriteIDWindow = 20000
 
 // ErrConstraint is returned (wrapped) when a write violates a primary key or
 // another constraint; the DB API answers it with 409.
@@ -100,6 +108,21 @@ type Storage interface {
 	// Hash is a digest of the whole content (all tables, in key order) and
 	// nothing else: two replicas with equal data have equal hashes.
 	Hash(ctx context.Context) (string, error)
+
+	// Export writes a consistent copy of the whole database — every table,
+	// the write-id records still kept (WriteIDWindow) and the State — to w in
+	// the snapshot format (package snapshot), and returns the State it covers.
+	// It reads inside one read-only transaction, so writes (Apply) go on while
+	// it runs and none of them is half in the copy.
+	Export(ctx context.Context, w io.Writer) (State, error)
+
+	// Import replaces the whole content (tables, write-id records, State)
+	// with the snapshot read from r, in ONE transaction, and returns the
+	// snapshot's State. Any error — a malformed, truncated or corrupted
+	// stream, or an error r returns, even at its very end — leaves the
+	// database exactly as it was: a caller that verifies a checksum while
+	// streaming fails the read to refuse the snapshot.
+	Import(ctx context.Context, r io.Reader) (State, error)
 
 	// Close releases the database, keeping its data.
 	Close() error

@@ -2,9 +2,11 @@
 //
 // Layout under the configured root (e.g. /rideshare):
 //
-//	<root>/workers/<id>  EPHEMERAL   JSON election.Member, one per joined worker
-//	<root>/leader        EPHEMERAL   JSON election.Leader, held by the master
-//	<root>/epoch         PERSISTENT  the epoch counter, decimal text
+//	<root>/workers/<id>    EPHEMERAL   JSON election.Member, one per joined worker
+//	<root>/leader          EPHEMERAL   JSON election.Leader, held by the master
+//	<root>/epoch           PERSISTENT  the epoch counter, decimal text
+//	<root>/snapshots/<id>  PERSISTENT  JSON election.SnapshotRecord: the snapshot
+//	                                   catalog, created by the first record
 //
 // Invariants:
 //   - The leader znode is only ever created in the same multi-op transaction
@@ -60,6 +62,9 @@ type Election struct {
 	workersPath string
 	leaderPath  string
 	epochPath   string
+	// snapshotsPath holds the snapshot catalog; created by the first
+	// PutSnapshot, so a session that only reads it writes nothing.
+	snapshotsPath string
 
 	// standalone: one server, whose reads are already linearizable with its
 	// writes, so Epoch needs no Sync round trip first.
@@ -132,17 +137,18 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 	}
 
 	e := &Election{
-		standalone:  len(cfg.Servers) == 1,
-		log:         log.With("root", root),
-		acl:         zk.WorldACL(zk.PermAll),
-		root:        root,
-		workersPath: root + "/workers",
-		leaderPath:  root + "/leader",
-		epochPath:   root + "/epoch",
-		lostAfter:   lostAfter,
-		connReady:   make(chan struct{}),
-		connected:   make(chan struct{}),
-		done:        make(chan struct{}),
+		standalone:    len(cfg.Servers) == 1,
+		log:           log.With("root", root),
+		acl:           zk.WorldACL(zk.PermAll),
+		root:          root,
+		workersPath:   root + "/workers",
+		leaderPath:    root + "/leader",
+		epochPath:     root + "/epoch",
+		snapshotsPath: root + "/snapshots",
+		lostAfter:     lostAfter,
+		connReady:     make(chan struct{}),
+		connected:     make(chan struct{}),
+		done:          make(chan struct{}),
 	}
 	dial := opt.dial
 	if dial == nil {
@@ -201,13 +207,8 @@ func cleanRoot(root string) (string, error) {
 // ensureLayout creates root (recursively), workers and epoch ("0") when missing.
 func (e *Election) ensureLayout(ctx context.Context) error {
 	return e.do(ctx, "create layout under "+e.root, func() error {
-		parts := strings.Split(strings.TrimPrefix(e.root, "/"), "/")
-		p := ""
-		for _, part := range parts {
-			p += "/" + part
-			if err := e.createIfMissing(p, nil); err != nil {
-				return err
-			}
+		if err := e.createPath(e.root); err != nil {
+			return err
 		}
 		if err := e.createIfMissing(e.workersPath, nil); err != nil {
 			return err
@@ -220,6 +221,27 @@ func (e *Election) createIfMissing(p string, data []byte) error {
 	_, err := e.conn.Create(p, data, zk.FlagPersistent, e.acl)
 	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return fmt.Errorf("create %s: %w", p, err)
+	}
+	return nil
+}
+
+// createPath creates p and every missing ancestor, empty and persistent.
+func (e *Election) createPath(p string) error {
+	prefix := ""
+	for _, part := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		prefix += "/" + part
+		if err := e.createIfMissing(prefix, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkName rejects names that are not a single znode name; what says
+// which kind of name it is (member id, snapshot id).
+func checkName(what, name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("zookeeper: invalid %s %q", what, name)
 	}
 	return nil
 }
@@ -253,6 +275,11 @@ func (e *Election) alive() error {
 // Errors from op are returned as they are: op wraps them with the path.
 func (e *Election) do(ctx context.Context, what string, op func() error) error {
 	if err := e.alive(); err != nil {
+		return fmt.Errorf("zookeeper %s: %w", what, err)
+	}
+	// A ctx already done starts nothing: the op would run to its end in the
+	// background, e.g. write a record for a caller that has given up.
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("zookeeper %s: %w", what, err)
 	}
 	res := make(chan error, 1)

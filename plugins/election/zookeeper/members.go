@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/go-zookeeper/zk"
 
@@ -16,13 +15,8 @@ import (
 // memberPath is <root>/workers/<id>.
 func (e *Election) memberPath(id string) string { return e.workersPath + "/" + id }
 
-// checkID rejects ids that are not a single znode name.
-func checkID(id string) error {
-	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
-		return fmt.Errorf("zookeeper: invalid member id %q", id)
-	}
-	return nil
-}
+// checkID rejects member ids that are not a single znode name.
+func checkID(id string) error { return checkName("member id", id) }
 
 // Join creates the member's ephemeral znode. A znode already there under the
 // same id belongs to an older incarnation of this worker (ids are unique per

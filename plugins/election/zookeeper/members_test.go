@@ -123,3 +123,37 @@ func TestRemoveMember(t *testing.T) {
 		t.Fatal("a removed member campaigned successfully")
 	}
 }
+
+// Progress is part of the member record: Join and Update write it, Members
+// reads it back, and an Update without it (the member serves) clears it.
+func TestMemberProgressRoundTrip(t *testing.T) {
+	t.Parallel()
+	root := testRoot(t)
+	ctx := ctxT(t, 10*time.Second)
+	e := open(t, root, options{})
+	m := worker(3)
+	m.Progress = &election.Progress{Phase: election.PhaseLoadingSnapshot, Unit: "bytes", Done: 1 << 20, Total: 8 << 20, Rate: 524288.5}
+	if err := e.Join(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	wantMembers := func(want ...election.Member) {
+		t.Helper()
+		got, err := e.Members(ctx)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Members = %+v (%v), want %+v", got, err, want)
+		}
+	}
+	wantMembers(m)
+
+	m.Progress = &election.Progress{Phase: election.PhaseReplaying, Unit: "seqs", Done: 900, Total: 1000, Rate: 50}
+	if err := e.Update(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	wantMembers(m)
+
+	m.Progress, m.Ready = nil, true
+	if err := e.Update(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	wantMembers(m)
+}

@@ -1,6 +1,7 @@
 // Package wire is the plumbing the plugin shims share: a JSON gRPC codec,
-// hand-written service descriptors for unary and server-streaming calls, and
-// the mapping of errors across the process boundary.
+// hand-written service descriptors for unary, server-streaming and
+// client-streaming calls, and the mapping of errors across the process
+// boundary.
 //
 // The codec is registered under the content subtype "json". Only calls that
 // ask for it (grpc.CallContentSubtype(Codec)) use it, so go-plugin's own

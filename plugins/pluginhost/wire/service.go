@@ -97,6 +97,121 @@ func Stream[Req, Msg any](s *Service, method string, open func(ctx context.Conte
 	})
 }
 
+// ServerStream adds a server-streaming method whose handler sends the
+// messages itself and whose return ends the stream: nil cleanly, an error
+// (through ToStatus) as the stream's status. Unlike Stream it fits a finite
+// transfer that can fail half-way, such as a snapshot export. The client
+// reads it with Subscribe, which returns once the handler has sent its first
+// message or returned (a handler that fails before sending anything makes
+// Subscribe itself return the error).
+func ServerStream[Req, Msg any](s *Service, method string, h func(ctx context.Context, req *Req, send func(*Msg) error) error) {
+	s.desc.Streams = append(s.desc.Streams, grpc.StreamDesc{
+		StreamName:    method,
+		ServerStreams: true,
+		Handler: func(_ any, stream grpc.ServerStream) error {
+			req := new(Req)
+			if err := stream.RecvMsg(req); err != nil {
+				return err
+			}
+			ready := false
+			markReady := func() error {
+				if ready {
+					return nil
+				}
+				ready = true
+				return stream.SendHeader(metadata.Pairs(readyKey, "1"))
+			}
+			send := func(m *Msg) error {
+				if err := markReady(); err != nil {
+					return err
+				}
+				return stream.SendMsg(m)
+			}
+			if err := h(stream.Context(), req, send); err != nil {
+				return ToStatus(err)
+			}
+			return markReady()
+		},
+	})
+}
+
+// ClientStream adds a client-streaming method, the way the host sends a
+// plugin more than one message can hold (a snapshot import). h reads the
+// client's messages with recv, which returns io.EOF only once the client
+// has sent them all and half-closed (Upload does that only when its source
+// ended cleanly); a client that gives up or goes away makes recv fail with
+// another error. h's answer is sent back; its error passes through ToStatus.
+//
+// A stream is used rather than a begin/chunk/commit sequence of unary calls
+// because gRPC already ties the transfer's life to one call: a host that
+// dies or cancels ends it, and the handler sees that in recv, with no
+// session for the plugin to keep and expire.
+func ClientStream[Msg, Resp any](s *Service, method string, h func(ctx context.Context, recv func() (*Msg, error)) (Resp, error)) {
+	s.desc.Streams = append(s.desc.Streams, grpc.StreamDesc{
+		StreamName:    method,
+		ClientStreams: true,
+		Handler: func(_ any, stream grpc.ServerStream) error {
+			ctx := stream.Context()
+			recv := func() (*Msg, error) {
+				m := new(Msg)
+				if err := stream.RecvMsg(m); err != nil {
+					if errors.Is(err, io.EOF) {
+						return nil, io.EOF
+					}
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					return nil, err
+				}
+				return m, nil
+			}
+			resp, err := h(ctx, recv)
+			if err != nil {
+				return ToStatus(err)
+			}
+			return stream.SendMsg(&resp)
+		},
+	})
+}
+
+// Upload makes a client-streaming call (ClientStream): it sends every
+// message next returns until next returns io.EOF, half-closes and returns
+// the handler's answer. Any other error of next aborts the call — the
+// stream is cancelled, so the handler's recv fails instead of ending
+// cleanly — and is returned as it is. Cancelling ctx aborts the call too.
+func Upload[Msg, Resp any](ctx context.Context, conn *grpc.ClientConn, method string, next func() (*Msg, error)) (Resp, error) {
+	var resp Resp
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	desc := &grpc.StreamDesc{StreamName: method, ClientStreams: true}
+	cs, err := conn.NewStream(sctx, desc, method, grpc.CallContentSubtype(Codec))
+	if err != nil {
+		return resp, FromStatus(ctx, err)
+	}
+	for {
+		m, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			cancel() // before anything else: the handler must never see a clean end
+			return resp, err
+		}
+		if err := cs.SendMsg(m); errors.Is(err, io.EOF) {
+			break // the handler ended the call early: RecvMsg has its status
+		} else if err != nil {
+			return resp, FromStatus(ctx, err)
+		}
+	}
+	if err := cs.CloseSend(); err != nil {
+		return resp, FromStatus(ctx, err)
+	}
+	if err := cs.RecvMsg(&resp); err != nil {
+		return resp, FromStatus(ctx, err)
+	}
+	return resp, nil
+}
+
 // Invoke makes a unary call with the JSON codec and maps its error with
 // FromStatus.
 func Invoke[Resp any](ctx context.Context, conn *grpc.ClientConn, method string, req any) (Resp, error) {

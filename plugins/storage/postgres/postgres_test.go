@@ -75,6 +75,11 @@ func TestContract(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return fresh(t) })
 }
 
+func TestSnapshotContract(t *testing.T) {
+	requirePostgres(t)
+	storagetest.RunSnapshot(t, func(t *testing.T) storage.Storage { return fresh(t) })
+}
+
 func TestLifecycle(t *testing.T) {
 	requirePostgres(t)
 	storagetest.RunLifecycle(t, uniqueID("l"), storagetest.Lifecycle{
@@ -298,6 +303,23 @@ func TestSameHashAsSQLite(t *testing.T) {
 	}
 }
 
+// TestSnapshotAcrossBackends: a SQLite replica's snapshot seeds a
+// PostgreSQL one and back: same Hash, State, rows and records.
+func TestSnapshotAcrossBackends(t *testing.T) {
+	requirePostgres(t)
+	pg := func(t *testing.T) storage.Storage { return fresh(t) }
+	lite := func(t *testing.T) storage.Storage {
+		s, err := sqlite.Open(context.Background(), storage.Config{WorkerID: "w", DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Destroy(context.Background()) }) //nolint:errcheck
+		return s
+	}
+	t.Run("SQLiteToPostgres", func(t *testing.T) { storagetest.CopyBySnapshot(t, lite, pg) })
+	t.Run("PostgresToSQLite", func(t *testing.T) { storagetest.CopyBySnapshot(t, pg, lite) })
+}
+
 func TestDatabaseName(t *testing.T) {
 	cases := map[string]string{
 		"w1":       "rideshare_w1",
@@ -351,4 +373,9 @@ func BenchmarkGroupCommit(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	requirePostgres(b)
 	storagetest.BenchmarkRead(b, func(b *testing.B) storage.Storage { return fresh(b) })
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	requirePostgres(b)
+	storagetest.BenchmarkSnapshot(b, func(b *testing.B) storage.Storage { return fresh(b) })
 }

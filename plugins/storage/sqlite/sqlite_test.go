@@ -36,6 +36,10 @@ func TestContract(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return fresh(t) })
 }
 
+func TestSnapshotContract(t *testing.T) {
+	storagetest.RunSnapshot(t, func(t *testing.T) storage.Storage { return fresh(t) })
+}
+
 func TestLifecycle(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nested", "data") // Open creates it
 	storagetest.RunLifecycle(t, "w", storagetest.Lifecycle{
@@ -108,4 +112,8 @@ func BenchmarkGroupCommit(b *testing.B) {
 
 func BenchmarkRead(b *testing.B) {
 	storagetest.BenchmarkRead(b, func(b *testing.B) storage.Storage { return fresh(b) })
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	storagetest.BenchmarkSnapshot(b, func(b *testing.B) storage.Storage { return fresh(b) })
 }

@@ -33,6 +33,7 @@ type checked struct {
 //	    (an UPDATE that sets a key column: SAVEPOINT; UPDATE; RELEASE, or
 //	    ROLLBACK TO SAVEPOINT on a unique violation, then RELEASE)
 //	  INSERT INTO _rideshare_writes VALUES (…), (…)         -- the new records
+//	  DELETE FROM _rideshare_writes WHERE seq <= …          -- every PruneEvery seqs
 //	  UPDATE _rideshare_state                              -- once
 //	COMMIT
 //
@@ -79,10 +80,12 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, 
 
 	outs := make([]storage.Outcome, len(b.Writes))
 	var fresh []writeRecord
+	freshAt := map[string]int{} // index in fresh, by write id
 	for i := range b.Writes {
 		e := &b.Writes[i]
+		newest := next.Seq
 		next.Seq = e.Seq // taken whatever happens to the write
-		if rec, ok := recs[e.WriteID]; ok && e.WriteID != "" {
+		if rec, ok := recs[e.WriteID]; ok && e.WriteID != "" && kept(rec.res.Seq, newest) {
 			outs[i] = rec.outcome(ws[i].invalid)
 			continue
 		}
@@ -94,10 +97,20 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, 
 		if e.WriteID != "" {
 			rec := recordOf(e.WriteID, o)
 			recs[e.WriteID] = rec // a repeat later in this batch is a redelivery
+			if j, again := freshAt[e.WriteID]; again {
+				// applied again in this batch: its own record fell out of
+				// the window (a batch longer than WriteIDWindow)
+				fresh[j] = rec
+				continue
+			}
+			freshAt[e.WriteID] = len(fresh)
 			fresh = append(fresh, rec)
 		}
 	}
 	if err := s.insertRecords(ctx, r, fresh); err != nil {
+		return nil, err
+	}
+	if err := s.pruneRecords(ctx, r, st.Seq, next.Seq); err != nil {
 		return nil, err
 	}
 	if err := s.writeState(ctx, r, next); err != nil {

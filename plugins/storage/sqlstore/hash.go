@@ -57,37 +57,10 @@ func (s *Store) hashTable(ctx context.Context, r *runner, h hash.Hash, t dbapi.T
 	}
 	h.Write(buf)
 
-	q := s.text(0).sql("SELECT ")
-	for i, c := range t.Columns {
-		if i > 0 {
-			q.sql(", ")
-		}
-		q.ident(c.Name)
-	}
-	q.sql(" FROM ").ident(t.Name).sql(" ORDER BY ")
-	appendPK(q, t)
-	rows, done, err := r.query(ctx, q)
-	if err != nil {
-		return fmt.Errorf("%s: hash table %q: %w", s.name, t.Name, err)
-	}
-	defer done()
-	defer rows.Close()
-	raw := make([]any, len(t.Columns))
-	ptrs := make([]any, len(t.Columns))
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
 	var n uint64
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("%s: hash table %q: %w", s.name, t.Name, err)
-		}
+	err := s.eachRow(ctx, r, t, func(row []any) error {
 		buf = append(buf[:0], 'R')
-		for i, c := range t.Columns {
-			v, err := normalize(c, raw[i])
-			if err != nil {
-				return fmt.Errorf("%s: hash table %q column %q: %w", s.name, t.Name, c.Name, err)
-			}
+		for _, v := range row {
 			switch x := v.(type) {
 			case int64:
 				buf = append(buf, 'i')
@@ -99,8 +72,9 @@ func (s *Store) hashTable(ctx context.Context, r *runner, h hash.Hash, t dbapi.T
 		}
 		h.Write(buf)
 		n++
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("%s: hash table %q: %w", s.name, t.Name, err)
 	}
 	buf = append(buf[:0], 'E')

@@ -10,13 +10,15 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/snapshot"
 )
 
-// Values of the writes table's `failed` column.
+// Values of the writes table's `failed` column: the snapshot format's, so
+// records travel through Export and Import as they are.
 const (
-	failedNone     = 0 // applied
-	failedConflict = 1 // primary-key/unique violation, rolled back (409)
-	failedInvalid  = 2 // not valid against the schema, changed nothing (400)
+	failedNone     = snapshot.FailedNone     // applied
+	failedConflict = snapshot.FailedConflict // primary-key/unique violation, rolled back (409)
+	failedInvalid  = snapshot.FailedInvalid  // not valid against the schema, changed nothing (400)
 )
 
 // Chunks that keep a statement far below the bind-variable limits of both
@@ -87,16 +89,19 @@ func (s *Store) lookupRecords(ctx context.Context, r *runner, ids []string) (map
 
 // scanRecords looks ids up in one statement. It binds a power of two of ids,
 // the last one repeated up to it: IN matches each row once whatever repeats.
+// A record that fell out of the window (kept) is not found, whether or not
+// pruneRecords has deleted it yet; the statement reads the newest seq
+// itself, so a Lookup outside a transaction needs no second one.
 func (s *Store) scanRecords(ctx context.Context, r *runner, into map[string]writeRecord, ids []string) error {
 	n := 1 << bits.Len(uint(len(ids)-1)) // the least power of two >= len(ids)
-	q := s.text(n).sql("SELECT write_id, seq, rows_affected, id, failed FROM ").ident(WritesTable).sql(" WHERE write_id IN (")
+	q := s.text(n + 1).sql("SELECT write_id, seq, rows_affected, id, failed FROM ").ident(WritesTable).sql(" WHERE write_id IN (")
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			q.sql(", ")
 		}
 		q.value(ids[min(i, len(ids)-1)])
 	}
-	q.sql(")")
+	q.sql(") AND seq > (SELECT seq FROM ").ident(StateTable).sql(" WHERE id = 1) - ").value(int64(storage.WriteIDWindow))
 	rows, done, err := r.query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("%s: read table %q (%d write ids from %q): %w", s.name, WritesTable, len(ids), ids[0], err)
@@ -118,6 +123,32 @@ func (s *Store) scanRecords(ctx context.Context, r *runner, into map[string]writ
 	return nil
 }
 
+// PruneEvery is how often Apply deletes the records that fell out of
+// storage.WriteIDWindow: whenever the seq crosses a multiple of it. The
+// DELETE then removes about PruneEvery rows through the index on seq
+// (WritesSeqIndex), instead of running with every batch.
+const PruneEvery = 1024
+
+// kept reports whether a record of seq is still within the window when
+// newest is the last applied seq (storage.WriteIDWindow): Apply and Lookup
+// answer from a record only then, so the answer never depends on when
+// pruneRecords last ran, nor on whether the store was seeded by Import.
+func kept(seq, newest uint64) bool { return seq+storage.WriteIDWindow > newest }
+
+// pruneRecords deletes the records out of the window once the seq moves
+// from `from` across a multiple of PruneEvery to `to`.
+func (s *Store) pruneRecords(ctx context.Context, r *runner, from, to uint64) error {
+	if from/PruneEvery == to/PruneEvery || to < storage.WriteIDWindow {
+		return nil
+	}
+	floor := to - storage.WriteIDWindow // every seq <= floor is out of the window
+	q := s.text(1).sql("DELETE FROM ").ident(WritesTable).sql(" WHERE seq <= ").value(int64(floor))
+	if _, err := r.exec(ctx, q); err != nil {
+		return fmt.Errorf("%s: prune table %q (records of seq <= %d): %w", s.name, WritesTable, floor, err)
+	}
+	return nil
+}
+
 // insertRecords adds new records, up to recordChunk per statement: each
 // statement inserts the largest power of two of rows that is left (200
 // records: 128, 64, 8), so there are only log2(recordChunk)+1 texts.
@@ -134,6 +165,11 @@ func (s *Store) insertRecords(ctx context.Context, r *runner, recs []writeRecord
 			q.sql("(").value(rec.writeID).sql(", ").value(int64(rec.res.Seq)).sql(", ").value(rec.res.RowsAffected).
 				sql(", ").value(rec.res.ID).sql(", ").value(rec.failed).sql(")")
 		}
+		// A record out of the window that pruneRecords has not deleted yet
+		// is not found (scanRecords), so its write id is applied again and
+		// its new record replaces the old one.
+		q.sql(" ON CONFLICT (write_id) DO UPDATE SET seq = excluded.seq, rows_affected = excluded.rows_affected, " +
+			"id = excluded.id, failed = excluded.failed")
 		if _, err := r.exec(ctx, q); err != nil {
 			return fmt.Errorf("%s: write table %q (%d records from write %q): %w", s.name, WritesTable, len(chunk), chunk[0].writeID, err)
 		}

@@ -1,6 +1,7 @@
 package sqlstore
 
-// The DDL: the schema tables and the two internal tables, created when missing.
+// The DDL: the schema tables, the two internal tables and the index on the
+// records' seq (which pruning deletes by), created when missing.
 
 import (
 	"context"
@@ -85,6 +86,10 @@ func (s *Store) createTables(ctx context.Context) error {
 		" (write_id " + tx + " NOT NULL PRIMARY KEY, seq " + i + " NOT NULL, " +
 			"rows_affected " + i + " NOT NULL, id " + i + " NOT NULL, failed " + i + " NOT NULL)")); err != nil {
 		return fmt.Errorf("%s: create table %q: %w", s.name, WritesTable, err)
+	}
+	// Added after the table: a database created before it gets it on Open.
+	if err := ddl(s.text(0).sql("CREATE INDEX IF NOT EXISTS ").ident(WritesSeqIndex).sql(" ON ").ident(WritesTable).sql(" (seq)")); err != nil {
+		return fmt.Errorf("%s: create index %q: %w", s.name, WritesSeqIndex, err)
 	}
 	return nil
 }

@@ -24,11 +24,18 @@
 //     Lookup, Hash) run concurrently with them.
 //   - Hash covers the schema tables only, in primary-key order with bytewise
 //     text ordering, so equal data gives equal hashes on every backend.
+//   - A write-id record is answered from only while it is within
+//     storage.WriteIDWindow of the newest seq; Apply deletes older ones
+//     every PruneEvery seqs. Export copies the kept ones.
+//   - Export reads everything in one read-only transaction (Apply goes on);
+//     Import replaces everything in one write transaction, committed only
+//     once the snapshot has been read whole and checked (package snapshot).
 //
 // Files: schema.go creates the tables, state.go is the State row, records.go
-// the write-id records, apply.go the batch transaction, write.go checks and
-// executes one write, read.go and hash.go read, stmt.go builds the SQL text
-// and keeps the prepared statements.
+// the write-id records and their window, apply.go the batch transaction,
+// write.go checks and executes one write, read.go and hash.go read,
+// export.go and import.go the snapshots, stmt.go builds the SQL text and
+// keeps the prepared statements.
 package sqlstore
 
 import (
@@ -48,6 +55,8 @@ const (
 	InternalPrefix = "_rideshare_"
 	StateTable     = InternalPrefix + "state"
 	WritesTable    = InternalPrefix + "writes"
+	// WritesSeqIndex indexes WritesTable by seq, for pruneRecords.
+	WritesSeqIndex = InternalPrefix + "writes_seq"
 )
 
 // Dialect is what differs between backends.

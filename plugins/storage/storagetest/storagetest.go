@@ -1,9 +1,12 @@
 // Package storagetest is the contract test suite of storage.Storage. Every
-// backend's tests call Run (the behaviour of one open store) and RunLifecycle
-// (close/reopen/destroy of a named database), and may call the benchmarks.
+// backend's tests call Run (the behaviour of one open store), RunSnapshot
+// (Export, Import, the write-id window) and RunLifecycle (close/reopen/
+// destroy of a named database), and may call the benchmarks.
 //
 // Files: storagetest.go has the helpers and Run; writes.go (one write per
-// batch), batch.go (the batch contract) and reads.go hold the contract tests,
+// batch), batch.go (the batch contract), reads.go, snapshot.go (Export and
+// Import; CopyBySnapshot across backends), snapshot_apply.go (Export while
+// Apply commits) and prune.go (the write-id window) hold the contract tests,
 // lifecycle.go RunLifecycle, bench.go the benchmarks.
 package storagetest
 
@@ -195,6 +198,18 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Hash", func(t *testing.T) { testHash(t, open) })
 	t.Run("Read", func(t *testing.T) { testRead(t, open) })
 	t.Run("ConcurrentReads", func(t *testing.T) { testConcurrent(t, open) })
+}
+
+// RunSnapshot runs the contract tests of Export, Import and the write-id
+// window against fresh stores from open. (Apart from Run so that a backend
+// names them in a test of their own, e.g. TestSnapshotContract.)
+func RunSnapshot(t *testing.T, open Opener) {
+	t.Run("RoundTrip", func(t *testing.T) { testSnapshotRoundTrip(t, open) })
+	t.Run("LongText", func(t *testing.T) { testSnapshotLongText(t, open) })
+	t.Run("Refused", func(t *testing.T) { testSnapshotRefused(t, open) })
+	t.Run("ExportDoesNotBlockApply", func(t *testing.T) { testExportDoesNotBlockApply(t, open) })
+	t.Run("ExportDuringApply", func(t *testing.T) { testExportDuringApply(t, open) })
+	t.Run("PruneWriteIDs", func(t *testing.T) { testPruneWriteIDs(t, open) })
 }
 
 // snapshot is what must not change when a write is refused (bad input,
