@@ -10,6 +10,9 @@
 #   make bench      rideshare bench on a freshly started stack: the median of RUNS runs of every
 #                   figure beside the floor of the same runs (scripts/bench.sh; BENCHFLAGS=...
 #                   adds rideshare bench flags, e.g. BENCHFLAGS='-failover 5')
+#   make history    time to serve after a long history on a freshly started stack: replacement,
+#                   restart, backup and restore, each beside its floor (scripts/history.sh;
+#                   ROWS=100000 UPDATES=200000 by default)
 #   make clean
 
 GO         ?= go
@@ -23,7 +26,7 @@ BENCHFLAGS ?=
 # Appended last, it is used only when no other go is found first.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build services test vet run image bench clean
+.PHONY: all build services test vet run image bench history clean
 
 all: build
 
@@ -54,6 +57,9 @@ image: build
 # (go test -run '^$$' -bench . ./bench/...) measure the same on a stack of their own.
 bench: build services
 	BIN=$(BIN) CONFIG=$(CONFIG) ./scripts/bench.sh $(BENCHFLAGS)
+
+history: build services
+	BIN=$(BIN) ./scripts/history.sh
 
 clean:
 	rm -rf bin

@@ -27,7 +27,9 @@ type PreloadOptions struct {
 // Preload writes the history through the DB API and returns how long it took.
 func Preload(ctx context.Context, opts PreloadOptions) (time.Duration, error) {
 	conc := max(opts.Concurrency, 1)
-	s := &Session{opts: Options{Addr: opts.Addr}, http: newHTTPClient(conc, 30*time.Second)}
+	o := Options{Addr: opts.Addr, Concurrency: conc}
+	o.defaults()
+	s := &Session{opts: o, http: newHTTPClient(conc, o.RequestTimeout)}
 	defer s.http.CloseIdleConnections()
 	start := time.Now()
 	run := func(what string, n int, req func(i int) dbapi.WriteRequest) error {

@@ -60,7 +60,7 @@ const (
 func NewDecoder(r io.Reader) (*Decoder, error) {
 	d := &Decoder{r: bufio.NewReaderSize(r, ReadBufferBytes), cur: -1}
 	line, err := d.readLine()
-	if errors.Is(err, io.EOF) {
+	if err == io.EOF { //nolint:errorlint // readLine's own
 		return nil, malformed("the stream is empty: no header")
 	}
 	if err != nil {
@@ -152,9 +152,9 @@ func (d *Decoder) readLine() ([]byte, error) {
 		b = b[:len(b)-1]
 	case errors.Is(err, bufio.ErrBufferFull):
 		return nil, malformed("line %d is longer than %d bytes", d.line, MaxLineBytes)
-	case errors.Is(err, io.EOF) && len(b) == 0:
+	case err == io.EOF && len(b) == 0: //nolint:errorlint // the reader's own end, never an error wrapping it
 		return nil, io.EOF
-	case errors.Is(err, io.EOF):
+	case err == io.EOF: //nolint:errorlint // as above
 		return nil, malformed("line %d: the stream ends inside the line (%d bytes without a newline): truncated", d.line, len(b))
 	default:
 		return nil, fmt.Errorf("snapshot line %d: read: %w", d.line, err)
@@ -169,7 +169,9 @@ func (d *Decoder) readLine() ([]byte, error) {
 }
 
 // Next returns the next row or record. After the last one it verifies the
-// end line and that the stream ends there, and returns io.EOF.
+// end line and that the stream ends there, and returns io.EOF itself (never
+// wrapped: compare with ==, so that a reader's error wrapping io.EOF is not
+// taken for the end).
 func (d *Decoder) Next() (Item, error) {
 	if d.err != nil {
 		return Item{}, d.err
@@ -187,7 +189,7 @@ func (d *Decoder) next() (Item, error) {
 			return Item{}, d.expectEOF()
 		}
 		line, err := d.readLine()
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF { //nolint:errorlint // readLine's own
 			return Item{}, malformed("line %d: the stream ends before the end line: truncated", d.line)
 		}
 		if err != nil {
@@ -213,7 +215,7 @@ func (d *Decoder) next() (Item, error) {
 func (d *Decoder) expectEOF() error {
 	_, err := d.r.ReadByte()
 	switch {
-	case errors.Is(err, io.EOF):
+	case err == io.EOF: //nolint:errorlint // only the reader's own end: a checksum error wrapping io.EOF is an error
 		return io.EOF
 	case err != nil:
 		return fmt.Errorf("snapshot: read after the end line (line %d): %w", d.line, err)

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -102,6 +103,7 @@ func TestSnapshotReaderError(t *testing.T) {
 		"with the last bytes": &lastReadFails{data: []byte(golden), err: boom},
 		"one byte at a time":  iotest.OneByteReader(io.MultiReader(strings.NewReader(golden), iotest.ErrReader(boom))),
 		"mid-stream":          io.MultiReader(strings.NewReader(golden[:200]), iotest.ErrReader(boom)),
+		"wrapping io.EOF":     io.MultiReader(strings.NewReader(golden), iotest.ErrReader(fmt.Errorf("%w: %w", boom, io.EOF))),
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := decodeAll(r)

@@ -6,10 +6,11 @@
 // # Format, version 1
 //
 // A snapshot is newline-delimited JSON (RFC 8259) in UTF-8: one JSON value
-// per line, every line (the last one included) ending with a single "\n".
-// There are no empty lines and no "\r"; a line is at most MaxLineBytes bytes.
-// An object line has exactly the keys shown below (no other key). The lines
-// come in this order:
+// per line, every line (the last one included) ending with "\n". There are
+// no empty lines; a line is at most MaxLineBytes bytes (its "\n" excluded).
+// JSON whitespace around the tokens of a line is allowed (this package
+// writes none). An object line has exactly the keys shown below, no other.
+// The lines come in this order:
 //
 //  1. The header:
 //

@@ -91,8 +91,8 @@ func decodeAll(r io.Reader) ([]Item, Header, error) {
 	var items []Item
 	for {
 		it, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			if _, again := dec.Next(); !errors.Is(again, io.EOF) {
+		if err == io.EOF { //nolint:errorlint // Next's own end, as callers must test it
+			if _, again := dec.Next(); again != io.EOF { //nolint:errorlint // as above
 				return nil, Header{}, errors.New("Next after io.EOF did not return io.EOF again")
 			}
 			return items, dec.Header(), nil

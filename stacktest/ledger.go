@@ -13,8 +13,8 @@ import (
 type Ledger struct {
 	mu    sync.Mutex
 	users map[string]bool
-	rides map[string]bool // by created_by: a ride applied twice shows as two rows
-	max   uint64          // highest acknowledged seq: reads ask for it (min_seq)
+	rides map[string]bool   // by created_by: a ride applied twice shows as two rows
+	max   uint64            // highest acknowledged seq: reads ask for it (min_seq)
 	seqs  map[string]uint64 // users by name: the seq of each acknowledged insert
 }
 

@@ -317,4 +317,38 @@ func TestRestartedReplicaResumesOrRebootstraps(t *testing.T) {
 	}
 	c.write("after", 20)
 	c.waitSame(60*time.Second, "a", "b", "r")
+
+	// With the snapshotting slave stopped too, the log is truncated past
+	// every snapshot: r must stop with an error saying so, never serve.
+	c.stop("r", syscall.SIGTERM)
+	c.stop("b", syscall.SIGTERM)
+	before, _ = c.state("r")
+	var newest int64 = -1
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	recs, err := c.el.Snapshots(ctx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		newest = max(newest, r.Offset)
+	}
+	for i := 0; firstLogOffset(t) <= max(before.Offset, newest)+1; i++ {
+		if i == 20 {
+			t.Fatalf("retention never dropped the newest snapshot's offset %d", newest)
+		}
+		c.write("lost", 500)
+	}
+	c.start("r")
+	done := make(chan error, 1)
+	go func() { done <- c.procs["r"].Wait() }()
+	select {
+	case err := <-done:
+		delete(c.procs, "r")
+		if err == nil || !strings.Contains(c.log("r"), "truncated past every snapshot") {
+			t.Fatalf("r exited with %v; want an error naming the truncated log:\n%s", err, c.log("r"))
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("r did not stop although no snapshot covers the log's start:\n%s", c.log("r"))
+	}
 }

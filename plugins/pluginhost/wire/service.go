@@ -175,7 +175,7 @@ func ClientStream[Msg, Resp any](s *Service, method string, h func(ctx context.C
 }
 
 // Upload makes a client-streaming call (ClientStream): it sends every
-// message next returns until next returns io.EOF, half-closes and returns
+// message next returns until next returns io.EOF itself, half-closes and returns
 // the handler's answer. Any other error of next aborts the call — the
 // stream is cancelled, so the handler's recv fails instead of ending
 // cleanly — and is returned as it is. Cancelling ctx aborts the call too.
@@ -190,7 +190,7 @@ func Upload[Msg, Resp any](ctx context.Context, conn *grpc.ClientConn, method st
 	}
 	for {
 		m, err := next()
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF { //nolint:errorlint // next's own end: an error wrapping io.EOF aborts
 			break
 		}
 		if err != nil {

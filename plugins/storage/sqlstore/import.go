@@ -5,7 +5,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -68,7 +67,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (storage.State, error) 
 	in := &inserter{s: s, r: run}
 	for {
 		it, err := dec.Next()
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF { //nolint:errorlint // the decoder's own end; a reader's error wrapping io.EOF must not commit
 			break
 		}
 		if err != nil {

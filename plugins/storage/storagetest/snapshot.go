@@ -230,6 +230,7 @@ func testSnapshotRefused(t *testing.T, open Opener) {
 		{"garbage after the end", io.MultiReader(bytes.NewReader(data), strings.NewReader("{}\n")), nil},
 		{"reader fails after its last byte", io.MultiReader(bytes.NewReader(data), iotest.ErrReader(boom)), nil},
 		{"reader fails with its last byte", &failWithLast{data: data, err: boom}, nil},
+		{"reader fails with an error wrapping io.EOF", &failWithLast{data: data, err: fmt.Errorf("%w: %w", boom, io.EOF)}, nil},
 		{"context cancelled half-way", &cancelAt{r: bytes.NewReader(data), at: len(data) / 2, cancel: cancel}, cancelled},
 		{"empty", strings.NewReader(""), nil},
 	}
