@@ -1,7 +1,6 @@
 package orchestrator_test
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"testing"
@@ -49,15 +48,7 @@ func TestDeletedQueuesAreRedeclared(t *testing.T) {
 	if _, code := s.Read(dbapi.ReadRequest{Table: "users"}); code != 200 {
 		t.Fatalf("read before: %d", code)
 	}
-	conn, err := broker.Dial(context.Background(), s.Config.AMQPURL, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := stacktest.Channel(t, s.Config.AMQPURL)
 	for _, q := range []string{broker.ReadQ, broker.ResponseQ} {
 		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
 			t.Fatalf("delete %s: %v", q, err)

@@ -157,15 +157,7 @@ func copyCorrupted(t *testing.T, s *stacktest.Stack, r election.SnapshotRecord, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := broker.Dial(ctx, s.Config.AMQPURL, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := stacktest.Channel(t, s.Config.AMQPURL)
 	if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-queue-type": "stream"}); err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +265,46 @@ func TestKilledSnapshotterLeavesNoPartialSnapshot(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the partial snapshot %s is still recorded: %+v", partial.ID, s.Snapshots())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	l.Check(t, s)
+	s.WaitConverged(60 * time.Second)
+}
+
+// The scaler's new slaves start from the newest snapshot, not from the
+// start of the log, and converge with the master.
+func TestScaleOutStartsFromSnapshot(t *testing.T) {
+	// The interval is long enough for the checks to end before an idle
+	// interval scales back in (the first read starts the timer).
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1, ScaleInterval: 10 * time.Second, Edit: snapshotEvery(500)})
+	l := stacktest.NewLedger()
+	stop := stacktest.Writers(s, l, "so", 16)
+	waitSnapshot(t, s, 60*time.Second, func(r election.SnapshotRecord) bool { return r.Seq >= 1000 })
+	stop()
+	first := slaves(s)[0]
+	for i := 0; i < 45; i++ {
+		if _, code := s.Read(dbapi.ReadRequest{Table: "users", Columns: []string{"username"}, Limit: 1}); code != 200 {
+			t.Fatalf("read %d: %d", i, code)
+		}
+	}
+	s.WaitShape(3, 30*time.Second)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ready, fromSnapshot := 0, 0
+		for _, w := range s.Workers() {
+			if w.Ready {
+				ready++
+			}
+			if w.Role == "slave" && w.ID != first.ID && w.StartedFrom != "" {
+				fromSnapshot++
+			}
+		}
+		if ready == 4 && fromSnapshot == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want 4 ready workers, both new slaves started from a snapshot: %+v", s.Workers())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/rideshare/dbaas/broker"
 )
 
@@ -58,4 +60,22 @@ func RequirePostgres(t testing.TB) {
 		t.Fatalf("PostgreSQL is not answering at %s (run `make services`): %v", u.Host, err)
 	}
 	c.Close()
+}
+
+// Channel opens an AMQP channel on url for a test, closed (with its
+// connection) when the test ends.
+func Channel(t testing.TB, url string) *amqp.Channel {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := broker.Dial(ctx, url, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("open channel on %s: %v", url, err)
+	}
+	return ch
 }

@@ -220,25 +220,25 @@ func (s *Stack) Stop() {
 }
 
 // Snapshots is the stack's snapshot catalog, newest first.
-func (s *Stack) Snapshots() []election.SnapshotRecord {
+func (s *Stack) Snapshots() (recs []election.SnapshotRecord) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	el, err := peek.Election(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config))
-	if err != nil {
-		s.t.Fatalf("open election: %v", err)
-	}
-	defer el.Close()
-	recs, err := el.Snapshots(ctx)
-	if err != nil {
-		s.t.Fatalf("read the snapshot catalog: %v", err)
-	}
+	s.withElection(func(ctx context.Context, el election.Election) (err error) {
+		recs, err = el.Snapshots(ctx)
+		return err
+	})
 	return recs
 }
 
 // PutSnapshot writes a catalog record (a test's forged or request record).
 func (s *Stack) PutSnapshot(r election.SnapshotRecord) {
 	s.t.Helper()
+	s.withElection(func(ctx context.Context, el election.Election) error { return el.PutSnapshot(ctx, r) })
+}
+
+// withElection runs fn on a session of the stack's election backend and
+// fails the test on an error.
+func (s *Stack) withElection(fn func(context.Context, election.Election) error) {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	el, err := peek.Election(ctx, s.Config.Election.Name, deployment.ElectionConfig(s.Config))
@@ -246,8 +246,8 @@ func (s *Stack) PutSnapshot(r election.SnapshotRecord) {
 		s.t.Fatalf("open election: %v", err)
 	}
 	defer el.Close()
-	if err := el.PutSnapshot(ctx, r); err != nil {
-		s.t.Fatalf("put snapshot record %s: %v", r.ID, err)
+	if err := fn(ctx, el); err != nil {
+		s.t.Fatalf("snapshot catalog: %v", err)
 	}
 }
 

@@ -251,15 +251,7 @@ func firstLogOffset(t *testing.T) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := broker.Dial(ctx, stacktest.AMQPURL, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := stacktest.Channel(t, stacktest.AMQPURL)
 	defer ch.Close()
 	_ = ch.Qos(1, 0, false)
 	ds, err := ch.ConsumeWithContext(ctx, broker.SyncQ, "", false, false, false, false, amqp.Table{"x-stream-offset": "first"})

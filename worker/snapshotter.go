@@ -108,7 +108,10 @@ func (s *snapshotter) check(ctx context.Context) error {
 	s.since, s.bytesMark = rec.CompletedAt, mark
 	w.log.Info("took snapshot", "snapshot", rec.ID, "why", why, "seq", rec.Seq, "bytes", rec.Bytes,
 		"took", rec.CompletedAt.Sub(rec.StartedAt).Round(time.Millisecond))
-	for _, r := range requests { // fulfilled: the snapshot is newer than each request
+	for _, r := range requests {
+		if r.ID > rec.ID {
+			continue // asked for after this snapshot began: the next one answers it
+		}
 		if err := w.el.DeleteSnapshot(ctx, r.ID); err != nil {
 			return fmt.Errorf("delete fulfilled request %s: %w", r.ID, err)
 		}

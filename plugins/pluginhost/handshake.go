@@ -25,7 +25,7 @@ var Kinds = []string{KindRuntime, KindStorage, KindElection}
 // when the wire messages of any kind change incompatibly; the magic cookie
 // only stops a plugin binary from being run by hand by mistake.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  2, // 2: storage Apply takes a batch (Advance is gone)
+	ProtocolVersion:  3, // 2: storage Apply takes a batch; 3: storage Export/Import, the election snapshot catalog
 	MagicCookieKey:   "RIDESHARE_PLUGIN",
 	MagicCookieValue: "2f8c1d0e-rideshare-dbaas-plugin-v1",
 }
