@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -92,4 +93,44 @@ func DecodeEntries(d amqp.Delivery) ([]dbapi.Entry, int64, error) {
 		}
 	}
 	return entries, off, nil
+}
+
+// LogTail returns the highest offset syncQ holds among the entries published
+// since since (-1: none). It reads the stream from that time on a channel of
+// its own and stops once the stream has been silent for a moment, so the
+// caller publishes something (a mark) before asking.
+func LogTail(ctx context.Context, conn *amqp.Connection, since time.Time) (int64, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return -1, fmt.Errorf("open channel to read the tail of %s: %w", SyncQ, err)
+	}
+	defer ch.Close()
+	if err := ch.Qos(256, 0, false); err != nil {
+		return -1, fmt.Errorf("set prefetch on %s: %w", SyncQ, err)
+	}
+	ds, err := ch.ConsumeWithContext(ctx, SyncQ, "", false, false, false, false, amqp.Table{"x-stream-offset": since})
+	if err != nil {
+		return -1, fmt.Errorf("read the tail of %s: %w", SyncQ, err)
+	}
+	tail := int64(-1)
+	const quiet = 300 * time.Millisecond
+	timer := time.NewTimer(quiet)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return tail, ctx.Err()
+		case d, ok := <-ds:
+			if !ok {
+				return tail, fmt.Errorf("read the tail of %s: consumer closed", SyncQ)
+			}
+			if off, ok := d.Headers["x-stream-offset"].(int64); ok && off > tail {
+				tail = off
+			}
+			_ = d.Ack(false)
+			timer.Reset(quiet)
+		case <-timer.C:
+			return tail, nil
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/stacktest"
 )
 
@@ -90,8 +91,18 @@ func TestUpServesAndLeavesNoProcessBehind(t *testing.T) {
 	cfg := upConfig(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// A fresh deployment (its own ZooKeeper root) starts on an empty log,
+	// as stacktest.Start does: an earlier test's log, or its syncQ declared
+	// with other arguments, is not this test's business.
+	if err := broker.Reset(ctx, stacktest.AMQPURL); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.CommandContext(ctx, bin, "up", "-config", cfg,
-		"-var", "data_dir="+filepath.Join(dir, "data"), "-var", "amqp_url="+stacktest.AMQPURL, "-var", "zk_root=/rideshare-test/up-"+strconv.Itoa(os.Getpid()))
+		"-var", "data_dir="+filepath.Join(dir, "data"), "-var", "amqp_url="+stacktest.AMQPURL, "-var", "zk_root=/rideshare-test/up-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	// Ending the test (or its deadline) stops the stack as a user does, with
+	// SIGTERM, so a failing test leaves no process for the next one to meet.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +111,12 @@ func TestUpServesAndLeavesNoProcessBehind(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if cmd.ProcessState == nil { // failed before the SIGTERM below
+			cancel()
+			_ = cmd.Wait()
+		}
+	}()
 	lines := bufio.NewScanner(out)
 	ready := false
 	var transcript []string
@@ -112,7 +129,6 @@ func TestUpServesAndLeavesNoProcessBehind(t *testing.T) {
 	}
 	go io.Copy(io.Discard, out)
 	if !ready {
-		cmd.Process.Kill()
 		t.Fatalf("rideshare up never became ready:\n%s", strings.Join(transcript, "\n"))
 	}
 	for _, part := range []string{"orchestrator", "users", "rides", "gateway"} {
@@ -125,10 +141,14 @@ func TestUpServesAndLeavesNoProcessBehind(t *testing.T) {
 	req, _ := http.NewRequest("PUT", "http://127.0.0.1:18080/api/v1/users",
 		strings.NewReader(`{"username":"upcheck","password":"3d725109c7e7c0bfb9d709836735b56d943d263f"}`))
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 201 {
-		t.Fatalf("PUT user through the gateway: %v %v", err, resp)
+	if err != nil {
+		t.Fatalf("PUT user through the gateway: %v", err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("PUT user through the gateway: %d %s", resp.StatusCode, body)
+	}
 
 	// Wait for the workers (and their plugins) to be up, then stop.
 	var procs []int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -27,6 +28,9 @@ type follower struct {
 	// them), and the replica must load a snapshot instead.
 	expect  int64
 	checked bool
+	// delivered counts the log messages read: catch-up watches it to tell
+	// a follower that waits for a position the log never reaches.
+	delivered atomic.Int64
 
 	mu      sync.Mutex
 	waiting map[string]chan struct{} // nonce → closed when read
@@ -114,6 +118,7 @@ func (f *follower) applyBatch(ctx context.Context, ds []amqp.Delivery) (bool, er
 		stop   bool
 		last   amqp.Delivery
 	)
+	f.delivered.Add(int64(len(ds)))
 	for _, d := range ds {
 		f.w.logBytes.Add(int64(len(d.Body)))
 		entries, off, err := broker.DecodeEntries(d)

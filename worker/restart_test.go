@@ -109,6 +109,11 @@ func (c *cluster) close() {
 		}
 		_ = broker.DeleteQueues(ctx, stacktest.AMQPURL, qs...)
 	}
+	// syncQ was declared with this test's small retention: a later test
+	// declaring it with the defaults would be refused.
+	if err := broker.Reset(ctx, stacktest.AMQPURL); err != nil {
+		c.t.Logf("reset queues: %v", err)
+	}
 	c.rpc.Close()
 	c.el.Close()
 }
@@ -342,5 +347,27 @@ func TestRestartedReplicaResumesOrRebootstraps(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("r did not stop although no snapshot covers the log's start:\n%s", c.log("r"))
+	}
+
+	// The log deleted under a kept catalog: a new worker loads the newest
+	// snapshot, whose position the new log never reaches. It must stop
+	// with an error saying so, not wait for ever.
+	c.stop("a", syscall.SIGTERM)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	err = broker.Reset(ctx, stacktest.AMQPURL)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.start("n")
+	go func() { done <- c.procs["n"].Wait() }()
+	select {
+	case err := <-done:
+		delete(c.procs, "n")
+		if err == nil || !strings.Contains(c.log("n"), "the log was deleted or replaced") {
+			t.Fatalf("n exited with %v; want an error naming the replaced log:\n%s", err, c.log("n"))
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("n waits for a position the new log never reaches:\n%s", c.log("n"))
 	}
 }

@@ -199,18 +199,46 @@ func (w *Worker) catchUp(ctx context.Context, f *follower, fatal <-chan error) e
 	}
 	nonce := newNonce()
 	seen := f.waitFor(nonce, false)
+	published := time.Now()
 	if err := broker.Publish(ctx, ch, dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce}); err != nil {
 		return fmt.Errorf("publish catch-up mark: %w", err)
 	}
-	select {
-	case <-seen:
-		return nil
-	case err := <-fatal: // the follower failed before reaching the mark
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	stall := time.NewTicker(stallCheck)
+	defer stall.Stop()
+	last := f.delivered.Load()
+	for {
+		select {
+		case <-seen:
+			return nil
+		case err := <-fatal: // the follower failed before reaching the mark
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stall.C:
+		}
+		// Nothing read since the last check: a position past the log's end
+		// (the log was deleted or replaced under the same catalog) would
+		// wait for ever, as a stream consumer waits for its offset.
+		if n := f.delivered.Load(); n != last {
+			last = n
+			continue
+		}
+		tail, err := broker.LogTail(ctx, w.conn, published.Add(-time.Second))
+		if err != nil {
+			return err
+		}
+		if tail >= 0 && tail < f.expect {
+			return fmt.Errorf("%s ends at offset %d, before this replica's position %d (from its database or the snapshot it loaded): "+
+				"the log was deleted or replaced while the snapshot catalog under this ZooKeeper root was kept. "+
+				"To keep the data, back it up (rideshare backup) and restore it into a fresh zk_root; to start empty, use a new zk_root",
+				broker.SyncQ, tail, f.expect)
+		}
 	}
 }
+
+// stallCheck is how long catch-up waits with nothing read before it checks
+// that the log reaches the replica's position at all.
+const stallCheck = 2 * time.Second
 
 func (w *Worker) member() election.Member {
 	w.roleMu.Lock()
