@@ -124,11 +124,13 @@ func TestSQLiteThroughPlugin(t *testing.T) {
 // still reports their exits.
 func TestProcessRuntimeThroughPlugin(t *testing.T) {
 	opts, _ := testOptions(t)
-	ctx := testCtx(t)
+	// The build comes before the test's deadline starts: on a busy machine
+	// it alone can take much of it.
 	bin, err := runtimetest.BuildWorker(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := testCtx(t)
 	rt, closer, err := LoadRuntime(ctx, "process", runtime.Config{Binary: bin, StateDir: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
