@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/worker"
 )
 
@@ -43,8 +44,12 @@ func workerCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			defer el.Close()
-			err = worker.New(wc, st, el, log).Run(ctx)
+			w := worker.New(wc, st, el, log)
+			defer w.CloseElection()
+			w.ReopenWith(func(ctx context.Context) (election.Election, error) {
+				return load.Election(ctx, wc.ElectionPlugin, wc.Election)
+			})
+			err = w.Run(ctx)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("worker stopped", "error", err)
 				return err

@@ -263,7 +263,7 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 			w.registered, w.lostAt = true, time.Time{}
 		case w.registered && w.lostAt.IsZero():
 			w.lostAt = now
-			s.log.Warn("worker lost its election session; no longer counted", "id", w.ID, "pid", w.PID)
+			s.log.Warn("worker lost its election session; waiting for it to join again", "id", w.ID, "pid", w.PID, "grace", s.hungGrace)
 			s.pokeAfter(ctx, s.hungGrace)
 		case w.registered && now.Sub(w.lostAt) >= s.hungGrace,
 			!w.registered && now.Sub(w.StartedAt) >= s.startGrace:
@@ -272,7 +272,12 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 			w.lostAt = now // first seen unregistered: check again at startGrace
 			s.pokeAfter(ctx, s.startGrace)
 		}
-		if !w.draining && (present[w.ID] || !w.registered) {
+		// A worker whose record vanished still counts while hungGrace
+		// runs: it may be renewing its session (after a ZooKeeper pause)
+		// and join again, and a replacement started meanwhile would only be
+		// drained again.
+		renewing := w.registered && !present[w.ID] && !w.lostAt.IsZero() && now.Sub(w.lostAt) < s.hungGrace
+		if !w.draining && (present[w.ID] || !w.registered || renewing) {
 			live = append(live, w)
 		}
 	}

@@ -7,6 +7,7 @@ package worker
 // replica whose own database is close to the newest snapshot resumes from it.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/snapshot"
 )
 
 // errNoSnapshot: no usable snapshot covers the position the replica needs.
@@ -23,7 +25,7 @@ var errNoSnapshot = errors.New("no usable snapshot")
 // startFrom loads the newest snapshot when the replica has nothing or is
 // more than SnapshotEntries seqs behind it; otherwise it keeps state.
 func (w *Worker) startFrom(ctx context.Context, state storage.State) (storage.State, error) {
-	recs, err := w.el.Snapshots(ctx)
+	recs, err := w.el().Snapshots(ctx)
 	if err != nil {
 		return state, fmt.Errorf("read the snapshot catalog: %w", err)
 	}
@@ -47,7 +49,7 @@ func (w *Worker) startFrom(ctx context.Context, state storage.State) (storage.St
 // after the follower found that the log now starts at first.
 func (w *Worker) rebootstrap(ctx context.Context, fo *fellOffError) (storage.State, error) {
 	w.log.Warn("this replica's position left the retained log; loading a snapshot", "next_offset", fo.want, "log_starts_at", fo.first)
-	recs, err := w.el.Snapshots(ctx)
+	recs, err := w.el().Snapshots(ctx)
 	if err != nil {
 		return storage.State{}, fmt.Errorf("read the snapshot catalog: %w", err)
 	}
@@ -128,4 +130,26 @@ func (w *Worker) importSnapshot(ctx context.Context, r election.SnapshotRecord) 
 	w.log.Info("loaded snapshot", "snapshot", r.ID, "seq", st.Seq, "offset", st.Offset, "bytes", r.Bytes,
 		"took", took.Round(time.Millisecond))
 	return st, nil
+}
+
+// emptyDatabase replaces the whole database with an empty one standing
+// before the log's first entry, in one transaction: a master that may hold
+// writes the log lacks drops them this way and starts again as a new
+// replica (from the newest snapshot), in the same process.
+func (w *Worker) emptyDatabase(ctx context.Context) error {
+	var empty bytes.Buffer
+	enc, err := snapshot.NewEncoder(&empty, storage.State{Offset: -1, NextID: 1})
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("write an empty snapshot: %w", err)
+	}
+	if _, err := w.st.Import(ctx, &empty); err != nil {
+		return fmt.Errorf("empty the database: %w", err)
+	}
+	w.roleMu.Lock()
+	w.from = ""
+	w.roleMu.Unlock()
+	return nil
 }

@@ -14,6 +14,10 @@ import (
 	"github.com/rideshare/dbaas/plugins/storage"
 )
 
+// errLostLead: the master's election session ended between two batches.
+// Everything it applied is in the log, so it may serve again as a slave.
+var errLostLead = errors.New("election session lost while master")
+
 // errDeposed stops a master whose epoch is no longer the current one.
 var errDeposed = errors.New("deposed: a newer master epoch exists")
 
@@ -71,7 +75,7 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 		return fmt.Errorf("%w: log shows epoch %d after fencing with %d", errDeposed, state.Epoch, epoch)
 	}
 	w.setRole(election.RoleMaster)
-	if err := w.el.Update(ctx, w.member()); err != nil {
+	if err := w.el().Update(ctx, w.member()); err != nil {
 		return fmt.Errorf("record master role: %w", err)
 	}
 	w.log.Info("master ready", "epoch", epoch, "seq", state.Seq)
@@ -94,8 +98,8 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-w.el.Done():
-			return errors.New("election session lost while master")
+		case <-w.el().Done():
+			return errLostLead
 		case err := <-fatal:
 			return err
 		case d, ok := <-in:
@@ -205,7 +209,7 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 	if err := broker.Publish(ctx, m.logCh, entries...); err != nil {
 		return fmt.Errorf("%w: append seq %d-%d to the log: %w", errTainted, first, last, err)
 	}
-	cur, err := w.el.Epoch(ctx)
+	cur, err := w.el().Epoch(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: check epoch after seq %d: %w", errTainted, last, err)
 	}

@@ -82,7 +82,7 @@ func (w *Worker) reportCatchUp(ctx context.Context) {
 		replaying := w.prog.cur != nil && w.prog.cur.Phase == election.PhaseReplaying
 		w.prog.mu.Unlock()
 		if replaying {
-			if ms, err := w.el.Members(ctx); err == nil {
+			if ms, err := w.el().Members(ctx); err == nil {
 				var target uint64
 				for _, m := range ms {
 					if m.Ready && m.AppliedSeq > target {
@@ -96,7 +96,7 @@ func (w *Worker) reportCatchUp(ctx context.Context) {
 				w.prog.mu.Unlock()
 			}
 		}
-		if err := w.el.Update(ctx, w.member()); err != nil && ctx.Err() == nil {
+		if err := w.el().Update(ctx, w.member()); err != nil && ctx.Err() == nil {
 			w.log.Warn("update election record", "error", err)
 		}
 	}

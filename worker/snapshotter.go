@@ -55,6 +55,9 @@ func (w *Worker) snapshots(ctx context.Context) {
 		case <-t.C:
 		}
 		if err := s.check(ctx); err != nil && ctx.Err() == nil {
+			if errors.Is(err, election.ErrSessionLost) {
+				continue // the worker is renewing its session
+			}
 			w.log.Warn("snapshot", "error", err)
 		}
 	}
@@ -63,14 +66,14 @@ func (w *Worker) snapshots(ctx context.Context) {
 // check takes a snapshot if this worker is the snapshotter and one is due.
 func (s *snapshotter) check(ctx context.Context) error {
 	w := s.w
-	ms, err := w.el.Members(ctx)
+	ms, err := w.el().Members(ctx)
 	if err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
 	if !isSnapshotter(ms, w.cfg.ID) {
 		return nil
 	}
-	recs, err := w.el.Snapshots(ctx)
+	recs, err := w.el().Snapshots(ctx)
 	if err != nil {
 		return fmt.Errorf("read the snapshot catalog: %w", err)
 	}
@@ -112,11 +115,11 @@ func (s *snapshotter) check(ctx context.Context) error {
 		if r.ID > rec.ID {
 			continue // asked for after this snapshot began: the next one answers it
 		}
-		if err := w.el.DeleteSnapshot(ctx, r.ID); err != nil {
+		if err := w.el().DeleteSnapshot(ctx, r.ID); err != nil {
 			return fmt.Errorf("delete fulfilled request %s: %w", r.ID, err)
 		}
 	}
-	if recs, err = w.el.Snapshots(ctx); err != nil {
+	if recs, err = w.el().Snapshots(ctx); err != nil {
 		return fmt.Errorf("read the snapshot catalog: %w", err)
 	}
 	return s.cleanup(ctx, recs, ms)
@@ -146,14 +149,14 @@ func (w *Worker) takeSnapshot(ctx context.Context) (election.SnapshotRecord, err
 	id := election.NewSnapshotID(w.cfg.ID)
 	rec := election.SnapshotRecord{ID: id, State: election.SnapshotWriting, Queue: broker.SnapshotQueuePrefix + id,
 		TakenBy: w.cfg.ID, StartedAt: time.Now().UTC()}
-	if err := w.el.PutSnapshot(ctx, rec); err != nil {
+	if err := w.el().PutSnapshot(ctx, rec); err != nil {
 		return rec, fmt.Errorf("record snapshot %s: %w", id, err)
 	}
 	fail := func(err error) (election.SnapshotRecord, error) {
 		bg := context.WithoutCancel(ctx)
 		if derr := broker.DeleteSnapshot(w.conn, rec.Queue); derr != nil {
 			w.log.Warn("delete failed snapshot queue", "queue", rec.Queue, "error", derr)
-		} else if derr := w.el.DeleteSnapshot(bg, id); derr != nil {
+		} else if derr := w.el().DeleteSnapshot(bg, id); derr != nil {
 			w.log.Warn("delete failed snapshot record", "snapshot", id, "error", derr)
 		}
 		return rec, err
@@ -173,7 +176,7 @@ func (w *Worker) takeSnapshot(ctx context.Context) (election.SnapshotRecord, err
 	}
 	rec.State, rec.Seq, rec.Epoch, rec.Offset = election.SnapshotComplete, st.Seq, st.Epoch, st.Offset
 	rec.Chunks, rec.Bytes, rec.SHA256, rec.CompletedAt = sum.Chunks, sum.Bytes, sum.SHA256, time.Now().UTC()
-	if err := w.el.PutSnapshot(ctx, rec); err != nil {
+	if err := w.el().PutSnapshot(ctx, rec); err != nil {
 		return fail(fmt.Errorf("record snapshot %s complete: %w", id, err))
 	}
 	return rec, nil
@@ -208,7 +211,7 @@ func (s *snapshotter) cleanup(ctx context.Context, recs []election.SnapshotRecor
 				continue
 			}
 		}
-		if err := w.el.DeleteSnapshot(ctx, r.ID); err != nil {
+		if err := w.el().DeleteSnapshot(ctx, r.ID); err != nil {
 			errs = append(errs, fmt.Errorf("delete snapshot record %s: %w", r.ID, err))
 			continue
 		}

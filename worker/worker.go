@@ -24,10 +24,13 @@ import (
 
 // Worker is one database replica.
 type Worker struct {
-	cfg Config
-	st  storage.Storage
-	el  election.Election
-	log hclog.Logger
+	cfg  Config
+	st   storage.Storage
+	sess atomic.Pointer[session]
+	// reopen opens a new election session after one is lost (nil: a lost
+	// session stops the worker).
+	reopen func(context.Context) (election.Election, error)
+	log    hclog.Logger
 
 	started  time.Time
 	applied  *appliedSeq
@@ -49,8 +52,56 @@ type Worker struct {
 // New makes a worker around an open storage and an election session.
 func New(cfg Config, st storage.Storage, el election.Election, log hclog.Logger) *Worker {
 	cfg.defaults()
-	return &Worker{cfg: cfg, st: st, el: el, log: log.With("worker", cfg.ID), started: time.Now(), role: election.RoleSlave}
+	w := &Worker{cfg: cfg, st: st, log: log.With("worker", cfg.ID), started: time.Now(), role: election.RoleSlave}
+	w.sess.Store(&session{el})
+	return w
 }
+
+// session wraps the current election session for atomic replacement.
+type session struct{ election.Election }
+
+// el is the current election session.
+func (w *Worker) el() election.Election { return w.sess.Load().Election }
+
+// ReopenWith lets the worker survive the loss of its election session: a
+// slave opens a new one with open and joins again, serving reads meanwhile.
+// (A master still stops: its writes would be refused under a newer epoch.)
+func (w *Worker) ReopenWith(open func(context.Context) (election.Election, error)) { w.reopen = open }
+
+// CloseElection closes the current election session (the caller owns it,
+// as it owned the one given to New).
+func (w *Worker) CloseElection() error { return w.el().Close() }
+
+// renewSession opens a new election session, retrying until ctx is done,
+// joins it with the worker's record and makes it current. The old session
+// is closed.
+func (w *Worker) renewSession(ctx context.Context) error {
+	if w.reopen == nil {
+		return errors.New("election session lost")
+	}
+	w.log.Warn("election session lost; opening a new one (reads are still served)")
+	for attempt := 0; ; attempt++ {
+		el, err := w.reopen(ctx)
+		if err == nil {
+			if err = el.Join(ctx, w.member()); err == nil {
+				old := w.sess.Swap(&session{el})
+				_ = old.Close()
+				w.log.Info("election session renewed; joined again", "attempts", attempt+1)
+				return nil
+			}
+			_ = el.Close()
+		}
+		w.log.Warn("open a new election session", "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("renew the election session: %w", ctx.Err())
+		case <-time.After(renewEvery):
+		}
+	}
+}
+
+// renewEvery is the pause between attempts to open a new session.
+const renewEvery = 500 * time.Millisecond
 
 // Run serves until ctx is done (a graceful stop: reads in flight finish) or
 // something the worker cannot recover from happens (lost election session,
@@ -74,7 +125,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.replyCh, err = conn.Channel(); err != nil {
 		return fmt.Errorf("open reply channel: %w", err)
 	}
+	for {
+		err := w.serve(ctx, conn)
+		if !errors.Is(err, errLostLead) || w.reopen == nil {
+			return err
+		}
+		// A master that lost its session between two batches has nothing
+		// the log lacks: it starts again as a slave of whoever wins next.
+		w.log.Warn("election session lost while master; stopped taking writes, starting again as a slave")
+		w.roleMu.Lock()
+		w.role, w.ready = election.RoleSlave, false
+		w.roleMu.Unlock()
+		if err := w.renewSession(ctx); err != nil {
+			return err
+		}
+	}
+}
 
+// serve is one term of the worker on its broker connection: catch up, serve
+// reads, campaign, and lead if elected. It returns errLostLead when, as
+// master, the election session was lost between batches.
+func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 	state, err := w.st.State(ctx)
 	if err != nil {
 		return fmt.Errorf("read storage state: %w", err)
@@ -82,7 +153,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.applied = newAppliedSeq(state.Seq)
 	w.logEpoch.Store(state.Epoch)
 	w.setProgress(&election.Progress{Phase: election.PhaseReplaying, Unit: "seq", Done: int64(state.Seq)})
-	if err := w.el.Join(ctx, w.member()); err != nil {
+	if err := w.el().Join(ctx, w.member()); err != nil {
 		return fmt.Errorf("join election: %w", err)
 	}
 
@@ -137,8 +208,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.roleMu.Lock()
 	w.ready = true
 	w.roleMu.Unlock()
-	if err := w.el.Update(runCtx, w.member()); err != nil {
-		return fmt.Errorf("record log epoch: %w", err)
+	if err := w.el().Update(runCtx, w.member()); err != nil {
+		if !errors.Is(err, election.ErrSessionLost) {
+			return fmt.Errorf("record log epoch: %w", err)
+		}
+		if err := w.renewSession(runCtx); err != nil { // joins with the record as it is now
+			return err
+		}
 	}
 
 	readers, err := w.serveReads(runCtx, fatal)
@@ -150,41 +226,72 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer stopSlave()
 	go w.snapshots(slaveCtx)
 
+	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	for {
+		sess := w.el()
+		campCtx, stopCampaign := context.WithCancel(runCtx)
+		leading := w.campaign(campCtx, sess, fatal)
+		select {
+		case <-ctx.Done():
+			stopCampaign()
+			w.log.Info("stopping: finishing reads in flight")
+			readers.stop()
+			return nil
+		case <-sess.Done():
+			// A slave's state does not depend on the session: it keeps
+			// following the log and serving reads while it opens a new one.
+			stopCampaign()
+			if err := w.renewSession(runCtx); err != nil {
+				return err
+			}
+			continue
+		case err := <-fatal:
+			stopCampaign()
+			return err
+		case e := <-closed:
+			stopCampaign()
+			return fmt.Errorf("broker connection closed: %v", e)
+		case epoch := <-leading:
+			stopSlave()
+			readers.stop()
+			err := w.lead(ctx, f, epoch, fatal)
+			stopCampaign()
+			if errors.Is(err, errTainted) {
+				// Never reuse a database that may hold writes the log
+				// skipped: empty it and start again as a new replica, or,
+				// when the worker cannot renew its session, drop it.
+				if w.reopen != nil && ctx.Err() == nil {
+					w.log.Warn("this master's database may hold writes the log lacks; emptying it to start again as a new replica", "error", err)
+					if eerr := w.emptyDatabase(context.WithoutCancel(ctx)); eerr == nil {
+						return errLostLead
+					} else {
+						w.log.Error("empty tainted database", "error", eerr)
+					}
+				}
+				if derr := w.st.Destroy(context.WithoutCancel(ctx)); derr != nil {
+					w.log.Error("drop tainted database", "error", derr)
+				}
+			}
+			return err
+		}
+	}
+}
+
+// campaign runs one session's campaign; the channel gets the epoch on a win.
+// A campaign that ends with its session is not fatal: the session is renewed.
+func (w *Worker) campaign(ctx context.Context, sess election.Election, fatal chan<- error) <-chan uint64 {
 	leading := make(chan uint64, 1)
 	go func() {
-		epoch, err := w.el.Campaign(runCtx)
+		epoch, err := sess.Campaign(ctx)
 		if err != nil {
-			if runCtx.Err() == nil {
+			if ctx.Err() == nil && !errors.Is(err, election.ErrSessionLost) {
 				fatal <- fmt.Errorf("campaign: %w", err)
 			}
 			return
 		}
 		leading <- epoch
 	}()
-
-	select {
-	case <-ctx.Done():
-		w.log.Info("stopping: finishing reads in flight")
-		readers.stop()
-		return nil
-	case <-w.el.Done():
-		return errors.New("election session lost")
-	case err := <-fatal:
-		return err
-	case e := <-conn.NotifyClose(make(chan *amqp.Error, 1)):
-		return fmt.Errorf("broker connection closed: %v", e)
-	case epoch := <-leading:
-		stopSlave()
-		readers.stop()
-		err := w.lead(ctx, f, epoch, fatal)
-		if errors.Is(err, errTainted) {
-			// Never reuse a database that may hold writes the log skipped.
-			if derr := w.st.Destroy(context.WithoutCancel(ctx)); derr != nil {
-				w.log.Error("drop tainted database", "error", derr)
-			}
-		}
-		return err
-	}
+	return leading
 }
 
 // catchUp publishes a mark and waits until the follower has read it.
@@ -271,7 +378,7 @@ func (w *Worker) reportProgress(ctx context.Context) {
 		case <-t.C:
 		}
 		if seq := w.applied.get(); seq != last {
-			if err := w.el.Update(ctx, w.member()); err != nil && ctx.Err() == nil {
+			if err := w.el().Update(ctx, w.member()); err != nil && ctx.Err() == nil {
 				w.log.Warn("update election record", "error", err)
 				continue
 			}
