@@ -77,17 +77,21 @@ func (r LogRetention) Bound() int64 {
 	return r.MaxBytes
 }
 
+// Segment is SegmentBytes with its default.
+func (r LogRetention) Segment() int64 {
+	if r.SegmentBytes <= 0 {
+		return DefaultLogSegmentBytes
+	}
+	return r.SegmentBytes
+}
+
 // args are syncQ's declaration arguments.
 func (r LogRetention) args() amqp.Table {
 	t := amqp.Table{"x-queue-type": "stream"}
 	if b := r.Bound(); b > 0 {
 		t["x-max-length-bytes"] = b
 	}
-	seg := r.SegmentBytes
-	if seg <= 0 {
-		seg = DefaultLogSegmentBytes
-	}
-	t["x-stream-max-segment-size-bytes"] = seg
+	t["x-stream-max-segment-size-bytes"] = r.Segment()
 	if r.MaxAge > 0 {
 		t["x-max-age"] = fmt.Sprintf("%ds", max(int64(r.MaxAge/time.Second), 1))
 	}
@@ -135,6 +139,12 @@ func DeleteQueues(ctx context.Context, url string, names ...string) error {
 		return err
 	}
 	defer conn.Close()
+	return deleteQueues(conn, names...)
+}
+
+// deleteQueues deletes the named queues on conn; RabbitMQ answers a delete
+// of a queue that is not there with success.
+func deleteQueues(conn *amqp.Connection, names ...string) error {
 	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)

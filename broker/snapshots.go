@@ -279,13 +279,5 @@ func (r *SnapshotReader) Close() error { return r.ch.Close() }
 
 // DeleteSnapshot deletes a snapshot's queue; one already gone is not an error.
 func DeleteSnapshot(conn *amqp.Connection, queue string) error {
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel to delete %s: %w", queue, err)
-	}
-	defer ch.Close()
-	if _, err := ch.QueueDelete(queue, false, false, false); err != nil {
-		return fmt.Errorf("delete snapshot queue %s: %w", queue, err)
-	}
-	return nil
+	return deleteQueues(conn, queue)
 }

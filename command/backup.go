@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/rideshare/dbaas/backup"
 	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/plugins/election"
 )
 
 // backupCommand copies the deployment's newest complete snapshot (or, with
@@ -30,8 +33,7 @@ func backupCommand() *cli.Command {
 				return err
 			}
 			ctx := c.Context
-			log := logger("backup")
-			el, err := deployment.LoaderFor(cfg, "", log.Named("plugins")).Election(ctx, cfg.Election.Name, deployment.ElectionConfig(cfg))
+			el, err := openElection(ctx, cfg, "backup")
 			if err != nil {
 				return err
 			}
@@ -77,4 +79,11 @@ func backupCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// openElection opens a session of the deployment's election backend, which
+// keeps the snapshot catalog, for an operator command (backup, restore).
+func openElection(ctx context.Context, cfg *config.Config, command string) (election.Election, error) {
+	load := deployment.LoaderFor(cfg, "", logger(command).Named("plugins"))
+	return load.Election(ctx, cfg.Election.Name, deployment.ElectionConfig(cfg))
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rideshare/dbaas/backup"
 	"github.com/rideshare/dbaas/broker"
-	"github.com/rideshare/dbaas/deployment"
 )
 
 // restoreCommand seeds a fresh deployment (a new ZooKeeper root and RabbitMQ
@@ -33,8 +32,7 @@ func restoreCommand() *cli.Command {
 			}
 			defer f.Close()
 			ctx := c.Context
-			log := logger("restore")
-			el, err := deployment.LoaderFor(cfg, "", log.Named("plugins")).Election(ctx, cfg.Election.Name, deployment.ElectionConfig(cfg))
+			el, err := openElection(ctx, cfg, "restore")
 			if err != nil {
 				return err
 			}

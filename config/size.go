@@ -62,10 +62,7 @@ func (l *SyncLog) parse() error {
 		}
 		r.MaxAge = d
 	}
-	seg := r.SegmentBytes
-	if seg == 0 {
-		seg = broker.DefaultLogSegmentBytes
-	}
+	seg := r.Segment()
 	// RabbitMQ drops whole segments: a segment over half the bound would let
 	// the log grow well past it, or drop half of it at once.
 	if b := r.Bound(); b > 0 && seg > b/2 {

@@ -259,9 +259,17 @@ func (s *Stack) dropSnapshots(ctx context.Context) {
 		return
 	}
 	defer el.Close()
+	if err := DropSnapshots(ctx, el, s.Config.AMQPURL); err != nil {
+		s.t.Logf("drop snapshots: %v", err)
+	}
+}
+
+// DropSnapshots deletes every record of el's snapshot catalog and the
+// queues they name on the broker at url.
+func DropSnapshots(ctx context.Context, el election.Election, url string) error {
 	recs, err := el.Snapshots(ctx)
 	if err != nil {
-		return
+		return err
 	}
 	var queues []string
 	for _, r := range recs {
@@ -270,11 +278,10 @@ func (s *Stack) dropSnapshots(ctx context.Context) {
 		}
 		_ = el.DeleteSnapshot(ctx, r.ID)
 	}
-	if len(queues) > 0 {
-		if err := broker.DeleteQueues(ctx, s.Config.AMQPURL, queues...); err != nil {
-			s.t.Logf("delete snapshot queues: %v", err)
-		}
+	if len(queues) == 0 {
+		return nil
 	}
+	return broker.DeleteQueues(ctx, url, queues...)
 }
 
 // Workers is GET /api/v1/workers.

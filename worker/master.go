@@ -14,9 +14,10 @@ import (
 	"github.com/rideshare/dbaas/plugins/storage"
 )
 
-// errLostLead: the master's election session ended between two batches.
-// Everything it applied is in the log, so it may serve again as a slave.
-var errLostLead = errors.New("election session lost while master")
+// errStepDown: the master stopped leading with a database that holds
+// nothing the log lacks (its session ended between two batches, or it
+// emptied a database that might have), so it may serve again as a slave.
+var errStepDown = errors.New("stopped leading")
 
 // errDeposed stops a master whose epoch is no longer the current one.
 var errDeposed = errors.New("deposed: a newer master epoch exists")
@@ -99,7 +100,8 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 		case <-ctx.Done():
 			return nil
 		case <-w.el().Done():
-			return errLostLead
+			w.log.Warn("election session lost while master; stopped taking writes")
+			return errStepDown
 		case err := <-fatal:
 			return err
 		case d, ok := <-in:

@@ -101,13 +101,8 @@ func (c *cluster) close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if recs, err := c.el.Snapshots(ctx); err == nil {
-		var qs []string
-		for _, r := range recs {
-			qs = append(qs, r.Queue)
-			_ = c.el.DeleteSnapshot(ctx, r.ID)
-		}
-		_ = broker.DeleteQueues(ctx, stacktest.AMQPURL, qs...)
+	if err := stacktest.DropSnapshots(ctx, c.el, stacktest.AMQPURL); err != nil {
+		c.t.Logf("drop snapshots: %v", err)
 	}
 	// syncQ was declared with this test's small retention: a later test
 	// declaring it with the defaults would be refused.

@@ -88,6 +88,7 @@ func (s *snapshotter) check(ctx context.Context) error {
 			requests = append(requests, r)
 		}
 	}
+	bound := w.cfg.SyncLog.Bound()
 	var why string
 	switch {
 	case len(requests) > 0:
@@ -96,7 +97,7 @@ func (s *snapshotter) check(ctx context.Context) error {
 		why = "none yet"
 	case have && applied >= newest.Seq+w.cfg.SnapshotEntries:
 		why = "entries"
-	case w.logBytes.Load()-s.bytesMark >= w.cfg.SyncLog.Bound()/4 && w.cfg.SyncLog.Bound() > 0:
+	case bound > 0 && w.logBytes.Load()-s.bytesMark >= bound/4:
 		why = "log bytes"
 	case have && applied > newest.Seq && time.Since(s.since) >= w.cfg.SnapshotInterval:
 		why = "interval"
@@ -111,10 +112,7 @@ func (s *snapshotter) check(ctx context.Context) error {
 	s.since, s.bytesMark = rec.CompletedAt, mark
 	w.log.Info("took snapshot", "snapshot", rec.ID, "why", why, "seq", rec.Seq, "bytes", rec.Bytes,
 		"took", rec.CompletedAt.Sub(rec.StartedAt).Round(time.Millisecond))
-	for _, r := range requests {
-		if r.ID > rec.ID {
-			continue // asked for after this snapshot began: the next one answers it
-		}
+	for _, r := range requests { // all older than this snapshot: it answers them
 		if err := w.el().DeleteSnapshot(ctx, r.ID); err != nil {
 			return fmt.Errorf("delete fulfilled request %s: %w", r.ID, err)
 		}

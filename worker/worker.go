@@ -63,9 +63,9 @@ type session struct{ election.Election }
 // el is the current election session.
 func (w *Worker) el() election.Election { return w.sess.Load().Election }
 
-// ReopenWith lets the worker survive the loss of its election session: a
-// slave opens a new one with open and joins again, serving reads meanwhile.
-// (A master still stops: its writes would be refused under a newer epoch.)
+// ReopenWith lets the worker survive the loss of its election session: it
+// opens a new one with open and joins again. A slave serves reads meanwhile;
+// a master stops taking writes and starts again as a slave.
 func (w *Worker) ReopenWith(open func(context.Context) (election.Election, error)) { w.reopen = open }
 
 // CloseElection closes the current election session (the caller owns it,
@@ -79,7 +79,7 @@ func (w *Worker) renewSession(ctx context.Context) error {
 	if w.reopen == nil {
 		return errors.New("election session lost")
 	}
-	w.log.Warn("election session lost; opening a new one (reads are still served)")
+	w.log.Info("opening a new election session")
 	for attempt := 0; ; attempt++ {
 		el, err := w.reopen(ctx)
 		if err == nil {
@@ -104,9 +104,10 @@ func (w *Worker) renewSession(ctx context.Context) error {
 const renewEvery = 500 * time.Millisecond
 
 // Run serves until ctx is done (a graceful stop: reads in flight finish) or
-// something the worker cannot recover from happens (lost election session,
-// lost broker, storage failure, deposed as master), which it returns so that
-// the process exits and the supervisor replaces it.
+// something the worker cannot recover from happens (lost broker, storage
+// failure, a lost election session without ReopenWith), which it returns so
+// that the process exits and the supervisor replaces it. A master that stops
+// leading starts again as a slave in the same process (see serve).
 func (w *Worker) Run(ctx context.Context) error {
 	conn, err := broker.Dial(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat)
 	if err != nil {
@@ -127,12 +128,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	for {
 		err := w.serve(ctx, conn)
-		if !errors.Is(err, errLostLead) || w.reopen == nil {
+		if !errors.Is(err, errStepDown) || w.reopen == nil {
 			return err
 		}
-		// A master that lost its session between two batches has nothing
-		// the log lacks: it starts again as a slave of whoever wins next.
-		w.log.Warn("election session lost while master; stopped taking writes, starting again as a slave")
+		// A master that stepped down holds nothing the log lacks: it gives
+		// up its session (and with it the lead) and starts again as a slave
+		// of whoever wins next.
+		w.log.Warn("starting again as a slave")
 		w.roleMu.Lock()
 		w.role, w.ready = election.RoleSlave, false
 		w.roleMu.Unlock()
@@ -143,8 +145,8 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // serve is one term of the worker on its broker connection: catch up, serve
-// reads, campaign, and lead if elected. It returns errLostLead when, as
-// master, the election session was lost between batches.
+// reads, campaign, and lead if elected. It returns errStepDown when, as
+// master, it stopped leading and may serve again as a slave.
 func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 	state, err := w.st.State(ctx)
 	if err != nil {
@@ -161,6 +163,7 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 	defer cancel()
 	fatal := make(chan error, 4)
 	reportCtx, stopReport := context.WithCancel(runCtx)
+	defer stopReport() // on every early return; called at the end of catch-up too
 	go w.reportCatchUp(reportCtx)
 
 	// Invariant 8: start from the newest snapshot when it saves most of the
@@ -171,14 +174,12 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 	catchStart := time.Now()
 	first := state.Seq
 	if state, err = w.startFrom(runCtx, state); err != nil {
-		stopReport()
 		return err
 	}
 	var f *follower
 	for attempt := 0; ; attempt++ {
 		w.setProgress(&election.Progress{Phase: election.PhaseReplaying, Unit: "seq", Done: int64(state.Seq)})
 		if f, err = newFollower(runCtx, w, state); err != nil {
-			stopReport()
 			return err
 		}
 		go func(f *follower) {
@@ -194,7 +195,6 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 			}
 		}
 		if err != nil {
-			stopReport()
 			return err
 		}
 		break
@@ -241,6 +241,7 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 			// A slave's state does not depend on the session: it keeps
 			// following the log and serving reads while it opens a new one.
 			stopCampaign()
+			w.log.Warn("election session lost; reads are still served")
 			if err := w.renewSession(runCtx); err != nil {
 				return err
 			}
@@ -262,11 +263,11 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 				// when the worker cannot renew its session, drop it.
 				if w.reopen != nil && ctx.Err() == nil {
 					w.log.Warn("this master's database may hold writes the log lacks; emptying it to start again as a new replica", "error", err)
-					if eerr := w.emptyDatabase(context.WithoutCancel(ctx)); eerr == nil {
-						return errLostLead
-					} else {
-						w.log.Error("empty tainted database", "error", eerr)
+					eerr := w.emptyDatabase(context.WithoutCancel(ctx))
+					if eerr == nil {
+						return errStepDown
 					}
+					w.log.Error("empty tainted database", "error", eerr)
 				}
 				if derr := w.st.Destroy(context.WithoutCancel(ctx)); derr != nil {
 					w.log.Error("drop tainted database", "error", derr)
