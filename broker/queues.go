@@ -20,6 +20,11 @@ const (
 	ResponseQ = "responseQ"
 )
 
+// dialTimeout bounds one attempt to connect, handshake included: a paused
+// broker accepts the TCP connection and then says nothing, and the library's
+// own bound (30 s) would hold a retry that long.
+const dialTimeout = 5 * time.Second
+
 // Dial connects to RabbitMQ, retrying until ctx is done so that a worker or
 // orchestrator started just before the broker answers still comes up.
 // heartbeat bounds how long a silent (hung or stopped) peer keeps its
@@ -30,7 +35,7 @@ func Dial(ctx context.Context, url string, heartbeat time.Duration) (*amqp.Conne
 	}
 	var lastErr error
 	for {
-		conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: heartbeat, Locale: "en_US"})
+		conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: heartbeat, Locale: "en_US", Dial: amqp.DefaultDial(dialTimeout)})
 		if err == nil {
 			return conn, nil
 		}

@@ -2,6 +2,7 @@ package orchestrator_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,10 +37,7 @@ func zooKeeperPID(t *testing.T) int {
 // write is lost.
 func TestZooKeeperPauseKeepsWorkers(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
-	before := map[int]bool{}
-	for _, w := range s.Workers() {
-		before[w.PID] = true
-	}
+	before := workerPIDs(s)
 	l := stacktest.NewLedger()
 	stop := stacktest.Writers(s, l, "zk", 4)
 	time.Sleep(500 * time.Millisecond)
@@ -64,11 +62,55 @@ func TestZooKeeperPauseKeepsWorkers(t *testing.T) {
 	ok, failed := stop()
 	t.Logf("writers: %d acknowledged, %d failed", ok, failed)
 	s.WaitShape(1, 30*time.Second)
-	for _, w := range s.Workers() {
-		if !before[w.PID] {
-			t.Errorf("worker %s (pid %d) is new: a worker was replaced instead of renewing its session", w.ID, w.PID)
-		}
-	}
+	requireSameWorkers(t, s, before)
 	l.Check(t, s)
 	s.WaitConverged(30 * time.Second)
+}
+
+// A ZooKeeper restart (the server stopped, down for 3 s, started again) under
+// writers: the same as a pause for the workers, but every connection is
+// refused meanwhile and the server comes back from its own disk.
+func TestZooKeeperRestartKeepsWorkers(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Slaves: 1})
+	before := workerPIDs(s)
+	l := stacktest.NewLedger()
+	stop := stacktest.Writers(s, l, "zkr", 4)
+	time.Sleep(500 * time.Millisecond)
+	zk := zooKeeperPID(t)
+	if err := syscall.Kill(zk, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && syscall.Kill(zk, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	startServices(t)
+	took := waitWrite(t, s, 30*time.Second)
+	t.Logf("first acknowledged write %s after ZooKeeper answered again", took)
+	time.Sleep(time.Second)
+	ok, failed := stop()
+	t.Logf("writers: %d acknowledged, %d failed", ok, failed)
+	s.WaitShape(1, 30*time.Second)
+	requireSameWorkers(t, s, before)
+	l.Check(t, s)
+	s.WaitConverged(30 * time.Second)
+}
+
+// startServices runs the project's own start script, as an operator would,
+// to start whichever service is down. Its output goes to a file, not a pipe:
+// the daemons it starts inherit the descriptors, and a pipe they hold open
+// would keep the command from ever returning.
+func startServices(t *testing.T) {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "services-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command("../scripts/services.sh")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(out.Name())
+		t.Fatalf("scripts/services.sh: %v\n%s", err, b)
+	}
 }

@@ -23,6 +23,12 @@ const (
 	DefaultPrefetch   = 16
 	DefaultBatchSize  = 512
 	DefaultMinSeqWait = 3 * time.Second
+	DefaultHeartbeat  = 10 * time.Second
+	// DefaultBrokerGrace is how long a master that lost its broker
+	// connection keeps the lead while it reconnects: long enough for a
+	// RabbitMQ restart, short enough that a master cut off from the broker
+	// alone (the others still reach it) hands over soon.
+	DefaultBrokerGrace = 5 * time.Second
 )
 
 // Config is one worker's settings.
@@ -50,6 +56,10 @@ type Config struct {
 	// Heartbeat is the AMQP heartbeat: how long a hung worker keeps the
 	// messages it holds before the broker gives them to another.
 	Heartbeat time.Duration `json:"heartbeat"`
+	// BrokerGrace is how long a master that lost its broker connection
+	// keeps its lead (and its epoch) while it dials again; after it, the
+	// master gives up the lead and goes on dialling as a slave.
+	BrokerGrace time.Duration `json:"broker_grace"`
 	// SyncLog is the replication log's retention, declared with syncQ.
 	SyncLog broker.LogRetention `json:"sync_log"`
 	// SnapshotEntries and SnapshotInterval are the snapshot policy (see
@@ -72,7 +82,10 @@ func (c *Config) defaults() {
 		c.BatchSize = DefaultBatchSize
 	}
 	if c.Heartbeat <= 0 {
-		c.Heartbeat = 10 * time.Second
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.BrokerGrace <= 0 {
+		c.BrokerGrace = DefaultBrokerGrace
 	}
 	if c.SnapshotEntries == 0 {
 		c.SnapshotEntries = DefaultSnapshotEntries

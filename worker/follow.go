@@ -39,7 +39,7 @@ type follower struct {
 }
 
 func newFollower(ctx context.Context, w *Worker, state storage.State) (*follower, error) {
-	ch, err := w.conn.Channel()
+	ch, err := w.brokerConn().Channel()
 	if err != nil {
 		return nil, fmt.Errorf("open log channel: %w", err)
 	}

@@ -47,7 +47,7 @@ var errTainted = errors.New("local database holds writes the log may not have")
 // may hold writes the log skipped, is dropped.
 func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-chan error) error {
 	w.log.Info("elected master; fencing the log", "epoch", epoch)
-	logCh, err := w.conn.Channel()
+	logCh, err := w.brokerConn().Channel()
 	if err != nil {
 		return fmt.Errorf("open log channel: %w", err)
 	}
@@ -81,7 +81,7 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 	}
 	w.log.Info("master ready", "epoch", epoch, "seq", state.Seq)
 
-	wch, err := w.conn.Channel()
+	wch, err := w.brokerConn().Channel()
 	if err != nil {
 		return fmt.Errorf("open write channel: %w", err)
 	}

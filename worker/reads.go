@@ -29,7 +29,7 @@ type readers struct {
 // itself (readQ deleted), it reports on fatal: a slave that cannot take
 // reads must not pretend to be one.
 func (w *Worker) serveReads(ctx context.Context, fatal chan<- error) (*readers, error) {
-	ch, err := w.conn.Channel()
+	ch, err := w.brokerConn().Channel()
 	if err != nil {
 		return nil, fmt.Errorf("open read channel: %w", err)
 	}

@@ -38,8 +38,8 @@ type Worker struct {
 	logBytes atomic.Int64  // bytes of log messages read (the snapshot policy)
 	prog     progress
 
-	conn    *amqp.Connection
-	replyCh *amqp.Channel // replies to the orchestrator; shared by readers
+	conn    atomic.Pointer[amqp.Connection] // this term's; see connect
+	replyCh *amqp.Channel                   // replies to the orchestrator; shared by readers
 	replyMu sync.Mutex
 
 	role     string
@@ -59,6 +59,9 @@ func New(cfg Config, st storage.Storage, el election.Election, log hclog.Logger)
 
 // session wraps the current election session for atomic replacement.
 type session struct{ election.Election }
+
+// brokerConn is the current broker connection.
+func (w *Worker) brokerConn() *amqp.Connection { return w.conn.Load() }
 
 // el is the current election session.
 func (w *Worker) el() election.Election { return w.sess.Load().Election }
@@ -104,44 +107,77 @@ func (w *Worker) renewSession(ctx context.Context) error {
 const renewEvery = 500 * time.Millisecond
 
 // Run serves until ctx is done (a graceful stop: reads in flight finish) or
-// something the worker cannot recover from happens (lost broker, storage
-// failure, a lost election session without ReopenWith), which it returns so
-// that the process exits and the supervisor replaces it. A master that stops
-// leading starts again as a slave in the same process (see serve).
+// something the worker cannot recover from happens (storage failure, a lost
+// election session without ReopenWith), which it returns so that the process
+// exits and the supervisor replaces it. It outlives its dependencies' blips
+// in the same process:
+//   - a lost broker connection is dialled again and the worker starts a new
+//     term (serve) on it; a master keeps its lead, and so its epoch, for
+//     BrokerGrace while it dials, then hands it over;
+//   - a master that stops leading starts again as a slave (see serve);
+//   - a lost election session is renewed (see renewSession).
 func (w *Worker) Run(ctx context.Context) error {
-	conn, err := broker.Dial(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat)
+	conn, err := w.connect(ctx, 0)
 	if err != nil {
 		return err
 	}
-	w.conn = conn
-	defer conn.Close()
-	setup, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	if err := w.cfg.SyncLog.Declare(setup); err != nil {
-		return err
-	}
-	setup.Close()
-	if w.replyCh, err = conn.Channel(); err != nil {
-		return fmt.Errorf("open reply channel: %w", err)
-	}
+	defer func() { conn.Close() }()
 	for {
+		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 		err := w.serve(ctx, conn)
-		if !errors.Is(err, errStepDown) || w.reopen == nil {
+		if ctx.Err() != nil {
 			return err
 		}
-		// A master that stepped down holds nothing the log lacks: it gives
-		// up its session (and with it the lead) and starts again as a slave
-		// of whoever wins next.
-		w.log.Warn("starting again as a slave")
-		w.roleMu.Lock()
-		w.role, w.ready = election.RoleSlave, false
-		w.roleMu.Unlock()
-		if err := w.renewSession(ctx); err != nil {
+		lost := brokerLost(conn, closed)
+		stepDown := w.reopen != nil && (errors.Is(err, errStepDown) || errors.Is(err, election.ErrSessionLost))
+		if !lost && !stepDown {
 			return err
+		}
+		wasMaster := w.demote()
+		if lost {
+			w.log.Warn("broker connection lost; dialling again", "error", err, "master", wasMaster && !stepDown)
+			conn.Close()
+			var within time.Duration // a slave dials until the broker answers
+			if wasMaster && !stepDown && w.reopen != nil {
+				within = w.cfg.BrokerGrace
+			}
+			lostAt := time.Now()
+			conn, err = w.connect(ctx, within)
+			if errors.Is(err, errNoBroker) {
+				// Cut off from the broker for longer than a restart takes:
+				// let a worker that can reach it lead.
+				w.log.Warn("no broker within the grace; giving up the lead", "grace", within)
+				if err := w.renewSession(ctx); err != nil {
+					return err
+				}
+				stepDown = false
+				conn, err = w.connect(ctx, 0)
+			}
+			if err != nil {
+				return err
+			}
+			w.log.Info("broker connection restored", "after", time.Since(lostAt).Round(time.Millisecond))
+		}
+		if stepDown {
+			// A master that stepped down holds nothing the log lacks: it
+			// gives up its session (and with it the lead) and starts again
+			// as a slave of whoever wins next.
+			w.log.Warn("starting again as a slave")
+			if err := w.renewSession(ctx); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// demote makes the worker a slave that is not ready, as every term starts,
+// and says whether it was the master.
+func (w *Worker) demote() (wasMaster bool) {
+	w.roleMu.Lock()
+	defer w.roleMu.Unlock()
+	wasMaster = w.role == election.RoleMaster
+	w.role, w.ready = election.RoleSlave, false
+	return wasMaster
 }
 
 // serve is one term of the worker on its broker connection: catch up, serve
@@ -297,7 +333,7 @@ func (w *Worker) campaign(ctx context.Context, sess election.Election, fatal cha
 
 // catchUp publishes a mark and waits until the follower has read it.
 func (w *Worker) catchUp(ctx context.Context, f *follower, fatal <-chan error) error {
-	ch, err := w.conn.Channel()
+	ch, err := w.brokerConn().Channel()
 	if err != nil {
 		return fmt.Errorf("open log channel: %w", err)
 	}
@@ -331,7 +367,7 @@ func (w *Worker) catchUp(ctx context.Context, f *follower, fatal <-chan error) e
 			last = n
 			continue
 		}
-		tail, err := broker.LogTail(ctx, w.conn, published.Add(-time.Second))
+		tail, err := broker.LogTail(ctx, w.brokerConn(), published.Add(-time.Second))
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,92 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rideshare/dbaas/broker"
+)
+
+// errNoBroker: the broker did not answer within the time a master may keep
+// its lead without it.
+var errNoBroker = errors.New("no broker connection")
+
+// redialEvery is the pause between attempts to set a connection up after
+// the broker answered but refused the setup (a stream is briefly "down or
+// inaccessible" while a restarted RabbitMQ recovers it).
+const redialEvery = 250 * time.Millisecond
+
+// connect dials the broker, declares the replication log and opens the
+// reply channel, trying again until it all works, ctx is done, or within
+// (when positive) has passed (errNoBroker). The connection becomes the
+// worker's.
+func (w *Worker) connect(ctx context.Context, within time.Duration) (*amqp.Connection, error) {
+	dctx := ctx
+	if within > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, within)
+		defer cancel()
+	}
+	for {
+		conn, err := w.setUp(dctx)
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		if dctx.Err() != nil {
+			return nil, fmt.Errorf("%w within %s: %w", errNoBroker, within, err)
+		}
+		w.log.Warn("set up the broker connection; trying again", "error", err)
+		select {
+		case <-dctx.Done():
+		case <-time.After(redialEvery):
+		}
+	}
+}
+
+// setUp is one attempt of connect.
+func (w *Worker) setUp(ctx context.Context) (*amqp.Connection, error) {
+	conn, err := broker.Dial(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat)
+	if err != nil {
+		return nil, err
+	}
+	setup, err := conn.Channel()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	if err := w.cfg.SyncLog.Declare(setup); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	setup.Close()
+	reply, err := conn.Channel()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("open reply channel: %w", err)
+	}
+	w.replyMu.Lock() // readers of the last term may still be answering
+	w.replyCh = reply
+	w.replyMu.Unlock()
+	w.conn.Store(conn)
+	return conn, nil
+}
+
+// brokerLost says whether a term ended because its broker connection
+// closed. The error that ended it (a consumer or channel closing) can reach
+// the worker just before the connection's close notice, so it waits a
+// moment for that notice.
+func brokerLost(conn *amqp.Connection, closed <-chan *amqp.Error) bool {
+	select {
+	case <-closed:
+		return true
+	case <-time.After(200 * time.Millisecond):
+		return conn.IsClosed()
+	}
+}
