@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -160,7 +161,12 @@ func (c *electionClient) Watch(ctx context.Context) (<-chan struct{}, error) {
 	}
 	err := c.sup.follow(ctx, "election Watch",
 		func(ctx context.Context, inst *instance, ready func()) error {
-			return elOf(inst).WatchChanges(ctx, ready, notify)
+			err := elOf(inst).WatchChanges(ctx, ready, notify)
+			if errors.Is(err, election.ErrSessionLost) {
+				// The session's end is the watch's: the caller opens a new one.
+				return fmt.Errorf("%w: %w", errStreamOver, err)
+			}
+			return err
 		},
 		func(_, _ *instance) { notify() },
 		func() { close(ch) })

@@ -19,6 +19,12 @@ import (
 // errProcessExited is the cause logged when the monitor sees a plugin exit.
 var errProcessExited = errors.New("plugin process exited")
 
+// errStreamOver, wrapped by a follow subscription's error, ends the
+// subscription for good: the stream can say nothing more (an election
+// session that is lost stays lost), so subscribing again would only repeat
+// the error.
+var errStreamOver = errors.New("stream over")
+
 // instance is one running, configured plugin process. It never changes; a
 // restart makes a new one.
 type instance struct {
@@ -403,6 +409,10 @@ func (s *supervisor) follow(ctx context.Context, what string,
 			lastErr = err
 			if ctx.Err() != nil {
 				lastErr = ctx.Err()
+				return
+			}
+			if errors.Is(err, errStreamOver) {
+				s.log.Debug(what+" stream over", "error", err)
 				return
 			}
 			broken := err != nil && s.broken(ctx, inst, err)
