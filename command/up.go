@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,28 +19,48 @@ import (
 	"github.com/rideshare/dbaas/plugins/runtime/process"
 )
 
+// How `up` restarts a task that exited on its own, as Nomad's restart block
+// in "delay" mode: it never gives up, it backs off.
+const (
+	DefaultRestartDelay      = 250 * time.Millisecond // before the first restart
+	DefaultRestartMaxDelay   = 30 * time.Second       // the delay doubles up to this
+	DefaultRestartResetAfter = 30 * time.Second       // a task up this long starts over at the first delay
+)
+
 // upTask is one long-running part of the local stack, run as a raw process
 // like a Nomad raw_exec task.
 type upTask struct {
 	name   string
 	args   []string
 	health string // URL answering 200 once the task serves
+	log    string // where its stdout and stderr go
 }
 
-// upCommand launches the whole local stack in the foreground and stops all
-// of it, workers included, on Ctrl-C or SIGTERM (invariant 7).
+func (t upTask) spec() runtime.Spec {
+	return runtime.Spec{ID: t.name, Args: t.args, LogPath: t.log}
+}
+
+// upCommand launches the whole local stack in the foreground, restarts a
+// task that exits, and stops all of it, workers included, on Ctrl-C or
+// SIGTERM (invariant 7).
 func upCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "up",
 		Usage: "run the whole stack here: orchestrator (and its workers), users, rides, gateway",
 		Flags: append(configFlags(),
 			&cli.DurationFlag{Name: "ready-timeout", Value: 60 * time.Second, Usage: "how long each part may take to become healthy"},
+			&cli.DurationFlag{Name: "restart-delay", Value: DefaultRestartDelay, Usage: "wait this long before restarting a task that exited"},
+			&cli.DurationFlag{Name: "restart-max-delay", Value: DefaultRestartMaxDelay, Usage: "the restart delay doubles up to this"},
+			&cli.DurationFlag{Name: "restart-reset-after", Value: DefaultRestartResetAfter, Usage: "a task that ran this long is restarted after -restart-delay again"},
 		),
 		Action: func(c *cli.Context) error {
 			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
+			// A terminal or pipe that goes away must not kill `up` before it
+			// stops its tasks: writes to it fail instead.
+			signal.Ignore(syscall.SIGPIPE)
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return up(ctx, c, cfg)
@@ -50,6 +69,10 @@ func upCommand() *cli.Command {
 }
 
 func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
+	policy, err := restartPolicyFrom(c)
+	if err != nil {
+		return err
+	}
 	out := c.App.Writer
 	log := logger("up")
 	self, err := os.Executable()
@@ -70,26 +93,30 @@ func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
 	for _, v := range c.StringSlice("var") {
 		common = append(common, "-var", v)
 	}
-	tasks := []upTask{{name: "orchestrator", args: append([]string{"orchestrator", "-stop-workers"}, common...),
-		health: "http://" + cfg.Orchestrator.Listen + "/healthz"}}
+	task := func(name, listen string, args ...string) upTask {
+		return upTask{name: name, args: append(append([]string{name}, args...), common...),
+			health: "http://" + listen + "/healthz", log: filepath.Join(dataDir, "logs", name+".log")}
+	}
+	tasks := []upTask{task("orchestrator", cfg.Orchestrator.Listen, "-stop-workers")}
 	for _, name := range []string{"users", "rides"} {
 		svc, ok := cfg.Service(name)
 		if !ok {
 			return fmt.Errorf("config %s: no service %q block", cfg.File, name)
 		}
-		tasks = append(tasks, upTask{name: name, args: append([]string{name}, common...), health: "http://" + svc.Listen + "/healthz"})
+		tasks = append(tasks, task(name, svc.Listen))
 	}
 	if cfg.Gateway == nil {
 		return fmt.Errorf("config %s: no gateway block", cfg.File)
 	}
-	tasks = append(tasks, upTask{name: "gateway", args: append([]string{"gateway"}, common...), health: "http://" + cfg.Gateway.Listen + "/healthz"})
+	tasks = append(tasks, task("gateway", cfg.Gateway.Listen))
 
 	exits, err := rt.Exits(ctx)
 	if err != nil {
 		return err
 	}
 	// Tasks a crashed earlier `up` left behind are stopped first: their
-	// ports would be taken.
+	// ports would be taken. Their exits come on exits too, so exits are
+	// matched to this run's tasks by pid.
 	if old, _ := rt.List(ctx); len(old) > 0 {
 		fmt.Fprintf(out, "stopping %d task(s) left by an earlier run\n", len(old))
 		for _, h := range old {
@@ -97,61 +124,58 @@ func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
 		}
 	}
 	var started []upTask
+	pids := map[string]int{} // task name → pid of the process this run started
 	defer func() { shutdown(rt, cfg, self, started, out, log) }()
 
 	fmt.Fprintf(out, "rideshare up: %s (runtime %s, storage %s, election %s), data in %s\n",
 		cfg.File, cfg.Runtime.Name, cfg.Storage.Name, cfg.Election.Name, dataDir)
+	// A task that does not come up the first time fails `up` at once: that
+	// is a configuration or environment problem, which restarting would
+	// only hide. Once the stack was ready, tasks are restarted instead.
 	for _, t := range tasks {
-		h, err := rt.Start(ctx, runtime.Spec{ID: t.name, Args: t.args,
-			LogPath: filepath.Join(dataDir, "logs", t.name+".log")})
+		h, err := rt.Start(ctx, t.spec())
 		if err != nil {
 			return fmt.Errorf("start %s: %w", t.name, err)
 		}
 		started = append(started, t)
+		pids[t.name] = h.PID
 		fmt.Fprintf(out, "  … %-12s starting (pid %d)\n", t.name, h.PID)
-		if err := waitHealthy(ctx, t, exits, c.Duration("ready-timeout")); err != nil {
-			return fmt.Errorf("%s did not become healthy: %w (see %s)", t.name, err,
-				filepath.Join(dataDir, "logs", t.name+".log"))
+		if err := waitHealthy(ctx, t, exits, pids, c.Duration("ready-timeout")); err != nil {
+			return fmt.Errorf("%s did not become healthy: %w (see %s)", t.name, err, t.log)
 		}
 		fmt.Fprintf(out, "  ✓ %-12s %s\n", t.name, t.health[:len(t.health)-len("/healthz")])
 	}
 	fmt.Fprintf(out, "ready: the RideShare API is at http://%s/api/v1/ — Ctrl-C stops everything\n", cfg.Gateway.Listen)
 
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(out, "\nstopping…")
-		return nil
-	case x := <-exits:
-		return fmt.Errorf("%s exited unexpectedly (code %d); stopping the stack (see %s)", x.ID, x.ExitCode,
-			filepath.Join(dataDir, "logs", x.ID+".log"))
-	}
+	supervise(ctx, rt, tasks, pids, exits, policy, out)
+	fmt.Fprintln(out, "\nstopping…")
+	return nil
 }
 
-// waitHealthy waits until the task's health URL answers 200.
-func waitHealthy(ctx context.Context, t upTask, exits <-chan runtime.Exit, timeout time.Duration) error {
+// waitHealthy waits until the task's health URL answers 200, failing if a
+// task of this run (pids) exits meanwhile.
+func waitHealthy(ctx context.Context, t upTask, exits <-chan runtime.Exit, pids map[string]int, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(t.health)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
+	for !healthy(ctx, t.health) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case x := <-exits:
-			return fmt.Errorf("%s exited with code %d", x.ID, x.ExitCode)
+		case x, ok := <-exits:
+			if !ok {
+				return ctx.Err() // closed as ctx ended
+			}
+			if pids[x.ID] == x.PID {
+				return fmt.Errorf("%s exited with code %d", x.ID, x.ExitCode)
+			}
 		case <-deadline.C:
 			return errors.New("timed out")
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
 // shutdown stops the tasks in reverse order — the orchestrator last, which
