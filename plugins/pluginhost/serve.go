@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -98,18 +99,56 @@ func serve(kind, name string, impl any, hs plugin.HandshakeConfig) error {
 }
 
 // watchParent calls gone once the process that started this one has exited
-// (this process was re-parented). Polling getppid works everywhere, unlike a
-// parent-death signal, which fires when the forking thread (not process) ends.
+// (this process was re-parented) or has been stopped (SIGSTOP, a debugger)
+// for longer than hostStoppedLimit. Polling getppid works everywhere, unlike
+// a parent-death signal, which fires when the forking thread (not process)
+// ends. A stopped host is treated as gone because its plugins would
+// otherwise speak for it: an election plugin would keep a frozen master's
+// ZooKeeper session, and so its lead, alive for as long as it is frozen.
 func watchParent(logger hclog.Logger, gone func()) {
 	parent := os.Getppid()
 	if parent <= 1 {
 		return
 	}
+	var stoppedSince time.Time
 	for range time.Tick(500 * time.Millisecond) {
 		if os.Getppid() != parent {
 			logger.Error("host process went away; plugin exiting", "host_pid", parent)
 			gone()
 			return
 		}
+		if !processStopped(parent) {
+			stoppedSince = time.Time{}
+			continue
+		}
+		if stoppedSince.IsZero() {
+			stoppedSince = time.Now()
+		}
+		if time.Since(stoppedSince) > hostStoppedLimit {
+			logger.Error("host process stopped; plugin exiting so that it does not act for a frozen host", "host_pid", parent, "stopped_for", time.Since(stoppedSince).Round(time.Millisecond))
+			gone()
+			return
+		}
 	}
+}
+
+// hostStoppedLimit is how long a host may stay stopped before its plugins
+// exit: about a ZooKeeper session timeout, so a frozen master loses its lead
+// about as soon as one whose election runs in-process would.
+const hostStoppedLimit = 2 * time.Second
+
+// processStopped reports whether pid is stopped (state T or t in
+// /proc/<pid>/stat); false where there is no /proc.
+func processStopped(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold spaces or parentheses: look after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'T' || b[i+2] == 't'
 }
