@@ -13,6 +13,9 @@
 #   make history    time to serve after a long history on a freshly started stack: replacement,
 #                   restart, backup and restore, each beside its floor (scripts/history.sh;
 #                   ROWS=100000 UPDATES=200000 by default)
+#   make faults     the fault suite (faults/) in its long form (10 s holds) on a real `rideshare up`:
+#                   one fault at a time under load, then the invariants; prints the table and
+#                   writes it to faults-table.md (needs root; pauses and restarts the services)
 #   make clean
 
 GO         ?= go
@@ -26,7 +29,7 @@ BENCHFLAGS ?=
 # Appended last, it is used only when no other go is found first.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build services test vet run image bench history clean
+.PHONY: all build services test vet run image bench history faults clean
 
 all: build
 
@@ -57,6 +60,12 @@ image: build
 # (go test -run '^$$' -bench . ./bench/...) measure the same on a stack of their own.
 bench: build services
 	BIN=$(BIN) CONFIG=$(CONFIG) ./scripts/bench.sh $(BENCHFLAGS)
+
+# It pauses and restarts RabbitMQ and ZooKeeper: run nothing else against them meanwhile.
+faults: build services
+	$(GO) test -count=1 -timeout 30m -run TestFaults -v ./faults/ \
+		-faults.long -faults.out=$(CURDIR)/faults-table.md
+	@cat faults-table.md
 
 history: build services
 	BIN=$(BIN) ./scripts/history.sh
