@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/internal/procfs"
 	"github.com/rideshare/dbaas/stacktest"
 )
 
@@ -45,15 +46,8 @@ func upConfig(t *testing.T, dir string) string {
 // descendants lists every live process below pid.
 func descendants(pid int) []int {
 	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pp := parentOf(p); pp > 0 {
-			children[pp] = append(children[pp], p)
-		}
+	for _, p := range procfs.List() {
+		children[p.PPID] = append(children[p.PPID], p.PID)
 	}
 	var out []int
 	var walk func(int)
@@ -65,27 +59,6 @@ func descendants(pid int) []int {
 	}
 	walk(pid)
 	return out
-}
-
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	pp, _ := strconv.Atoi(f[1])
-	return pp
-}
-
-// alive: the process exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	return s[strings.LastIndexByte(s, ')')+2] != 'Z'
 }
 
 // upRun is a running `rideshare up` and everything it printed so far.
@@ -193,10 +166,10 @@ func assertGone(t *testing.T, procs []int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for _, p := range procs {
-		for alive(p) && time.Now().Before(deadline) {
+		for procfs.Alive(p) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		if alive(p) {
+		if procfs.Alive(p) {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
 			t.Errorf("process %d (%s) outlived rideshare up", p, strings.ReplaceAll(string(b), "\x00", " "))
 			syscall.Kill(p, syscall.SIGKILL)
@@ -249,10 +222,9 @@ func TestUpServesAndLeavesNoProcessBehind(t *testing.T) {
 // taskPID is the pid of up's task name (its child running `rideshare
 // name …`), or 0.
 func taskPID(up int, name string) int {
-	for _, p := range descendants(up) {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
-		if argv := strings.Split(string(b), "\x00"); parentOf(p) == up && len(argv) > 1 && argv[1] == name && alive(p) {
-			return p
+	for _, p := range procfs.List() {
+		if p.PPID == up && len(p.Args) > 1 && p.Args[1] == name && procfs.Alive(p.PID) {
+			return p.PID
 		}
 	}
 	return 0
@@ -318,14 +290,7 @@ func TestUpRestartsFailedTasks(t *testing.T) {
 	u := startUp(t, ctx, "-restart-delay", "100ms", "-restart-max-delay", "2s")
 	up := u.cmd.Process.Pid
 
-	var workers []int
-	if !eventually(60*time.Second, func() bool {
-		pids, ready, _ := upWorkers()
-		workers = pids
-		return ready && len(pids) >= 2
-	}) {
-		t.Fatalf("want at least 2 serving workers; have %v", workers)
-	}
+	workers := servingWorkers(t)
 	orch := taskPID(up, "orchestrator")
 	if orch == 0 {
 		t.Fatalf("no orchestrator task below up (pid %d)", up)
@@ -406,14 +371,7 @@ func TestUpStopsWhileARestartWaits(t *testing.T) {
 	if users == 0 {
 		t.Fatalf("no users task below up (pid %d)", up)
 	}
-	var workers []int
-	if !eventually(60*time.Second, func() bool {
-		pids, ready, _ := upWorkers()
-		workers = pids
-		return ready && len(pids) >= 2
-	}) {
-		t.Fatalf("want at least 2 serving workers; have %v", workers)
-	}
+	workers := servingWorkers(t)
 	procs := append(descendants(up), workers...)
 	if err := syscall.Kill(users, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -428,4 +386,19 @@ func TestUpStopsWhileARestartWaits(t *testing.T) {
 	if strings.Contains(u.output(), "users back") {
 		t.Errorf("users started again while up stopped:\n%s", u.output())
 	}
+}
+
+// servingWorkers waits for the stack's workers to serve (a master and a
+// slave at least, all ready) and returns their pids.
+func servingWorkers(t *testing.T) []int {
+	t.Helper()
+	var workers []int
+	if !eventually(60*time.Second, func() bool {
+		pids, ready, _ := upWorkers()
+		workers = pids
+		return ready && len(pids) >= 2
+	}) {
+		t.Fatalf("want at least 2 serving workers; have %v", workers)
+	}
+	return workers
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rideshare/dbaas/internal/procfs"
 	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/stacktest"
 )
@@ -112,15 +113,20 @@ func masterPID(e *Env) (int, error) {
 // orchestratorPID is up's child running "rideshare orchestrator".
 func orchestratorPID(e *Env) (int, error) { return child(e.Up.PID(), "orchestrator") }
 
-// killPlugin kills the plugin subprocess of one kind ("rideshare plugin
+// plugin finds the plugin subprocess of one kind ("rideshare plugin
 // <kind> …") below the process owner finds.
+func plugin(e *Env, owner func(*Env) (int, error), kind string) (pid, parent int, err error) {
+	if parent, err = owner(e); err != nil {
+		return 0, 0, err
+	}
+	pid, err = child(parent, "plugin", kind)
+	return pid, parent, err
+}
+
+// killPlugin kills a plugin subprocess (see plugin).
 func killPlugin(owner func(*Env) (int, error), kind string) func(*Env) (Heal, error) {
 	return func(e *Env) (Heal, error) {
-		parent, err := owner(e)
-		if err != nil {
-			return nil, err
-		}
-		pid, err := child(parent, "plugin", kind)
+		pid, parent, err := plugin(e, owner, kind)
 		if err != nil {
 			return nil, err
 		}
@@ -130,15 +136,10 @@ func killPlugin(owner func(*Env) (int, error), kind string) func(*Env) (Heal, er
 	}
 }
 
-// stopPlugin SIGSTOPs the plugin subprocess of one kind below the process
-// owner finds; the heal resumes it.
+// stopPlugin SIGSTOPs a plugin subprocess (see plugin); the heal resumes it.
 func stopPlugin(owner func(*Env) (int, error), kind string) func(*Env) (Heal, error) {
 	return func(e *Env) (Heal, error) {
-		parent, err := owner(e)
-		if err != nil {
-			return nil, err
-		}
-		pid, err := child(parent, "plugin", kind)
+		pid, parent, err := plugin(e, owner, kind)
 		if err != nil {
 			return nil, err
 		}
@@ -211,7 +212,7 @@ func restartZooKeeper(e *Env) (Heal, error) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return heal, fmt.Errorf("SIGTERM ZooKeeper pid %d: %w", pid, err)
 	}
-	if err := waitFor(30*time.Second, "ZooKeeper to exit", func() bool { return !alive(pid) }); err != nil {
+	if err := waitFor(30*time.Second, "ZooKeeper to exit", func() bool { return !procfs.Alive(pid) }); err != nil {
 		return heal, err
 	}
 	if zkAnswers() {

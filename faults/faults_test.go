@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/internal/procfs"
 	"github.com/rideshare/dbaas/stacktest"
 )
 
@@ -177,7 +178,7 @@ func healOnce(t *testing.T, heal Heal) Heal {
 
 func listedAlive(s *stacktest.Stack) bool {
 	for _, w := range s.Workers() {
-		if !alive(w.PID) {
+		if !procfs.Alive(w.PID) {
 			return false
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/internal/procfs"
 	"github.com/rideshare/dbaas/stacktest"
 )
 
@@ -94,7 +95,7 @@ func restoreServices(t *testing.T) func() {
 			_ = os.Remove(dir)
 		}
 		for _, cmd := range []string{zooKeeperCmd, rabbitCmd} {
-			if pid, err := findProc(cmd); err == nil && state(pid) == "T" {
+			if pid, err := findProc(cmd); err == nil && procfs.Stopped(pid) {
 				t.Logf("resuming %s (pid %d), left stopped", cmd, pid)
 				_ = cont(pid)
 			}

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 
+	"github.com/rideshare/dbaas/internal/procfs"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/storage"
@@ -117,7 +117,7 @@ func watchParent(logger hclog.Logger, gone func()) {
 			gone()
 			return
 		}
-		if !processStopped(parent) {
+		if !procfs.Stopped(parent) {
 			stoppedSince = time.Time{}
 			continue
 		}
@@ -136,19 +136,3 @@ func watchParent(logger hclog.Logger, gone func()) {
 // exit: about a ZooKeeper session timeout, so a frozen master loses its lead
 // about as soon as one whose election runs in-process would.
 const hostStoppedLimit = 2 * time.Second
-
-// processStopped reports whether pid is stopped (state T or t in
-// /proc/<pid>/stat); false where there is no /proc.
-func processStopped(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name, which is in parentheses and may
-	// itself hold spaces or parentheses: look after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return false
-	}
-	return b[i+2] == 'T' || b[i+2] == 't'
-}
