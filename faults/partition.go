@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // A partition cuts one worker (its process and its plugin subprocesses)
@@ -26,9 +27,23 @@ type partition struct {
 	rules  [][]string     // rule specs, without -I/-D OUTPUT
 }
 
-// cgroupRoot is the cgroup-v2 hierarchy (mounted beside the v1 controllers
-// on this machine) whose paths iptables' cgroup match takes.
-const cgroupRoot = "/sys/fs/cgroup/unified"
+// cgroupRoot is the cgroup-v2 hierarchy whose paths iptables' cgroup match
+// takes: mounted beside the v1 controllers on a hybrid machine (as this
+// one), or at /sys/fs/cgroup itself on a cgroup-v2-only one.
+var cgroupRoot = cgroup2Root()
+
+// cgroup2Magic is CGROUP2_SUPER_MAGIC, the statfs type of a cgroup-v2 mount.
+const cgroup2Magic = 0x63677270
+
+func cgroup2Root() string {
+	for _, dir := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		var fs syscall.Statfs_t
+		if syscall.Statfs(dir, &fs) == nil && fs.Type == cgroup2Magic {
+			return dir
+		}
+	}
+	return "/sys/fs/cgroup/unified" // absent: the partition faults fail naming it
+}
 
 // ruleTag is in every rule the suite adds, so cleanup finds them all.
 const ruleTag = "rideshare-faults"

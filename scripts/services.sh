@@ -24,7 +24,8 @@ set -euo pipefail
 TIMEOUT=${SERVICES_TIMEOUT:-120}
 ZK_HOME_DIR=${ZK_HOME_DIR:-/var/lib/zookeeper/rideshare}
 ZK_BIN=/usr/share/zookeeper/bin/zkServer.sh
-PACKAGES=(rabbitmq-server zookeeperd postgresql)
+# iptables: the fault suite (faults/) cuts a worker off the services with it.
+PACKAGES=(rabbitmq-server zookeeperd postgresql iptables)
 
 say() { echo "services: $*"; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }
