@@ -57,7 +57,7 @@ func Catalog() []Fault {
 		{Name: "plugin-kill-orchestrator-election", Inject: killPlugin(orchestratorPID, "election")},
 		{Name: "plugin-stop-worker-storage", Inject: stopPlugin(masterPID, "storage")},
 		{Name: "plugin-stop-worker-election", Inject: stopPlugin(masterPID, "election")},
-		{Name: "zookeeper-pause", Dependency: true, Services: true, Inject: pauseService(zooKeeperCmd, zkAnswers)},
+		{Name: "zookeeper-pause", Dependency: true, Services: true, Inject: pauseService(stacktest.ZooKeeperCmd, zkAnswers)},
 		{Name: "zookeeper-restart", Dependency: true, Services: true, Inject: restartZooKeeper},
 		{Name: "rabbitmq-pause", Dependency: true, Services: true, Inject: pauseService(rabbitCmd, rabbitAnswers)},
 		{Name: "rabbitmq-restart", Dependency: true, Services: true, Inject: restartRabbitMQ},
@@ -198,13 +198,13 @@ func pauseService(cmdline string, answers func() bool) func(*Env) (Heal, error) 
 // restartZooKeeper stops ZooKeeper as an init system does (SIGTERM); the
 // heal starts it again through scripts/services.sh.
 func restartZooKeeper(e *Env) (Heal, error) {
-	pid, err := findProc(zooKeeperCmd)
+	pid, err := findProc(stacktest.ZooKeeperCmd)
 	if err != nil {
 		return nil, err
 	}
 	e.Logf("SIGTERM ZooKeeper pid %d", pid)
 	heal := func() error {
-		if err := startServices(); err != nil {
+		if err := stacktest.StartServices(); err != nil {
 			return err
 		}
 		return waitFor(60*time.Second, "ZooKeeper to answer", zkAnswers)

@@ -16,13 +16,10 @@ import (
 	"github.com/rideshare/dbaas/stacktest"
 )
 
-// The shared services, found by cmdline: scripts/services.sh starts
-// ZooKeeper's QuorumPeerMain, and RabbitMQ's node is the beam.smp booted
-// with "-s rabbit boot" (rabbitmqctl's own beam.smp is not).
-const (
-	zooKeeperCmd = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
-	rabbitCmd    = "-s rabbit boot"
-)
+// rabbitCmd finds RabbitMQ's node by its command line: the beam.smp booted
+// with "-s rabbit boot" (rabbitmqctl's own beam.smp is not). ZooKeeper is
+// found by stacktest.ZooKeeperCmd.
+const rabbitCmd = "-s rabbit boot"
 
 // zkAnswers reports whether ZooKeeper serves: `srvr` answers with a Mode
 // line (as scripts/services.sh checks), which a stopped JVM cannot do.
@@ -63,27 +60,6 @@ func rabbitmqctl(args ...string) error {
 	return nil
 }
 
-// startServices runs scripts/services.sh, which starts whatever is down and
-// waits until it answers. Its output goes to a file, not a pipe: the daemon
-// it starts inherits the descriptors, and a pipe held open by it would keep
-// the command from ever returning.
-func startServices() error {
-	log, err := os.CreateTemp("", "rideshare-faults-services-*.log")
-	if err != nil {
-		return fmt.Errorf("services.sh log: %w", err)
-	}
-	defer os.Remove(log.Name())
-	defer log.Close()
-	cmd := exec.Command("./scripts/services.sh")
-	cmd.Dir = ".."
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Run(); err != nil {
-		out, _ := os.ReadFile(log.Name())
-		return fmt.Errorf("scripts/services.sh: %w: %s", err, out)
-	}
-	return nil
-}
-
 // restoreServices is the suite's cleanup of what a failed or interrupted
 // fault may have left: its iptables rules and cgroups gone, ZooKeeper and
 // RabbitMQ running and answering.
@@ -94,7 +70,7 @@ func restoreServices(t *testing.T) func() {
 		for _, dir := range left {
 			_ = os.Remove(dir)
 		}
-		for _, cmd := range []string{zooKeeperCmd, rabbitCmd} {
+		for _, cmd := range []string{stacktest.ZooKeeperCmd, rabbitCmd} {
 			if pid, err := findProc(cmd); err == nil && procfs.Stopped(pid) {
 				t.Logf("resuming %s (pid %d), left stopped", cmd, pid)
 				_ = cont(pid)
@@ -107,7 +83,7 @@ func restoreServices(t *testing.T) func() {
 		}
 		if err := waitFor(10*time.Second, "ZooKeeper", zkAnswers); err != nil {
 			t.Logf("ZooKeeper does not answer: scripts/services.sh")
-			if err := startServices(); err != nil {
+			if err := stacktest.StartServices(); err != nil {
 				t.Errorf("restore the services: %v", err)
 			}
 		}

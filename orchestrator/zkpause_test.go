@@ -1,11 +1,6 @@
 package orchestrator_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,21 +8,14 @@ import (
 	"github.com/rideshare/dbaas/stacktest"
 )
 
-// zooKeeperPID finds the local ZooKeeper server's process (scripts/services.sh
-// starts it on this machine).
+// zooKeeperPID is the local ZooKeeper server's pid.
 func zooKeeperPID(t *testing.T) int {
 	t.Helper()
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "org.apache.zookeeper.server") {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		return pid
+	pid, err := stacktest.ZooKeeperPID()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no local ZooKeeper server process found (run `make services`)")
-	return 0
+	return pid
 }
 
 // A ZooKeeper pause longer than the session timeout (SIGSTOP for 6 s, as a
@@ -63,7 +51,9 @@ func TestZooKeeperRestartKeepsWorkers(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		time.Sleep(3 * time.Second)
-		startServices(t)
+		if err := stacktest.StartServices(); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
@@ -87,23 +77,4 @@ func rideOut(t *testing.T, prefix string, outage func()) {
 	requireSameWorkers(t, s, before)
 	l.Check(t, s)
 	s.WaitConverged(30 * time.Second)
-}
-
-// startServices runs the project's own start script, as an operator would,
-// to start whichever service is down. Its output goes to a file, not a pipe:
-// the daemons it starts inherit the descriptors, and a pipe they hold open
-// would keep the command from ever returning.
-func startServices(t *testing.T) {
-	t.Helper()
-	out, err := os.CreateTemp(t.TempDir(), "services-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd := exec.Command("../scripts/services.sh")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		b, _ := os.ReadFile(out.Name())
-		t.Fatalf("scripts/services.sh: %v\n%s", err, b)
-	}
 }
