@@ -23,6 +23,11 @@ type Fault struct {
 	// Services marks a pause or restart of ZooKeeper or RabbitMQ: every
 	// worker must live through it (the suite fails a replaced one).
 	Services bool
+	// Answers, when set, says whether the faulty service answers again. The
+	// suite polls it while the heal runs and times the recovery from its
+	// first true: a heal that waits for a slow boot script would otherwise
+	// start the clock late.
+	Answers func() bool
 	// Inject makes the fault happen and checks that it did (a fault that
 	// injects nothing must fail). It returns the heal, or nil when there is
 	// nothing to heal (a kill: the stack heals itself).
@@ -57,10 +62,10 @@ func Catalog() []Fault {
 		{Name: "plugin-kill-orchestrator-election", Inject: killPlugin(orchestratorPID, "election")},
 		{Name: "plugin-stop-worker-storage", Inject: stopPlugin(masterPID, "storage")},
 		{Name: "plugin-stop-worker-election", Inject: stopPlugin(masterPID, "election")},
-		{Name: "zookeeper-pause", Dependency: true, Services: true, Inject: pauseService(stacktest.ZooKeeperCmd, zkAnswers)},
-		{Name: "zookeeper-restart", Dependency: true, Services: true, Inject: restartZooKeeper},
-		{Name: "rabbitmq-pause", Dependency: true, Services: true, Inject: pauseService(rabbitCmd, rabbitAnswers)},
-		{Name: "rabbitmq-restart", Dependency: true, Services: true, Inject: restartRabbitMQ},
+		{Name: "zookeeper-pause", Dependency: true, Services: true, Answers: zkAnswers, Inject: pauseService(stacktest.ZooKeeperCmd, zkAnswers)},
+		{Name: "zookeeper-restart", Dependency: true, Services: true, Answers: zkAnswers, Inject: restartZooKeeper},
+		{Name: "rabbitmq-pause", Dependency: true, Services: true, Answers: rabbitAnswers, Inject: pauseService(rabbitCmd, rabbitAnswers)},
+		{Name: "rabbitmq-restart", Dependency: true, Services: true, Answers: rabbitAnswers, Inject: restartRabbitMQ},
 		{Name: "partition-zookeeper-slave", Dependency: true, Inject: partitionWorker("slave", 2181)},
 		{Name: "partition-zookeeper-master", Dependency: true, Inject: partitionWorker("master", 2181)},
 		{Name: "partition-rabbitmq-slave", Dependency: true, Inject: partitionWorker("slave", 5672)},

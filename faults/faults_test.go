@@ -109,11 +109,12 @@ func runFault(t *testing.T, up *Up, bin string, f Fault, hold time.Duration, rep
 	healed := injected
 	if heal != nil {
 		time.Sleep(hold)
+		answered := firstTrue(f.Answers)
 		if err := heal(); err != nil {
 			row.Verified = env.Effect
 			t.Fatalf("heal %s: %v", f.Name, err)
 		}
-		healed = time.Now()
+		healed = answered()
 		row.Verified = env.Effect
 	}
 	first, ok := load.FirstAckAfter(healed, deadline)
@@ -161,6 +162,39 @@ func runFault(t *testing.T, up *Up, bin string, f Fault, hold time.Duration, rep
 		}
 	}
 	return load.Ledger
+}
+
+// firstTrue polls cond from now on and returns a function that stops the
+// polling and gives the moment cond was first seen true (now, if it was
+// not yet, or when cond is nil).
+func firstTrue(cond func() bool) func() time.Time {
+	if cond == nil {
+		return time.Now
+	}
+	seen := make(chan time.Time, 1)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			if cond() {
+				seen <- time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() time.Time {
+		close(stop)
+		select {
+		case at := <-seen:
+			return at
+		default:
+			return time.Now()
+		}
+	}
 }
 
 // healOnce is heal run at most once, and also when the subtest ends (a

@@ -166,7 +166,7 @@ zk_pid() {
   local f pid
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
-    if tr '\0' ' ' <"$f" 2>/dev/null | grep -q 'org.apache.zookeeper.server.quorum.QuorumPeerMain'; then
+    if tr '\0' ' ' 2>/dev/null <"$f" | grep -q 'org.apache.zookeeper.server.quorum.QuorumPeerMain'; then
       echo "$pid"; return 0
     fi
   done
