@@ -13,7 +13,7 @@
 #   make history    time to serve after a long history on a freshly started stack: replacement,
 #                   restart, backup and restore, each beside its floor (scripts/history.sh;
 #                   ROWS=100000 UPDATES=200000 by default)
-#   make faults     the fault suite (faults/) in its long form (10 s holds) on a real `rideshare up`:
+#   make faults     the fault suite (test/faults/) in its long form (10 s holds) on a real `rideshare up`:
 #                   one fault at a time under load, then the invariants; prints the table and
 #                   writes it to faults-table.md (needs root; pauses and restarts the services)
 #   make clean
@@ -57,13 +57,13 @@ image: build
 	docker build -t $(IMAGE) -f Dockerfile .
 
 # The benchmarks drive the real stack, so they need the services too. The go test benchmarks
-# (go test -run '^$$' -bench . ./bench/...) measure the same on a stack of their own.
+# (go test -run '^$$' -bench . ./internal/bench/...) measure the same on a stack of their own.
 bench: build services
 	BIN=$(BIN) CONFIG=$(CONFIG) ./scripts/bench.sh $(BENCHFLAGS)
 
 # It pauses and restarts RabbitMQ and ZooKeeper: run nothing else against them meanwhile.
 faults: build services
-	$(GO) test -count=1 -timeout 30m -run TestFaults -v ./faults/ \
+	$(GO) test -count=1 -timeout 30m -run TestFaults -v ./test/faults/ \
 		-faults.long -faults.out=$(CURDIR)/faults-table.md
 	@cat faults-table.md
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // rideshare runs the CLI and returns its combined output.

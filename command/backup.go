@@ -8,10 +8,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/backup"
-	"github.com/rideshare/dbaas/broker"
-	"github.com/rideshare/dbaas/config"
-	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/internal/backup"
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/wiring"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
@@ -84,6 +84,6 @@ func backupCommand() *cli.Command {
 // openElection opens a session of the deployment's election backend, which
 // keeps the snapshot catalog, for an operator command (backup, restore).
 func openElection(ctx context.Context, cfg *config.Config, command string) (election.Election, error) {
-	load := deployment.LoaderFor(cfg, "", logger(command).Named("plugins"))
-	return load.Election(ctx, cfg.Election.Name, deployment.ElectionConfig(cfg))
+	load := wiring.LoaderFor(cfg, "", logger(command).Named("plugins"))
+	return load.Election(ctx, cfg.Election.Name, wiring.ElectionConfig(cfg))
 }

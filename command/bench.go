@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/bench"
+	"github.com/rideshare/dbaas/internal/bench"
 )
 
 // benchCommand measures a running stack against its floor (a bare AMQP echo

@@ -6,7 +6,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/config"
+	"github.com/rideshare/dbaas/internal/config"
 )
 
 // configFlags are the flags of every command that reads a deployment file.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/internal/wiring"
 )
 
 // orchestratorCommand runs the DB API, the admin API and the supervisor.
@@ -26,7 +26,7 @@ func orchestratorCommand() *cli.Command {
 			log := logger("orchestrator")
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			o, cleanup, err := deployment.NewOrchestrator(ctx, cfg, deployment.OrchestratorOptions{
+			o, cleanup, err := wiring.NewOrchestrator(ctx, cfg, wiring.OrchestratorOptions{
 				Binary: os.Getenv("RIDESHARE_BINARY"), StopWorkers: c.Bool("stop-workers"), Logger: log})
 			if err != nil {
 				return err

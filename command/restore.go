@@ -6,8 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/backup"
-	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/internal/backup"
+	"github.com/rideshare/dbaas/internal/broker"
 )
 
 // restoreCommand seeds a fresh deployment (a new ZooKeeper root and RabbitMQ

@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/config"
-	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/wiring"
 	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/runtime/process"
 )
@@ -79,7 +79,7 @@ func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("find the rideshare binary: %w", err)
 	}
-	dataDir := deployment.AbsDir(cfg.DataDir)
+	dataDir := wiring.AbsDir(cfg.DataDir)
 	// The tasks' own runtime state lives apart from the workers', so the
 	// orchestrator never mistakes a service for a worker to adopt.
 	// The progress lines below say what the task runtime would log at info.
@@ -190,7 +190,7 @@ func shutdown(rt *process.Runtime, cfg *config.Config, self string, started []up
 		}
 		fmt.Fprintf(out, "  ■ %s stopped\n", t.name)
 	}
-	wrt, closer, err := deployment.LoaderFor(cfg, self, hclog.NewNullLogger()).Runtime(ctx, cfg.Runtime.Name, deployment.RuntimeConfig(cfg, self))
+	wrt, closer, err := wiring.LoaderFor(cfg, self, hclog.NewNullLogger()).Runtime(ctx, cfg.Runtime.Name, wiring.RuntimeConfig(cfg, self))
 	if err != nil {
 		return
 	}

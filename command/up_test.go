@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/procfs"
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // upConfig is hcl/local.hcl on other ports, so the test does not collide with

@@ -6,8 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/users"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/deployment"
+	"github.com/rideshare/dbaas/internal/wiring"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/worker"
 )
@@ -34,7 +34,7 @@ func workerCommand() *cli.Command {
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
-			load := deployment.Loader{PluginDir: wc.PluginDir, InProcess: wc.InProcess, Logger: log.Named("plugins")}
+			load := wiring.Loader{PluginDir: wc.PluginDir, InProcess: wc.InProcess, Logger: log.Named("plugins")}
 			st, err := load.Storage(ctx, wc.StoragePlugin, wc.Storage)
 			if err != nil {
 				return err
@@ -71,6 +71,6 @@ func workerSettings(c *cli.Context) (worker.Config, error) {
 	if err != nil {
 		return worker.Config{}, err
 	}
-	wc := deployment.WorkerConfig(cfg, c.String("id"))
+	wc := wiring.WorkerConfig(cfg, c.String("id"))
 	return worker.ParseConfig(wc.Encode())
 }

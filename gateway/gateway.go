@@ -29,8 +29,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/config"
 )
 
 // rule is one listener rule.

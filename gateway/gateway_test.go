@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rideshare/dbaas/config"
+	"github.com/rideshare/dbaas/internal/config"
 )
 
 // echo is a target that answers 418 with what it received.

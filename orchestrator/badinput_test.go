@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // Bad input gets a 4xx JSON error that names the problem; nothing stored

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 func TestWriteThenReadYourWrites(t *testing.T) { forEachBackend(t, testWriteThenReadYourWrites) }

@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/httpjson"
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
 // The DB API (DESIGN §3.1). The orchestrator never touches a database: it

@@ -12,10 +12,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/rideshare/dbaas/broker"
-	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // TestMixedBatchAnswersEachCaller sends one burst straight to writeQ, so that

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/rideshare/dbaas/httpjson"
+	"github.com/rideshare/dbaas/internal/httpjson"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 

@@ -3,8 +3,8 @@ package orchestrator_test
 import (
 	"testing"
 
+	"github.com/rideshare/dbaas/internal/stacktest"
 	"github.com/rideshare/dbaas/orchestrator"
-	"github.com/rideshare/dbaas/stacktest"
 )
 
 // On a running stack /readyz answers 200 naming the master and the ready

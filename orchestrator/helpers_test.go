@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // forEachBackend runs a test on every deployment: process+sqlite, and

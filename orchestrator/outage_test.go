@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // A RabbitMQ restart under writers loses no acknowledged write and keeps

@@ -11,14 +11,14 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/rideshare/dbaas/broker"
-	"github.com/rideshare/dbaas/config"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/stacktest"
 	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
-	"github.com/rideshare/dbaas/stacktest"
 )
 
 // snapshotEvery makes the stack snapshot every n writes and never on time.

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/stacktest"
 	"github.com/rideshare/dbaas/orchestrator"
-	"github.com/rideshare/dbaas/stacktest"
 )
 
 func master(t *testing.T, s *stacktest.Stack) orchestrator.WorkerInfo {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rideshare/dbaas/stacktest"
+	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // zooKeeperPID is the local ZooKeeper server's pid.

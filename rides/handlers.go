@@ -10,7 +10,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/dbclient"
-	"github.com/rideshare/dbaas/httpjson"
+	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
 // createRide: POST /api/v1/rides {"created_by","timestamp","source","destination"}

@@ -21,7 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rideshare/dbaas/dbclient"
-	"github.com/rideshare/dbaas/httpjson"
+	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
 // DefaultOrigin is the Origin header rides sends to the users service.

@@ -24,7 +24,7 @@ set -euo pipefail
 TIMEOUT=${SERVICES_TIMEOUT:-120}
 ZK_HOME_DIR=${ZK_HOME_DIR:-/var/lib/zookeeper/rideshare}
 ZK_BIN=/usr/share/zookeeper/bin/zkServer.sh
-# iptables: the fault suite (faults/) cuts a worker off the services with it.
+# iptables: the fault suite (test/faults/) cuts a worker off the services with it.
 PACKAGES=(rabbitmq-server zookeeperd postgresql iptables)
 
 say() { echo "services: $*"; }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/dbclient"
-	"github.com/rideshare/dbaas/httpjson"
+	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
 // createUser: PUT /api/v1/users {"username","password"} → 201 {} or 400.

@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/snapshot"

@@ -8,7 +8,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/internal/broker"
 )
 
 // errNoBroker: the broker did not answer within the time a master may keep

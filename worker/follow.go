@@ -9,8 +9,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/storage"
 )
 

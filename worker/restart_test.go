@@ -19,12 +19,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/rideshare/dbaas/broker"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/stacktest"
 	"github.com/rideshare/dbaas/plugins/builtin"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
-	"github.com/rideshare/dbaas/stacktest"
 )
 
 // cluster is a few worker processes on one test vhost and ZooKeeper root.

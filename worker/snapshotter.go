@@ -13,7 +13,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/rideshare/dbaas/broker"
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 

@@ -1,0 +1,48 @@
+// Package wiring wires a deployment's configuration (config.Config) to the
+// orchestrator, the workers and their backends. The CLI commands and the test
+// stacks both build on it, so both run the same wiring.
+package wiring
+
+import (
+	"path/filepath"
+
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/worker"
+)
+
+// ElectionConfig is the election backend's settings from the deployment.
+func ElectionConfig(cfg *config.Config) election.Config {
+	return election.Config{Servers: cfg.ZooKeeper.Servers, Root: cfg.ZooKeeper.Root,
+		SessionTimeout: cfg.SessionTimeout(), Options: cfg.Election.Options}
+}
+
+// StorageConfig is one worker's database settings.
+func StorageConfig(cfg *config.Config, id string) storage.Config {
+	return storage.Config{WorkerID: id, DataDir: filepath.Join(AbsDir(cfg.DataDir), "db"), Options: cfg.Storage.Options}
+}
+
+// WorkerConfig is what the orchestrator hands a new worker.
+func WorkerConfig(cfg *config.Config, id string) worker.Config {
+	return worker.Config{
+		ID: id, AMQPURL: cfg.AMQPURL,
+		Election: ElectionConfig(cfg), ElectionPlugin: cfg.Election.Name,
+		Storage: StorageConfig(cfg, id), StoragePlugin: cfg.Storage.Name,
+		PluginDir: AbsDir(cfg.PluginDir), InProcess: cfg.BuiltinsInProcess(),
+		MinSeqWait: cfg.MinSeqWait(), Prefetch: cfg.Worker.Prefetch, BatchSize: cfg.Worker.BatchSize,
+		SyncLog: cfg.LogRetention(), SnapshotEntries: uint64(cfg.Snapshot.Entries), SnapshotInterval: cfg.SnapshotInterval(),
+	}
+}
+
+// AbsDir makes a configured directory absolute: workers may run elsewhere.
+func AbsDir(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	return abs
+}

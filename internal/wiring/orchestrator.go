@@ -1,0 +1,67 @@
+package wiring
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/orchestrator"
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/runtime"
+	"github.com/rideshare/dbaas/worker"
+)
+
+// OrchestratorOptions are the choices a deployment file does not make.
+type OrchestratorOptions struct {
+	// Binary is the rideshare binary workers run (default: this executable).
+	Binary string
+	// StopWorkers stops every worker when the orchestrator stops.
+	StopWorkers bool
+	Logger      hclog.Logger
+}
+
+// NewOrchestrator wires an orchestrator to the deployment's backends. The
+// returned func releases them.
+func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorOptions) (*orchestrator.Orchestrator, func(), error) {
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	load := LoaderFor(cfg, opts.Binary, log.Named("plugins"))
+	rt, rtCloser, err := load.Runtime(ctx, cfg.Runtime.Name, RuntimeConfig(cfg, opts.Binary))
+	if err != nil {
+		return nil, nil, err
+	}
+	logDir := filepath.Join(AbsDir(cfg.DataDir), "logs")
+	o, err := orchestrator.New(orchestrator.Options{
+		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.RPCTimeout(), LogRetention: cfg.LogRetention(),
+		Runtime: rt,
+		OpenElection: func(ctx context.Context) (election.Election, error) {
+			return load.Election(ctx, cfg.Election.Name, ElectionConfig(cfg))
+		},
+		NewWorker: func(id string) runtime.Spec {
+			return runtime.Spec{ID: id, Args: []string{"worker"},
+				Env:     map[string]string{worker.EnvConfig: WorkerConfig(cfg, id).Encode(), "RIDESHARE_LOG_LEVEL": os.Getenv("RIDESHARE_LOG_LEVEL")},
+				LogPath: filepath.Join(logDir, id+".log")}
+		},
+		DestroyWorker: func(ctx context.Context, id string) error {
+			st, err := load.Storage(ctx, cfg.Storage.Name, StorageConfig(cfg, id))
+			if err != nil {
+				return err
+			}
+			return st.Destroy(ctx)
+		},
+		Slaves: cfg.Orchestrator.Slaves, ScaleInterval: cfg.ScaleInterval(),
+		ReadsPerSlave: cfg.Scaling.ReadsPerSlave, MinSlaves: cfg.Scaling.MinSlaves, MaxSlaves: cfg.Scaling.MaxSlaves,
+		StopWorkersOnExit: opts.StopWorkers,
+		Logger:            log,
+	})
+	if err != nil {
+		rtCloser.Close()
+		return nil, nil, err
+	}
+	return o, func() { rtCloser.Close() }, nil
+}
