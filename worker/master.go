@@ -42,9 +42,11 @@ var errTainted = errors.New("local database holds writes the log may not have")
 //  4. answers the orchestrator and acks each write.
 //
 // If 2 or 3 fails the master stops without answering or acking: the writes
-// go back to writeQ, the next master reads the log first (so it answers
-// those that made it from their record) and this worker's database, which
-// may hold writes the log skipped, is dropped.
+// go back to writeQ and the next master reads the log first (so it answers
+// those that made it from their record). This worker's database holds the
+// batch; whether every replica holds it too only the log can say, so the
+// worker reads the log before it serves again (settle) and keeps the
+// database only if the batch is there, or drops it when it cannot read it.
 func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-chan error) error {
 	w.log.Info("elected master; fencing the log", "epoch", epoch)
 	logCh, err := w.brokerConn().Channel()
@@ -208,15 +210,18 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 		}
 	}
 	m.seq = last
+	unsure := func(err error) error {
+		return &unsureError{batch: unsureBatch{epoch: m.epoch, offset: m.offset, first: first, last: last}, err: err}
+	}
 	if err := broker.Publish(ctx, m.logCh, entries...); err != nil {
-		return fmt.Errorf("%w: append seq %d-%d to the log: %w", errTainted, first, last, err)
+		return unsure(fmt.Errorf("%w: append seq %d-%d to the log: %w", errTainted, first, last, err))
 	}
 	cur, err := w.el().Epoch(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: check epoch after seq %d: %w", errTainted, last, err)
+		return unsure(fmt.Errorf("%w: check epoch after seq %d: %w", errTainted, last, err))
 	}
 	if cur != m.epoch {
-		return fmt.Errorf("%w: %w (ours %d, current %d)", errTainted, errDeposed, m.epoch, cur)
+		return unsure(fmt.Errorf("%w: %w (ours %d, current %d)", errTainted, errDeposed, m.epoch, cur))
 	}
 	w.applied.set(last)
 	answers := outbox{}

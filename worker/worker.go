@@ -42,6 +42,10 @@ type Worker struct {
 	replyCh *amqp.Channel                   // replies to the orchestrator; shared by readers
 	replyMu sync.Mutex
 
+	// unsure is the batch a master could not confirm, until the next term
+	// has read the log for it (settle). Only Run's goroutine touches it.
+	unsure *unsureBatch
+
 	role     string
 	roleMu   sync.Mutex
 	from     string // the snapshot loaded at start
@@ -122,6 +126,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer func() { conn.Close() }()
+	defer func() {
+		// Stopping with a batch it never settled: the database may hold
+		// writes the log lacks, and no later term will check it.
+		if w.unsure != nil {
+			w.log.Warn("stopping before the log was read for this master's last batch; dropping the database")
+			if derr := w.st.Destroy(context.WithoutCancel(ctx)); derr != nil {
+				w.log.Error("drop tainted database", "error", derr)
+			}
+		}
+	}()
 	for {
 		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 		err := w.serve(ctx, conn)
@@ -184,6 +198,11 @@ func (w *Worker) demote() (wasMaster bool) {
 // reads, campaign, and lead if elected. It returns errStepDown when, as
 // master, it stopped leading and may serve again as a slave.
 func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
+	if w.unsure != nil {
+		if err := w.settle(ctx); err != nil {
+			return err
+		}
+	}
 	state, err := w.st.State(ctx)
 	if err != nil {
 		return fmt.Errorf("read storage state: %w", err)
@@ -293,6 +312,14 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 			readers.stop()
 			err := w.lead(ctx, f, epoch, fatal)
 			stopCampaign()
+			var unsure *unsureError
+			if errors.As(err, &unsure) && w.reopen != nil && ctx.Err() == nil {
+				// The log decides whether the database can be kept: read
+				// it in the next term, on a broker connection that works.
+				w.log.Warn("this master's last batch may not count; the next term reads the log for it before serving", "error", err)
+				w.unsure = &unsure.batch
+				return errStepDown
+			}
 			if errors.Is(err, errTainted) {
 				// Never reuse a database that may hold writes the log
 				// skipped: empty it and start again as a new replica, or,
