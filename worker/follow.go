@@ -15,8 +15,9 @@ import (
 )
 
 // follower reads the replication log and applies it to the storage by the
-// rule of dbapi.Entry: epoch entries raise the epoch; a write applies iff its
-// epoch is the current one and its seq is the next one; all else is skipped.
+// rule of dbapi.Entry (position.read): epoch entries raise the epoch; a write
+// applies iff its epoch is the current one and its seq is the next one; all
+// else is skipped.
 // It is the only writer of the storage until the worker becomes master.
 type follower struct {
 	w     *Worker
@@ -134,18 +135,20 @@ func (f *follower) applyBatch(ctx context.Context, ds []amqp.Delivery) (bool, er
 			entries = nil
 		}
 		for _, e := range entries {
-			switch {
-			case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == s.Epoch && e.Seq == s.Seq+1:
+			pos := position{epoch: s.Epoch, seq: s.Seq}
+			switch pos.read(e) {
+			case apply:
 				writes = append(writes, e)
-				s.Seq = e.Seq
-			case e.Kind == dbapi.EntryEpoch && e.Epoch > s.Epoch:
-				s.Epoch = e.Epoch
+			case raise:
 				f.w.log.Info("new master epoch", "epoch", e.Epoch)
-			case e.Kind == dbapi.EntryWrite && e.Epoch < s.Epoch:
+			case fenced:
 				f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", s.Epoch)
-			case e.Kind == dbapi.EntryWrite:
-				f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", s.Seq, "current_epoch", s.Epoch)
+			case skip:
+				if e.Kind == dbapi.EntryWrite {
+					f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", s.Seq, "current_epoch", s.Epoch)
+				}
 			}
+			s.Epoch, s.Seq = pos.epoch, pos.seq
 			if e.Nonce != "" {
 				nonces = append(nonces, e.Nonce)
 				f.mu.Lock()

@@ -91,7 +91,9 @@ func (w *Worker) batchInLog(ctx context.Context, b *unsureBatch) (bool, error) {
 	if err := broker.Publish(ctx, pubCh, dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce}); err != nil {
 		return false, fmt.Errorf("publish mark: %w", err)
 	}
-	next := b.first // the batch's next seq the log must show
+	// A replica that has applied everything before the batch, at its epoch:
+	// the batch counts iff the rule applies its last seq at that epoch.
+	pos := position{epoch: b.epoch, seq: b.first - 1}
 	for {
 		var (
 			d  amqp.Delivery
@@ -113,11 +115,11 @@ func (w *Worker) batchInLog(ctx context.Context, b *unsureBatch) (bool, error) {
 			continue // every replica skips an unreadable message alike
 		}
 		for _, e := range entries {
-			switch {
-			case e.Nonce == nonce, e.Kind == dbapi.EntryEpoch && e.Epoch > b.epoch:
-				return next > b.last, nil
-			case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == b.epoch && e.Seq == next:
-				next++
+			if e.Nonce == nonce {
+				return false, nil
+			}
+			if pos.read(e) == apply && e.Epoch == b.epoch && e.Seq == b.last {
+				return true, nil
 			}
 		}
 	}
