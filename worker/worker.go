@@ -343,7 +343,7 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 
 // campaign runs one session's campaign; the channel gets the epoch on a win.
 // A campaign that ends with its session is not fatal: the session is renewed.
-func (w *Worker) campaign(ctx context.Context, sess election.Election, fatal chan<- error) <-chan uint64 {
+func (w *Worker) campaign(ctx context.Context, sess election.Candidate, fatal chan<- error) <-chan uint64 {
 	leading := make(chan uint64, 1)
 	go func() {
 		epoch, err := sess.Campaign(ctx)

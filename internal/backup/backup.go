@@ -25,7 +25,7 @@ const DefaultWait = 2 * time.Minute
 const pollEvery = 200 * time.Millisecond
 
 // Newest returns the newest complete snapshot of the catalog.
-func Newest(ctx context.Context, el election.Election) (election.SnapshotRecord, bool, error) {
+func Newest(ctx context.Context, el election.Catalog) (election.SnapshotRecord, bool, error) {
 	recs, err := el.Snapshots(ctx)
 	if err != nil {
 		return election.SnapshotRecord{}, false, fmt.Errorf("read the snapshot catalog: %w", err)
@@ -40,7 +40,7 @@ func Newest(ctx context.Context, el election.Election) (election.SnapshotRecord,
 
 // Take asks the deployment's snapshotting slave for a snapshot now and waits
 // (up to wait) until one newer than the request is complete.
-func Take(ctx context.Context, el election.Election, wait time.Duration) (election.SnapshotRecord, error) {
+func Take(ctx context.Context, el election.Catalog, wait time.Duration) (election.SnapshotRecord, error) {
 	req := election.SnapshotRecord{ID: election.NewSnapshotID("backup"), State: election.SnapshotRequested, TakenBy: "backup",
 		StartedAt: time.Now().UTC()}
 	if err := el.PutSnapshot(ctx, req); err != nil {

@@ -266,7 +266,7 @@ func (s *Stack) dropSnapshots(ctx context.Context) {
 
 // DropSnapshots deletes every record of el's snapshot catalog and the
 // queues they name on the broker at url.
-func DropSnapshots(ctx context.Context, el election.Election, url string) error {
+func DropSnapshots(ctx context.Context, el election.Catalog, url string) error {
 	recs, err := el.Snapshots(ctx)
 	if err != nil {
 		return err

@@ -82,8 +82,23 @@ type Leader struct {
 	Epoch uint64 `json:"epoch"`
 }
 
-// Election is one session with the election backend.
+// Election is one session with the election backend. A backend implements
+// all of it; each side uses its own part: a worker is a Candidate, the
+// orchestrator an Observer, and both (and the backup tools) use the
+// snapshot Catalog.
 type Election interface {
+	Candidate
+	Observer
+	Catalog
+	// Done is closed when the session is lost: a master must stop acting,
+	// and every side opens a new session.
+	Done() <-chan struct{}
+	Close() error
+}
+
+// Candidate is a worker's part of a session: it joins, keeps its record
+// current and campaigns.
+type Candidate interface {
 	// Join registers the member (ephemeral: it vanishes with the session).
 	Join(ctx context.Context, m Member) error
 	// Update rewrites the member's record (role, applied seq, draining).
@@ -96,9 +111,11 @@ type Election interface {
 	// Epoch reads the current epoch fresh from the backend: a master checks
 	// it after publishing, and stops if it has changed.
 	Epoch(ctx context.Context) (uint64, error)
-	// Done is closed when the session is lost: a master must stop acting.
-	Done() <-chan struct{}
+}
 
+// Observer is the orchestrator's part of a session: it watches the members
+// and removes dead ones.
+type Observer interface {
 	// Members lists every live member.
 	Members(ctx context.Context) ([]Member, error)
 	// Leader returns the current leader, ok=false when there is none.
@@ -109,9 +126,12 @@ type Election interface {
 	// Remove deletes a dead member's record (and its leadership) at once,
 	// instead of waiting for its session to expire.
 	Remove(ctx context.Context, id string) error
+}
 
-	// Snapshots lists the snapshot catalog, newest first (by ID). It works
-	// without Join: operators' tools read it too.
+// Catalog is the snapshot catalog the backend keeps beside the membership.
+// It works without Join: operators' tools read it too.
+type Catalog interface {
+	// Snapshots lists the snapshot catalog, newest first (by ID).
 	Snapshots(ctx context.Context) ([]SnapshotRecord, error)
 	// PutSnapshot creates the record r.ID or replaces it. Records are
 	// persistent: they outlive the session that wrote them.
@@ -119,8 +139,6 @@ type Election interface {
 	// DeleteSnapshot removes the record id; removing one that is not there
 	// is not an error.
 	DeleteSnapshot(ctx context.Context, id string) error
-
-	Close() error
 }
 
 // States of a SnapshotRecord.
