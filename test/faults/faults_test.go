@@ -135,6 +135,7 @@ func runFault(t *testing.T, up *Up, bin string, f Fault, hold time.Duration, rep
 	time.Sleep(time.Second) // the recovery is steady, not one lucky write
 	load.Stop()
 	row.MaxGap, row.Failed = load.MaxGap(injected, time.Now()), load.Failures(injected)
+	row.Steady = load.MaxGap(injected.Add(-time.Second), injected)
 	if n, failed := load.Reads(); n > 0 {
 		row.Reads = fmt.Sprintf("%d/%d", failed, n)
 	}

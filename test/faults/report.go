@@ -16,13 +16,16 @@ type Row struct {
 	Duplicated int           // acknowledged, then present twice (must be 0)
 	Failed     int           // writes answered non-2xx (or not at all) from the injection on
 	MaxGap     time.Duration // longest time without an acknowledged write, injection to end
-	FirstAck   time.Duration // heal (the faulty part answers again) to the next acknowledged write
-	Shape      time.Duration // heal to 1 master + the slaves again
-	Converged  bool
-	SamePIDs   string // "yes", "no" or "–" (not a dependency fault)
-	Reads      string // "failed/total"
-	Verified   string // how the injection was seen to take effect
-	Result     string // "ok" or "FAIL"
+	// Steady is the longest time without an acknowledged write in the second
+	// before the injection: the floor of MaxGap and FirstAck in the same run.
+	Steady    time.Duration
+	FirstAck  time.Duration // heal (the faulty part answers again) to the next acknowledged write
+	Shape     time.Duration // heal to 1 master + the slaves again
+	Converged bool
+	SamePIDs  string // "yes", "no" or "–" (not a dependency fault)
+	Reads     string // "failed/total"
+	Verified  string // how the injection was seen to take effect
+	Result    string // "ok" or "FAIL"
 }
 
 // Report collects the rows of a run.
@@ -42,12 +45,12 @@ func (r *Report) Add(row Row) {
 func (r *Report) Markdown(w io.Writer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(w, "Hold %s. Times in seconds. Gap: longest time without an acknowledged write from the injection to the end of the fault's load; first ack: from the heal (the faulty part answers again; for a kill, the kill) to the next acknowledged write; shape: from the heal to 1 master + the slaves, all live, registered and ready, under the load; –: not reached.\n\n", r.Hold)
-	fmt.Fprintln(w, "| fault | acked | lost | dup | failed writes | failed reads | max gap | first ack | shape | converged | same pids | took effect | result |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintf(w, "Hold %s. Times in seconds. Gap: longest time without an acknowledged write from the injection to the end of the fault's load; first ack: from the heal (the faulty part answers again; for a kill, the kill) to the next acknowledged write; steady gap: the longest time without an acknowledged write in the second before the injection, the floor of the two before it; shape: from the heal to 1 master + the slaves, all live, registered and ready, under the load; –: not reached.\n\n", r.Hold)
+	fmt.Fprintln(w, "| fault | acked | lost | dup | failed writes | failed reads | max gap | first ack | steady gap | shape | converged | same pids | took effect | result |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, x := range r.rows {
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			x.Fault, x.Acked, x.Lost, x.Duplicated, x.Failed, x.Reads, secs(x.MaxGap), secs(x.FirstAck), secs(x.Shape),
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			x.Fault, x.Acked, x.Lost, x.Duplicated, x.Failed, x.Reads, secs(x.MaxGap), secs(x.FirstAck), secs(x.Steady), secs(x.Shape),
 			yes(x.Converged), x.SamePIDs, strings.ReplaceAll(x.Verified, "|", "/"), x.Result)
 	}
 }
