@@ -20,6 +20,9 @@ var (
 	out = flag.String("faults.out", "", "also write the markdown table to this file")
 )
 
+// runs are the reports of this process's runs of TestFaults (-count=N).
+var runs []*Report
+
 // deadline bounds every recovery the suite waits for: generous, as only
 // the invariants are asserted, never the timings.
 const deadline = 60 * time.Second
@@ -65,6 +68,13 @@ func TestFaults(t *testing.T) {
 	var table bytes.Buffer
 	report.Markdown(&table)
 	fmt.Fprintf(&table, "\nWall time %s.\n", time.Since(begin).Round(time.Second))
+	// With -count=N every run starts its own stack; from the second run
+	// on, the median over the runs so far follows the run's own table.
+	runs = append(runs, report)
+	if len(runs) > 1 {
+		fmt.Fprintf(&table, "\nMedian of %d runs, each on a freshly started stack (lost, dup: the worst run):\n\n", len(runs))
+		Median(runs).Markdown(&table)
+	}
 	fmt.Print("\n" + table.String())
 	if *out != "" {
 		if err := os.WriteFile(*out, table.Bytes(), 0o644); err != nil {

@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -67,4 +68,58 @@ func yes(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// Median is one report over several runs of the suite, each on a freshly
+// started stack: per fault, the median of every figure of the runs that
+// reached it, and the worst of the invariants (lost, duplicated, converged,
+// result), so one bad run shows.
+func Median(runs []*Report) *Report {
+	out := &Report{}
+	byFault := map[string][]Row{}
+	var order []string
+	for _, r := range runs {
+		r.mu.Lock()
+		out.Hold = r.Hold
+		for _, x := range r.rows {
+			if _, seen := byFault[x.Fault]; !seen {
+				order = append(order, x.Fault)
+			}
+			byFault[x.Fault] = append(byFault[x.Fault], x)
+		}
+		r.mu.Unlock()
+	}
+	for _, name := range order {
+		xs := byFault[name]
+		m := Row{Fault: name, Converged: true, Result: "ok", SamePIDs: xs[0].SamePIDs, Verified: xs[0].Verified}
+		m.Acked = medianOf(xs, func(x Row) int { return x.Acked })
+		m.Failed = medianOf(xs, func(x Row) int { return x.Failed })
+		m.MaxGap = medianOf(xs, func(x Row) time.Duration { return x.MaxGap })
+		m.FirstAck = medianOf(xs, func(x Row) time.Duration { return x.FirstAck })
+		m.Steady = medianOf(xs, func(x Row) time.Duration { return x.Steady })
+		m.Shape = medianOf(xs, func(x Row) time.Duration { return x.Shape })
+		m.Reads = fmt.Sprintf("median of %d", len(xs))
+		for _, x := range xs {
+			m.Lost, m.Duplicated = max(m.Lost, x.Lost), max(m.Duplicated, x.Duplicated)
+			m.Converged = m.Converged && x.Converged
+			if x.Result != "ok" {
+				m.Result = x.Result
+			}
+			if x.SamePIDs != m.SamePIDs {
+				m.SamePIDs = "mixed"
+			}
+		}
+		out.rows = append(out.rows, m)
+	}
+	return out
+}
+
+// medianOf is the median of f over xs (the upper one of an even count).
+func medianOf[T int | time.Duration](xs []Row, f func(Row) T) T {
+	vs := make([]T, len(xs))
+	for i, x := range xs {
+		vs[i] = f(x)
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+	return vs[len(vs)/2]
 }
