@@ -3,8 +3,11 @@
 #   make services   install (Debian packages, when missing) and start RabbitMQ, ZooKeeper,
 #                   PostgreSQL, and wait until they answer (scripts/services.sh)
 #   make build      bin/rideshare, a static binary (CGO off: the image is FROM scratch)
-#   make test       vet + every test, against the real services (TESTFLAGS=... adds flags,
-#                   e.g. make test TESTFLAGS='-run TestFailover -v')
+#   make test       vet, lint, and every test, against the real services (TESTFLAGS=... adds
+#                   flags, e.g. make test TESTFLAGS='-run TestFailover -v')
+#   make lint       staticcheck ./... with the pinned staticcheck (STATICCHECK_VERSION), which it
+#                   first installs with go install into GOBIN (default ~/go/bin) when that holds
+#                   no staticcheck of that version
 #   make run        the whole local stack in the foreground (hcl/local.hcl)
 #   make image      docker image rideshare:latest from bin/rideshare
 #   make bench      rideshare bench on a freshly started stack: the median of RUNS runs of every
@@ -25,11 +28,16 @@ CONFIG     ?= hcl/local.hcl
 TESTFLAGS  ?=
 BENCHFLAGS ?=
 
+# staticcheck for make lint, pinned; called by its full path, so PATH does not matter.
+STATICCHECK_VERSION ?= v0.8.2
+LINTBIN             ?= $(or $(GOBIN),$(HOME)/go/bin)
+STATICCHECK         := $(LINTBIN)/staticcheck
+
 # Go lives in /usr/local/go/bin on these machines, which is not always on PATH (CI, sudo).
 # Appended last, it is used only when no other go is found first.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build services test vet run image bench history faults clean
+.PHONY: all build services test vet lint run image bench history faults clean
 
 all: build
 
@@ -43,9 +51,15 @@ services:
 vet:
 	$(GO) vet ./...
 
+# staticcheck -version prints "staticcheck 2026.2.2 (0.8.2)": another version is replaced.
+lint:
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))' || \
+		GOBIN=$(LINTBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(STATICCHECK) ./...
+
 # -p 1: the integration tests share RabbitMQ's fixed queue names and ZooKeeper, so test
 # binaries of different packages must not run at the same time.
-test: services build
+test: services build lint
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 -timeout 15m $(TESTFLAGS) ./...
 

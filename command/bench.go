@@ -37,7 +37,7 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 				Usage: "the broker the stack uses (the floor is measured on it)"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "length of each measurement"},
 			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "warm-up before each measurement (not counted)"},
-			&cli.IntFlag{Name: "concurrency", Value: 32, Usage: "the high concurrency level (1 is always measured too)"},
+			&cli.IntFlag{Name: "concurrency", Value: bench.DefaultConcurrency, Usage: "the high concurrency level (1 is always measured too)"},
 			&cli.StringFlag{Name: "scenarios", Value: strings.Join(bench.AllScenarios, ","),
 				Usage: "comma-separated scenarios to measure, or \"none\" (with -failover)"},
 			&cli.IntFlag{Name: "runs", Value: 1, Usage: "measure everything this many times and print the median of each figure (ratios are per run, to that run's floor)"},

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/wiring"
 )
 
 // configFlags are the flags of every command that reads a deployment file.
@@ -18,9 +19,17 @@ func configFlags() []cli.Flag {
 	}
 }
 
-// loadConfig reads the deployment named by the config flags.
+// loadConfig reads the deployment named by the config flags and checks the
+// options of its built-in backends.
 func loadConfig(c *cli.Context) (*config.Config, error) {
-	return config.Load(c.String("config"), c.StringSlice("var"))
+	cfg, err := config.Load(c.String("config"), c.StringSlice("var"))
+	if err != nil {
+		return nil, err
+	}
+	if err := wiring.CheckOptions(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // logger is the go-hclog logger of a long-running command.

@@ -1,22 +1,26 @@
 package command
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/rideshare/dbaas/api"
 )
 
 // crashCommand kills the master or the highest-pid slave, for drills.
 func crashCommand() *cli.Command {
-	sub := func(role string) *cli.Command {
+	sub := func(role string, crash func(*api.Client, context.Context) ([]string, error)) *cli.Command {
 		return &cli.Command{
 			Name:  role,
 			Usage: fmt.Sprintf("kill the %s (the orchestrator replaces it)", role),
 			Flags: []cli.Flag{addrFlag()},
 			Action: func(c *cli.Context) error {
-				var pids []string
-				if err := adminCall(c.Context, c.String("addr"), "POST", "/api/v1/crash/"+role, &pids); err != nil {
-					return err
+				cl := adminClient(c)
+				pids, err := crash(cl, c.Context)
+				if err != nil {
+					return adminError(cl, err)
 				}
 				for _, p := range pids {
 					fmt.Fprintf(c.App.Writer, "killed %s pid %s\n", role, p)
@@ -28,6 +32,6 @@ func crashCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "crash",
 		Usage:       "kill a worker to test failover",
-		Subcommands: []*cli.Command{sub("master"), sub("slave")},
+		Subcommands: []*cli.Command{sub("master", (*api.Client).CrashMaster), sub("slave", (*api.Client).CrashSlave)},
 	}
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/rides"
 )
 
@@ -51,7 +51,7 @@ func ridesCommand() *cli.Command {
 				}
 				log.Info("area names loaded", "file", svc.AreaNames, "areas", len(areas.Names))
 			}
-			db := dbclient.New(orchestratorURL(c, cfg), dbclient.WithLogger(log.Named("db")))
+			db := api.NewClient(orchestratorURL(c, cfg), api.WithLogger(log.Named("db")))
 			log.Info("using the DB API and the users service", "orchestrator", db.BaseURL(), "users", usersURL,
 				"areas", fmt.Sprintf("%d-%d", areas.Min, areas.Max))
 			srv := rides.New(rides.Config{DB: db, UsersURL: usersURL, Areas: areas, Log: log})

@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/orchestrator"
+	"github.com/rideshare/dbaas/api"
 )
 
 // statusCommand prints every worker: id, pid, role, applied seq, lag, uptime,
@@ -19,9 +19,10 @@ func statusCommand() *cli.Command {
 		Usage: "show the workers: id, pid, role, applied seq, lag, uptime",
 		Flags: []cli.Flag{addrFlag()},
 		Action: func(c *cli.Context) error {
-			var ws []orchestrator.WorkerInfo
-			if err := adminCall(c.Context, c.String("addr"), "GET", "/api/v1/workers", &ws); err != nil {
-				return err
+			cl := adminClient(c)
+			ws, err := cl.Workers(c.Context)
+			if err != nil {
+				return adminError(cl, err)
 			}
 			var head uint64
 			for _, w := range ws {
@@ -50,7 +51,7 @@ func statusCommand() *cli.Command {
 // catchUpText says where a catching-up worker stands, e.g.
 // "loading snapshot 4.2/10.0 MB at 8.1 MB/s, ETA 1s" or
 // "replaying seq 1200/5000 at 3000/s, ETA 1s".
-func catchUpText(p *orchestrator.CatchUp) string {
+func catchUpText(p *api.CatchUp) string {
 	if p == nil {
 		return "-"
 	}

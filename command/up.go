@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/internal/wiring"
 	"github.com/rideshare/dbaas/plugins/runtime"
@@ -95,7 +96,7 @@ func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
 	}
 	task := func(name, listen string, args ...string) upTask {
 		return upTask{name: name, args: append(append([]string{name}, args...), common...),
-			health: "http://" + listen + "/healthz", log: filepath.Join(dataDir, "logs", name+".log")}
+			health: "http://" + listen + api.RouteHealthz, log: filepath.Join(dataDir, "logs", name+".log")}
 	}
 	tasks := []upTask{task("orchestrator", cfg.Orchestrator.Listen, "-stop-workers")}
 	for _, name := range []string{"users", "rides"} {
@@ -143,7 +144,7 @@ func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
 		if err := waitHealthy(ctx, t, exits, pids, c.Duration("ready-timeout")); err != nil {
 			return fmt.Errorf("%s did not become healthy: %w (see %s)", t.name, err, t.log)
 		}
-		fmt.Fprintf(out, "  ✓ %-12s %s\n", t.name, t.health[:len(t.health)-len("/healthz")])
+		fmt.Fprintf(out, "  ✓ %-12s %s\n", t.name, t.health[:len(t.health)-len(api.RouteHealthz)])
 	}
 	fmt.Fprintf(out, "ready: the RideShare API is at http://%s/api/v1/ — Ctrl-C stops everything\n", cfg.Gateway.Listen)
 

@@ -3,7 +3,6 @@ package command_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/procfs"
 	"github.com/rideshare/dbaas/internal/stacktest"
@@ -230,19 +230,17 @@ func taskPID(up int, name string) int {
 	return 0
 }
 
+// upOrchestrator is the address of the test's orchestrator, and upAPI its
+// client (one attempt per call: the tests poll).
+const upOrchestrator = "http://127.0.0.1:18083"
+
+var upAPI = api.NewClient(upOrchestrator, api.WithAttempts(1))
+
 // upWorkers is GET /api/v1/workers on the test's orchestrator: the workers'
 // pids, sorted, and whether every one serves. ok is false without an answer.
 func upWorkers() (pids []int, ready, ok bool) {
-	resp, err := http.Get("http://127.0.0.1:18083/api/v1/workers")
+	ws, err := upAPI.Workers(context.Background())
 	if err != nil {
-		return nil, false, false
-	}
-	defer resp.Body.Close()
-	var ws []struct {
-		PID   int  `json:"pid"`
-		Ready bool `json:"ready"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&ws) != nil {
 		return nil, false, false
 	}
 	ready = true
@@ -321,7 +319,7 @@ func TestUpRestartsFailedTasks(t *testing.T) {
 	t.Logf("orchestrator %d killed; its successor lists the same workers %v", orch, now)
 	var last string
 	write := fmt.Sprintf(`{"table":"users","op":"insert","values":{"username":"after-restart-%d","password":"p"}}`, time.Now().UnixNano())
-	if !eventually(30*time.Second, func() bool { return answers(&last, "POST", "http://127.0.0.1:18083/api/v1/db/write", write) }) {
+	if !eventually(30*time.Second, func() bool { return answers(&last, "POST", upOrchestrator+api.RouteDBWrite, write) }) {
 		t.Fatalf("write after the orchestrator's restart: %s", last)
 	}
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/users"
 )
@@ -27,7 +27,7 @@ func usersCommand() *cli.Command {
 				return err
 			}
 			log := logger("users")
-			db := dbclient.New(orchestratorURL(c, cfg), dbclient.WithLogger(log.Named("db")))
+			db := api.NewClient(orchestratorURL(c, cfg), api.WithLogger(log.Named("db")))
 			log.Info("using the DB API", "orchestrator", db.BaseURL())
 			srv := users.New(users.Config{DB: db, Log: log})
 			return serveUntilSignal(c.Context, log, listenAddr(c, svc.Listen), srv.Handler())

@@ -13,9 +13,10 @@ func workerListCommand() *cli.Command {
 		Usage: "print the pids of all workers, sorted",
 		Flags: []cli.Flag{addrFlag()},
 		Action: func(c *cli.Context) error {
-			var pids []int
-			if err := adminCall(c.Context, c.String("addr"), "GET", "/api/v1/worker/list", &pids); err != nil {
-				return err
+			cl := adminClient(c)
+			pids, err := cl.WorkerList(c.Context)
+			if err != nil {
+				return adminError(cl, err)
 			}
 			for _, p := range pids {
 				fmt.Fprintln(c.App.Writer, p)

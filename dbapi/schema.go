@@ -49,7 +49,8 @@ func (t Table) ColumnNames() []string {
 	return names
 }
 
-// Schema is the whole database: users, rides and ride members (DESIGN §3.1).
+// Schema is the whole database: users, rides and ride members (docs/api.md,
+// "Orchestrator DB API").
 var Schema = []Table{
 	{
 		Name:       "users",

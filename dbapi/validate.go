@@ -9,9 +9,6 @@ import (
 	"strings"
 )
 
-// MaxBodyBytes bounds every DB API request body; a larger one is a 413.
-const MaxBodyBytes = 1 << 20
-
 // MaxLimit bounds the rows one read may ask for.
 const MaxLimit = 10000
 

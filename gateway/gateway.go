@@ -103,14 +103,6 @@ func (g *Gateway) proxy(prefix string, target *url.URL, transport http.RoundTrip
 	}
 }
 
-// Match is the rule for path: its prefix and target, ok false when none.
-func (g *Gateway) Match(path string) (prefix string, target *url.URL, ok bool) {
-	if r := g.match(path); r != nil {
-		return r.prefix, r.target, true
-	}
-	return "", nil, false
-}
-
 func (g *Gateway) match(path string) *rule {
 	for i := range g.rules {
 		p := g.rules[i].prefix

@@ -5,11 +5,12 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/httpjson"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
-// The admin API (DESIGN §3.4).
+// The admin API (docs/api.md, "Orchestrator admin API").
 
 func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request) {
 	leader, ok, err := o.sup.Leader(r.Context())
@@ -35,7 +36,7 @@ func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request)
 }
 
 func (o *Orchestrator) handleCrashSlave(w http.ResponseWriter, r *http.Request) {
-	var victim *WorkerInfo
+	var victim *api.WorkerInfo
 	for _, wi := range o.workersOrEmpty(r) {
 		if wi.Role == election.RoleSlave && !wi.Draining && (victim == nil || wi.PID > victim.PID) {
 			wi := wi
@@ -75,7 +76,7 @@ func (o *Orchestrator) handleWorkers(w http.ResponseWriter, r *http.Request) {
 	httpjson.WriteJSON(w, http.StatusOK, ws)
 }
 
-func (o *Orchestrator) workersOrEmpty(r *http.Request) []WorkerInfo {
+func (o *Orchestrator) workersOrEmpty(r *http.Request) []api.WorkerInfo {
 	ws, err := o.sup.Workers(r.Context())
 	if err != nil {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/stacktest"
 )
@@ -31,26 +32,26 @@ func testBadInputIsRejectedAndChangesNothing(t *testing.T, config string) {
 		code             int
 		mention          string
 	}{
-		{"malformed JSON", "/api/v1/db/write", `{"table":"users",`, 400, "malformed JSON"},
-		{"not an object", "/api/v1/db/write", `[1,2]`, 400, "malformed JSON"},
-		{"trailing data", "/api/v1/db/write", `{"table":"users","op":"delete"} {}`, 400, "trailing"},
-		{"unknown field", "/api/v1/db/write", `{"table":"users","op":"delete","sql":"DROP"}`, 400, "sql"},
-		{"unknown table", "/api/v1/db/write", `{"table":"accounts","op":"insert","values":{"a":1}}`, 400, "accounts"},
-		{"unknown column", "/api/v1/db/write", `{"table":"users","op":"insert","values":{"username":"b","password":"x","admin":true}}`, 400, "admin"},
-		{"unknown op", "/api/v1/db/write", `{"table":"users","op":"upsert","values":{"username":"b"}}`, 400, "upsert"},
-		{"missing op", "/api/v1/db/write", `{"table":"users"}`, 400, "op"},
-		{"wrong type text", "/api/v1/db/write", `{"table":"users","op":"insert","values":{"username":5,"password":"x"}}`, 400, "username"},
-		{"wrong type int", "/api/v1/db/write", `{"table":"rides","op":"insert","values":{"created_by":"alice","timestamp":"t","source":"one","destination":2}}`, 400, "source"},
-		{"fraction for int", "/api/v1/db/write", `{"table":"rides","op":"insert","values":{"created_by":"alice","timestamp":"t","source":1.5,"destination":2}}`, 400, "source"},
-		{"generated id given", "/api/v1/db/write", `{"table":"rides","op":"insert","values":{"ride_id":7,"created_by":"alice","timestamp":"t","source":1,"destination":2}}`, 400, "ride_id"},
-		{"missing column", "/api/v1/db/write", `{"table":"users","op":"insert","values":{"username":"b"}}`, 400, "password"},
-		{"injection in where column", "/api/v1/db/write", `{"table":"users","op":"delete","where":{"username = username; --":"x"}}`, 400, "unknown column"},
-		{"huge body", "/api/v1/db/write", huge, 413, "larger than"},
-		{"read unknown column", "/api/v1/db/read", `{"table":"users","columns":["password","secret"]}`, 400, "secret"},
-		{"read bad order", "/api/v1/db/read", `{"table":"users","order_by":"username; DROP TABLE users"}`, 400, "order_by"},
-		{"read negative limit", "/api/v1/db/read", `{"table":"users","limit":-1}`, 400, "limit"},
-		{"read wrong where type", "/api/v1/db/read", `{"table":"rides","where":{"ride_id":"1 OR 1=1"}}`, 400, "ride_id"},
-		{"read malformed", "/api/v1/db/read", `nope`, 400, "malformed"},
+		{"malformed JSON", api.RouteDBWrite, `{"table":"users",`, 400, "malformed JSON"},
+		{"not an object", api.RouteDBWrite, `[1,2]`, 400, "malformed JSON"},
+		{"trailing data", api.RouteDBWrite, `{"table":"users","op":"delete"} {}`, 400, "trailing"},
+		{"unknown field", api.RouteDBWrite, `{"table":"users","op":"delete","sql":"DROP"}`, 400, "sql"},
+		{"unknown table", api.RouteDBWrite, `{"table":"accounts","op":"insert","values":{"a":1}}`, 400, "accounts"},
+		{"unknown column", api.RouteDBWrite, `{"table":"users","op":"insert","values":{"username":"b","password":"x","admin":true}}`, 400, "admin"},
+		{"unknown op", api.RouteDBWrite, `{"table":"users","op":"upsert","values":{"username":"b"}}`, 400, "upsert"},
+		{"missing op", api.RouteDBWrite, `{"table":"users"}`, 400, "op"},
+		{"wrong type text", api.RouteDBWrite, `{"table":"users","op":"insert","values":{"username":5,"password":"x"}}`, 400, "username"},
+		{"wrong type int", api.RouteDBWrite, `{"table":"rides","op":"insert","values":{"created_by":"alice","timestamp":"t","source":"one","destination":2}}`, 400, "source"},
+		{"fraction for int", api.RouteDBWrite, `{"table":"rides","op":"insert","values":{"created_by":"alice","timestamp":"t","source":1.5,"destination":2}}`, 400, "source"},
+		{"generated id given", api.RouteDBWrite, `{"table":"rides","op":"insert","values":{"ride_id":7,"created_by":"alice","timestamp":"t","source":1,"destination":2}}`, 400, "ride_id"},
+		{"missing column", api.RouteDBWrite, `{"table":"users","op":"insert","values":{"username":"b"}}`, 400, "password"},
+		{"injection in where column", api.RouteDBWrite, `{"table":"users","op":"delete","where":{"username = username; --":"x"}}`, 400, "unknown column"},
+		{"huge body", api.RouteDBWrite, huge, 413, "larger than"},
+		{"read unknown column", api.RouteDBRead, `{"table":"users","columns":["password","secret"]}`, 400, "secret"},
+		{"read bad order", api.RouteDBRead, `{"table":"users","order_by":"username; DROP TABLE users"}`, 400, "order_by"},
+		{"read negative limit", api.RouteDBRead, `{"table":"users","limit":-1}`, 400, "limit"},
+		{"read wrong where type", api.RouteDBRead, `{"table":"rides","where":{"ride_id":"1 OR 1=1"}}`, 400, "ride_id"},
+		{"read malformed", api.RouteDBRead, `nope`, 400, "malformed"},
 	}
 	for _, c := range cases {
 		var e dbapi.ErrorBody
@@ -59,7 +60,7 @@ func testBadInputIsRejectedAndChangesNothing(t *testing.T, config string) {
 			t.Errorf("%s: %d %s, want %d with an error mentioning %q", c.name, code, truncate(raw), c.code, c.mention)
 		}
 	}
-	if code, _ := s.DoRaw("GET", "/api/v1/db/write", nil, nil); code != 405 {
+	if code, _ := s.DoRaw("GET", api.RouteDBWrite, nil, nil); code != 405 {
 		t.Errorf("GET db/write: %d, want 405", code)
 	}
 

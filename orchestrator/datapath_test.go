@@ -1,12 +1,14 @@
 package orchestrator_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/stacktest"
 )
@@ -38,13 +40,13 @@ func testWriteThenReadYourWrites(t *testing.T, config string) {
 	}
 	// A min_seq no replica reaches ends in a clear 503, not a hang.
 	var e dbapi.ErrorBody
-	if code := s.Do("POST", "/api/v1/db/read", dbapi.ReadRequest{Table: "users", MinSeq: 1 << 40}, &e); code != 503 || e.Error == "" {
+	if code := s.Do("POST", api.RouteDBRead, dbapi.ReadRequest{Table: "users", MinSeq: 1 << 40}, &e); code != 503 || e.Error == "" {
 		t.Fatalf("unreachable min_seq: %d %q, want 503 with a message", code, e.Error)
 	}
 	// Clear empties every table, replicated like any write.
-	var cleared dbapi.WriteResult
-	if code := s.Do("POST", "/api/v1/db/clear", nil, &cleared); code != 200 {
-		t.Fatalf("clear: %d", code)
+	cleared, err := s.API().Clear(context.Background())
+	if err != nil {
+		t.Fatalf("clear: %v", err)
 	}
 	for _, table := range []string{"users", "rides", "ride_users"} {
 		if rows := s.Dump(table, cleared.Seq); len(rows) != 0 {
@@ -173,7 +175,7 @@ func testLateJoinerCatchesUpBeforeServing(t *testing.T, config string) {
 			}
 		}
 	}()
-	s.Do("POST", "/api/v1/crash/slave", nil, nil) // the replacement is the late joiner
+	s.Do("POST", api.RouteCrashSlave, nil, nil) // the replacement is the late joiner
 	s.WaitShape(1, 60*time.Second)
 	h := s.WaitConverged(60 * time.Second)
 	time.Sleep(500 * time.Millisecond)
@@ -198,7 +200,7 @@ func TestFreshDeploymentReplaysTheLog(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		l.Insert(first, fmt.Sprintf("gen1-%d", i))
 	}
-	first.Do("POST", "/api/v1/crash/master", nil, nil) // epoch 2 enters the log
+	first.Do("POST", api.RouteCrashMaster, nil, nil) // epoch 2 enters the log
 	waitWrite(t, first, 20*time.Second)
 	for i := 0; i < 100; i++ {
 		l.Insert(first, fmt.Sprintf("gen1b-%d", i))

@@ -10,13 +10,14 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
-// The DB API (DESIGN §3.1). The orchestrator never touches a database: it
-// validates, publishes, and relays the worker's answer.
+// The DB API (docs/api.md, "Orchestrator DB API"). The orchestrator never
+// touches a database: it validates, publishes, and relays the worker's answer.
 
 func (o *Orchestrator) handleWrite(w http.ResponseWriter, r *http.Request) {
 	var req dbapi.WriteRequest
@@ -25,7 +26,7 @@ func (o *Orchestrator) handleWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Op == dbapi.OpClear {
-		httpjson.WriteError(w, http.StatusBadRequest, "op: use POST /api/v1/db/clear to empty the database")
+		httpjson.WriteError(w, http.StatusBadRequest, "op: use POST "+api.RouteDBClear+" to empty the database")
 		return
 	}
 	if err := req.Validate(); err != nil {

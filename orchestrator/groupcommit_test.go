@@ -170,7 +170,7 @@ func testNoAcknowledgedWriteLostOnMasterKillMidBatch(t *testing.T, config string
 // gets its own answer — rows for a good read, 400 naming the field for a bad
 // one, 503 for a min_seq no replica reaches, without holding back the others.
 func TestCoalescedReadsAnswerEachCaller(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Options{Slaves: 2, Edit: func(c *config.Config) { c.Worker.MinSeqWait = "300ms" }})
+	s := stacktest.Start(t, stacktest.Options{Slaves: 2, Edit: func(c *config.Config) { c.Worker.MinSeqWait = 300 * time.Millisecond }})
 	var seq uint64
 	for i := 0; i < 10; i++ {
 		res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": fmt.Sprint("r-", i), "password": "p"}})

@@ -5,28 +5,18 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/httpjson"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
-// The health probes (DESIGN §3.4). Neither is a read: the scaler never
-// counts them.
-
-// Readiness is the answer of GET /readyz.
-type Readiness struct {
-	Ready bool `json:"ready"`
-	// Master is the id of the ready master ("" when there is none).
-	Master string `json:"master"`
-	// ReadySlaves counts the slaves that are caught up and not draining.
-	ReadySlaves int `json:"ready_slaves"`
-	// Error names what is missing when not ready.
-	Error string `json:"error,omitempty"`
-}
+// The health probes (docs/api.md, "Health probes"). Neither is a read: the
+// scaler never counts them.
 
 // readiness is ready when a master and at least one slave are ready: the
 // DB API can then take writes and reads.
-func readiness(ws []WorkerInfo) Readiness {
-	var r Readiness
+func readiness(ws []api.WorkerInfo) api.Readiness {
+	var r api.Readiness
 	for _, w := range ws {
 		switch {
 		case !w.Ready:

@@ -4,26 +4,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
 // readiness needs a ready master and a ready, non-draining slave, and says
 // what is missing otherwise.
 func TestReadiness(t *testing.T) {
-	m := WorkerInfo{ID: "m", Role: election.RoleMaster, Ready: true}
-	s := WorkerInfo{ID: "s", Role: election.RoleSlave, Ready: true}
+	m := api.WorkerInfo{ID: "m", Role: election.RoleMaster, Ready: true}
+	s := api.WorkerInfo{ID: "s", Role: election.RoleSlave, Ready: true}
 	for _, c := range []struct {
 		name    string
-		ws      []WorkerInfo
+		ws      []api.WorkerInfo
 		ready   bool
 		missing []string
 	}{
-		{"master and slave", []WorkerInfo{m, s}, true, nil},
+		{"master and slave", []api.WorkerInfo{m, s}, true, nil},
 		{"nothing", nil, false, []string{"no ready master", "no ready slave"}},
-		{"master only", []WorkerInfo{m}, false, []string{"no ready slave"}},
-		{"slave catching up", []WorkerInfo{m, {ID: "s", Role: election.RoleSlave}}, false, []string{"no ready slave"}},
-		{"slave draining", []WorkerInfo{m, {ID: "s", Role: election.RoleSlave, Ready: true, Draining: true}}, false, []string{"no ready slave"}},
-		{"no master", []WorkerInfo{s, s}, false, []string{"no ready master"}},
+		{"master only", []api.WorkerInfo{m}, false, []string{"no ready slave"}},
+		{"slave catching up", []api.WorkerInfo{m, {ID: "s", Role: election.RoleSlave}}, false, []string{"no ready slave"}},
+		{"slave draining", []api.WorkerInfo{m, {ID: "s", Role: election.RoleSlave, Ready: true, Draining: true}}, false, []string{"no ready slave"}},
+		{"no master", []api.WorkerInfo{s, s}, false, []string{"no ready master"}},
 	} {
 		r := readiness(c.ws)
 		if r.Ready != c.ready {

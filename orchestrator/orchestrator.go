@@ -14,13 +14,31 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/httpjson"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
 
-// Options configure an orchestrator.
+// Defaults of Options (and of the deployment file's orchestrator and
+// scaling blocks, internal/config).
+const (
+	// DefaultRPCTimeout bounds how long a DB API call waits for a worker's
+	// answer (then 504).
+	DefaultRPCTimeout = 10 * time.Second
+	// DefaultScaleInterval is the autoscaling period.
+	DefaultScaleInterval = 2 * time.Minute
+	// DefaultReadsPerSlave: slaves = ceil(reads in an interval / this).
+	DefaultReadsPerSlave = 20
+	// DefaultMinSlaves and DefaultMaxSlaves bound the slaves the scaler asks
+	// for.
+	DefaultMinSlaves = 1
+	DefaultMaxSlaves = 8
+)
+
+// Options configure an orchestrator; a zero value takes its default
+// (DefaultRPCTimeout, DefaultScaleInterval, …).
 type Options struct {
 	Listen     string
 	AMQPURL    string
@@ -68,13 +86,16 @@ func New(opts Options) (*Orchestrator, error) {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	if opts.RPCTimeout <= 0 {
-		opts.RPCTimeout = 10 * time.Second
+		opts.RPCTimeout = DefaultRPCTimeout
 	}
 	if opts.ReadsPerSlave <= 0 {
-		opts.ReadsPerSlave = 20
+		opts.ReadsPerSlave = DefaultReadsPerSlave
 	}
 	if opts.MinSlaves <= 0 {
-		opts.MinSlaves = 1
+		opts.MinSlaves = DefaultMinSlaves
+	}
+	if opts.MaxSlaves <= 0 {
+		opts.MaxSlaves = DefaultMaxSlaves
 	}
 	if opts.MaxSlaves < opts.MinSlaves {
 		opts.MaxSlaves = opts.MinSlaves
@@ -83,7 +104,7 @@ func New(opts Options) (*Orchestrator, error) {
 		opts.Slaves = opts.MinSlaves
 	}
 	if opts.ScaleInterval <= 0 {
-		opts.ScaleInterval = 2 * time.Minute
+		opts.ScaleInterval = DefaultScaleInterval
 	}
 	o := &Orchestrator{opts: opts, log: opts.Logger}
 	o.sup = newSupervisor(opts.Runtime, opts.OpenElection, opts.Slaves, opts.Logger.Named("supervisor"), opts.NewWorker, opts.DestroyWorker)
@@ -94,16 +115,16 @@ func New(opts Options) (*Orchestrator, error) {
 // Handler is the HTTP API.
 func (o *Orchestrator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/db/write", httpjson.Methods{http.MethodPost: o.handleWrite})
-	mux.Handle("/api/v1/db/read", httpjson.Methods{http.MethodPost: o.handleRead})
-	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: o.handleClear})
-	mux.Handle("/api/v1/crash/master", httpjson.Methods{http.MethodPost: o.handleCrashMaster})
-	mux.Handle("/api/v1/crash/slave", httpjson.Methods{http.MethodPost: o.handleCrashSlave})
-	mux.Handle("/api/v1/worker/list", httpjson.Methods{http.MethodGet: o.handleWorkerList})
-	mux.Handle("/api/v1/workers", httpjson.Methods{http.MethodGet: o.handleWorkers})
-	mux.Handle("/readyz", httpjson.Methods{http.MethodGet: o.handleReadyz})
-	mux.Handle("/livez", httpjson.Methods{http.MethodGet: o.handleLivez})
-	mux.Handle("/healthz", httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(api.RouteDBWrite, httpjson.Methods{http.MethodPost: o.handleWrite})
+	mux.Handle(api.RouteDBRead, httpjson.Methods{http.MethodPost: o.handleRead})
+	mux.Handle(api.RouteDBClear, httpjson.Methods{http.MethodPost: o.handleClear})
+	mux.Handle(api.RouteCrashMaster, httpjson.Methods{http.MethodPost: o.handleCrashMaster})
+	mux.Handle(api.RouteCrashSlave, httpjson.Methods{http.MethodPost: o.handleCrashSlave})
+	mux.Handle(api.RouteWorkerList, httpjson.Methods{http.MethodGet: o.handleWorkerList})
+	mux.Handle(api.RouteWorkers, httpjson.Methods{http.MethodGet: o.handleWorkers})
+	mux.Handle(api.RouteReadyz, httpjson.Methods{http.MethodGet: o.handleReadyz})
+	mux.Handle(api.RouteLivez, httpjson.Methods{http.MethodGet: o.handleLivez})
+	mux.Handle(api.RouteHealthz, httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}})
 	mux.HandleFunc("/", httpjson.NotFound)

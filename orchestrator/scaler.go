@@ -8,7 +8,8 @@ import (
 
 // scaler counts db/read calls. Its timer starts at the first read; every
 // interval it sets slaves = clamp(ceil(reads/perSlave), min, max) and resets
-// the count (DESIGN §1). Crash and admin calls are never counted.
+// the count (docs/architecture.md, "Autoscaling"). Crash and admin calls are
+// never counted.
 type scaler struct {
 	interval           time.Duration
 	perSlave, min, max int

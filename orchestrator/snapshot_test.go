@@ -11,11 +11,11 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/internal/stacktest"
-	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
@@ -24,8 +24,8 @@ import (
 // snapshotEvery makes the stack snapshot every n writes and never on time.
 func snapshotEvery(n int) func(*config.Config) {
 	return func(c *config.Config) {
-		c.Snapshot.Entries = n
-		c.Snapshot.Interval = "1h"
+		c.Snapshot.Entries = uint64(n)
+		c.Snapshot.Interval = time.Hour
 	}
 }
 
@@ -83,7 +83,7 @@ func snapshotUsers(t *testing.T, s *stacktest.Stack, r election.SnapshotRecord) 
 }
 
 // newSlave waits for a ready slave that is not one of old and returns it.
-func newSlave(t *testing.T, s *stacktest.Stack, old string, timeout time.Duration) orchestrator.WorkerInfo {
+func newSlave(t *testing.T, s *stacktest.Stack, old string, timeout time.Duration) api.WorkerInfo {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -53,34 +54,6 @@ type supervised struct {
 	// no longer counted, and killed if it has not exited after hungGrace.
 	registered bool
 	lostAt     time.Time
-}
-
-// WorkerInfo is one worker as the admin API shows it.
-type WorkerInfo struct {
-	ID         string    `json:"id"`
-	PID        int       `json:"pid"`
-	Role       string    `json:"role"`
-	AppliedSeq uint64    `json:"applied_seq"`
-	StartedAt  time.Time `json:"started_at"`
-	// Ready: caught up with the log and serving (false while a new worker
-	// copies the data).
-	Ready    bool `json:"ready"`
-	Draining bool `json:"draining,omitempty"`
-	// StartedFrom is the snapshot the worker loaded when it started.
-	StartedFrom string `json:"started_from,omitempty"`
-	// CatchingUp is where a worker that does not serve yet stands.
-	CatchingUp *CatchUp `json:"catching_up,omitempty"`
-}
-
-// CatchUp is a catching-up worker's progress: loading a snapshot (bytes) or
-// replaying the log (seqs up to the master's), at a rate, with the time left.
-type CatchUp struct {
-	Phase      string  `json:"phase"`
-	Unit       string  `json:"unit"`
-	Done       int64   `json:"done"`
-	Total      int64   `json:"total"`
-	Rate       float64 `json:"rate_per_sec"`
-	ETASeconds float64 `json:"eta_seconds"`
 }
 
 func newSupervisor(rt runtime.Runtime, openElection func(context.Context) (election.Election, error), slaves int, log hclog.Logger,
@@ -358,7 +331,7 @@ func (s *Supervisor) pokeAfter(ctx context.Context, d time.Duration) {
 }
 
 // Workers lists the live workers with what the election knows of them.
-func (s *Supervisor) Workers(ctx context.Context) ([]WorkerInfo, error) {
+func (s *Supervisor) Workers(ctx context.Context) ([]api.WorkerInfo, error) {
 	el := s.election()
 	if el == nil {
 		return nil, errNoSession
@@ -377,13 +350,13 @@ func (s *Supervisor) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]WorkerInfo, 0, len(s.workers))
+	out := make([]api.WorkerInfo, 0, len(s.workers))
 	for _, w := range s.workers {
-		info := WorkerInfo{ID: w.ID, PID: w.PID, Role: election.RoleSlave, StartedAt: w.StartedAt, Draining: w.draining}
+		info := api.WorkerInfo{ID: w.ID, PID: w.PID, Role: election.RoleSlave, StartedAt: w.StartedAt, Draining: w.draining}
 		if m, ok := byID[w.ID]; ok {
 			info.AppliedSeq, info.Ready, info.StartedFrom = m.AppliedSeq, m.Ready, m.StartedFrom
 			if p := m.Progress; p != nil && !m.Ready {
-				info.CatchingUp = &CatchUp{Phase: p.Phase, Unit: p.Unit, Done: p.Done, Total: p.Total,
+				info.CatchingUp = &api.CatchUp{Phase: p.Phase, Unit: p.Unit, Done: p.Done, Total: p.Total,
 					Rate: p.Rate, ETASeconds: p.ETA().Seconds()}
 			}
 		}

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/stacktest"
-	"github.com/rideshare/dbaas/orchestrator"
 )
 
-func master(t *testing.T, s *stacktest.Stack) orchestrator.WorkerInfo {
+func master(t *testing.T, s *stacktest.Stack) api.WorkerInfo {
 	t.Helper()
 	m, ok := findMaster(s)
 	if !ok {
@@ -26,17 +26,17 @@ func master(t *testing.T, s *stacktest.Stack) orchestrator.WorkerInfo {
 	return m
 }
 
-func findMaster(s *stacktest.Stack) (orchestrator.WorkerInfo, bool) {
+func findMaster(s *stacktest.Stack) (api.WorkerInfo, bool) {
 	for _, w := range s.Workers() {
 		if w.Role == "master" {
 			return w, true
 		}
 	}
-	return orchestrator.WorkerInfo{}, false
+	return api.WorkerInfo{}, false
 }
 
-func slaves(s *stacktest.Stack) []orchestrator.WorkerInfo {
-	var out []orchestrator.WorkerInfo
+func slaves(s *stacktest.Stack) []api.WorkerInfo {
+	var out []api.WorkerInfo
 	for _, w := range s.Workers() {
 		if w.Role == "slave" {
 			out = append(out, w)
@@ -68,13 +68,13 @@ func testCrashSlaveReplacesHighestPid(t *testing.T, config string) {
 	s := stacktest.Start(t, stacktest.Options{Config: config, Slaves: 1})
 	sl := slaves(s)
 	var pids []string
-	if code := s.Do("POST", "/api/v1/crash/slave", nil, &pids); code != 200 || len(pids) != 1 || pids[0] != strconv.Itoa(sl[len(sl)-1].PID) {
+	if code := s.Do("POST", api.RouteCrashSlave, nil, &pids); code != 200 || len(pids) != 1 || pids[0] != strconv.Itoa(sl[len(sl)-1].PID) {
 		t.Fatalf("crash/slave: %d %v, want [\"%d\"]", code, pids, sl[len(sl)-1].PID)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var list []int
-		s.Do("GET", "/api/v1/worker/list", nil, &list)
+		s.Do("GET", api.RouteWorkerList, nil, &list)
 		if len(list) == 2 && !containsPid(list, sl[0].PID) && sort.IntsAreSorted(list) {
 			break
 		}
@@ -107,7 +107,7 @@ func failover(t *testing.T, config string, viaAPI bool) {
 	lowest := slaves(s)[0]
 	if viaAPI {
 		var pids []string
-		if code := s.Do("POST", "/api/v1/crash/master", nil, &pids); code != 200 || len(pids) != 1 || pids[0] != strconv.Itoa(old.PID) {
+		if code := s.Do("POST", api.RouteCrashMaster, nil, &pids); code != 200 || len(pids) != 1 || pids[0] != strconv.Itoa(old.PID) {
 			t.Fatalf("crash/master: %d %v, want [\"%d\"]", code, pids, old.PID)
 		}
 	} else if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {

@@ -8,8 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/dbclient"
 	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
@@ -240,7 +240,7 @@ func (s *Server) joinRide(w http.ResponseWriter, r *http.Request) {
 		Table: "ride_users", Op: dbapi.OpInsert,
 		Values: map[string]any{"ride_id": id, "username": body.Username},
 	})
-	if errors.Is(err, dbclient.ErrConflict) {
+	if errors.Is(err, api.ErrConflict) {
 		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("user %q has already joined ride %d", body.Username, id))
 		return
 	}
@@ -325,5 +325,5 @@ func (s *Server) requireUser(ctx context.Context, w http.ResponseWriter, name, f
 // answer in time, 500 otherwise; the message names what was being done.
 func (s *Server) dbFailure(w http.ResponseWriter, err error) {
 	s.log.Error("database call failed", "error", err)
-	httpjson.WriteError(w, dbclient.HTTPStatus(err), err.Error())
+	httpjson.WriteError(w, api.HTTPStatus(err), err.Error())
 }

@@ -1,6 +1,6 @@
-// Package rides is the RideShare rides service (DESIGN §3.5): it creates,
-// lists, shows, joins and deletes rides, whose data lives in the DBaaS behind
-// the orchestrator's DB API.
+// Package rides is the RideShare rides service (docs/api.md, "Rides
+// service"): it creates, lists, shows, joins and deletes rides, whose data
+// lives in the DBaaS behind the orchestrator's DB API.
 //
 // Invariants:
 //   - Every answer is JSON ({"error":…} on failure) except 204s, which are empty.
@@ -20,7 +20,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
@@ -30,7 +30,7 @@ const DefaultOrigin = "rides"
 // Config is what a rides Server needs.
 type Config struct {
 	// DB is the client of the orchestrator's DB API.
-	DB *dbclient.Client
+	DB *api.Client
 	// UsersURL is the load balancer in front of the users service, like
 	// "http://127.0.0.1:8080".
 	UsersURL string
@@ -51,7 +51,7 @@ type Config struct {
 // Server is the rides service. Its zero value is not usable; call New.
 type Server struct {
 	cfg     Config
-	db      *dbclient.Client
+	db      *api.Client
 	log     hclog.Logger
 	count   atomic.Int64
 	handler http.Handler
@@ -79,12 +79,12 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, db: cfg.DB, log: cfg.Log}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/rides", httpjson.Methods{http.MethodPost: s.createRide, http.MethodGet: s.listRides})
-	mux.Handle("/api/v1/rides/count", httpjson.Methods{http.MethodGet: s.countRides})
-	mux.Handle("/api/v1/rides/{rideId}", httpjson.Methods{
+	mux.Handle(api.RouteRides, httpjson.Methods{http.MethodPost: s.createRide, http.MethodGet: s.listRides})
+	mux.Handle(api.RouteRidesCount, httpjson.Methods{http.MethodGet: s.countRides})
+	mux.Handle(api.RouteRide, httpjson.Methods{
 		http.MethodGet: s.getRide, http.MethodPost: s.joinRide, http.MethodDelete: s.deleteRide,
 	})
-	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: s.clear})
+	mux.Handle(api.RouteDBClear, httpjson.Methods{http.MethodPost: s.clear})
 	s.handler = httpjson.ServiceHandler("rides", mux, &s.count, s.log)
 	return s
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/api"
 )
 
 // deadServer is a rides server whose database and users service are down.
@@ -21,7 +21,7 @@ func deadServer(t *testing.T) *Server {
 	}
 	dead := "http://" + l.Addr().String()
 	l.Close()
-	return New(Config{DB: dbclient.New(dead, dbclient.WithAttempts(1), dbclient.WithTimeout(time.Second)), UsersURL: dead})
+	return New(Config{DB: api.NewClient(dead, api.WithAttempts(1), api.WithTimeout(time.Second)), UsersURL: dead})
 }
 
 func do(h http.Handler, method, path, body string) *httptest.ResponseRecorder {

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/rideshare/dbaas/api"
 )
 
 // errUsersService marks a failure to ask the users service (answered 502).
@@ -18,7 +20,7 @@ var errUsersService = errors.New("users service unavailable")
 // userExists asks the users service, through the load balancer, whether name
 // is a user: GET <UsersURL>/api/v1/users with Origin set to this service.
 func (s *Server) userExists(ctx context.Context, name string) (bool, error) {
-	url := strings.TrimRight(s.cfg.UsersURL, "/") + "/api/v1/users"
+	url := strings.TrimRight(s.cfg.UsersURL, "/") + api.RouteUsers
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return false, fmt.Errorf("check user %q at %s: %w: %w", name, url, errUsersService, err)

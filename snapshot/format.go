@@ -19,8 +19,8 @@ const Format = "rideshare-snapshot"
 const Version = 1
 
 // MaxLineBytes bounds one line (its "\n" excluded). A row holds at most a few
-// MB of text (a DB API body is at most dbapi.MaxBodyBytes); JSON escaping
-// can make that up to six times longer.
+// MB of text (a DB API body is at most 1 MiB, httpjson.MaxBodyBytes); JSON
+// escaping can make that up to six times longer.
 const MaxLineBytes = 64 << 20
 
 // RecordFields are the fields of a write-id record line, in order.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/dbclient"
 	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
@@ -32,7 +32,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		Table: "users", Op: dbapi.OpInsert,
 		Values: map[string]any{"username": body.Username, "password": body.Password},
 	})
-	if errors.Is(err, dbclient.ErrConflict) {
+	if errors.Is(err, api.ErrConflict) {
 		httpjson.WriteError(w, http.StatusBadRequest, fmt.Sprintf("user %q already exists", body.Username))
 		return
 	}
@@ -164,5 +164,5 @@ func (s *Server) clear(w http.ResponseWriter, r *http.Request) {
 // answer in time, 500 otherwise; the message names what was being done.
 func (s *Server) dbFailure(w http.ResponseWriter, err error) {
 	s.log.Error("database call failed", "error", err)
-	httpjson.WriteError(w, dbclient.HTTPStatus(err), err.Error())
+	httpjson.WriteError(w, api.HTTPStatus(err), err.Error())
 }

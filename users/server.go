@@ -1,6 +1,6 @@
-// Package users is the RideShare users service (DESIGN §3.5): it creates,
-// lists and deletes users, whose data lives in the DBaaS behind the
-// orchestrator's DB API.
+// Package users is the RideShare users service (docs/api.md, "Users
+// service"): it creates, lists and deletes users, whose data lives in the
+// DBaaS behind the orchestrator's DB API.
 //
 // Invariants:
 //   - Every answer is JSON ({"error":…} on failure) except 204s, which are empty.
@@ -17,21 +17,21 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
 // Config is what a users Server needs.
 type Config struct {
 	// DB is the client of the orchestrator's DB API.
-	DB *dbclient.Client
+	DB *api.Client
 	// Log receives one debug line per request (with its Origin) and errors.
 	Log hclog.Logger
 }
 
 // Server is the users service. Its zero value is not usable; call New.
 type Server struct {
-	db      *dbclient.Client
+	db      *api.Client
 	log     hclog.Logger
 	count   atomic.Int64
 	handler http.Handler
@@ -44,9 +44,9 @@ func New(cfg Config) *Server {
 		s.log = hclog.NewNullLogger()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/users", httpjson.Methods{http.MethodPut: s.createUser, http.MethodGet: s.listUsers})
-	mux.Handle("/api/v1/users/{username}", httpjson.Methods{http.MethodDelete: s.deleteUser})
-	mux.Handle("/api/v1/db/clear", httpjson.Methods{http.MethodPost: s.clear})
+	mux.Handle(api.RouteUsers, httpjson.Methods{http.MethodPut: s.createUser, http.MethodGet: s.listUsers})
+	mux.Handle(api.RouteUser, httpjson.Methods{http.MethodDelete: s.deleteUser})
+	mux.Handle(api.RouteDBClear, httpjson.Methods{http.MethodPost: s.clear})
 	s.handler = httpjson.ServiceHandler("users", mux, &s.count, s.log)
 	return s
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rideshare/dbaas/dbclient"
+	"github.com/rideshare/dbaas/api"
 )
 
 func TestFailuresAreJSONAndCounted(t *testing.T) {
@@ -18,7 +18,7 @@ func TestFailuresAreJSONAndCounted(t *testing.T) {
 	}
 	dead := "http://" + l.Addr().String()
 	l.Close()
-	s := New(Config{DB: dbclient.New(dead, dbclient.WithAttempts(1), dbclient.WithTimeout(time.Second))})
+	s := New(Config{DB: api.NewClient(dead, api.WithAttempts(1), api.WithTimeout(time.Second))})
 	h := s.Handler()
 	for _, c := range []struct {
 		method, path, body string
@@ -31,7 +31,7 @@ func TestFailuresAreJSONAndCounted(t *testing.T) {
 		{"DELETE", "/api/v1/users/", "", 404},
 		{"DELETE", "/api/v1/_count", "", 200},
 		{"GET", "/healthz", "", 200},
-		{"POST", "/api/v1/db/clear", "", 503},
+		{"POST", api.RouteDBClear, "", 503},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, strings.NewReader(c.body)))

@@ -55,7 +55,7 @@ func (w *Worker) rebootstrap(ctx context.Context, fo *fellOffError) (storage.Sta
 	}
 	st, err := w.loadSnapshot(ctx, recs, fo.first-1)
 	if errors.Is(err, errNoSnapshot) {
-		return st, fmt.Errorf("%w; %v. The log was truncated past every snapshot: this replica cannot be rebuilt "+
+		return st, fmt.Errorf("%w; %w. The log was truncated past every snapshot: this replica cannot be rebuilt "+
 			"without losing data. Restore the newest backup into a fresh deployment (rideshare restore), "+
 			"and keep sync_log.max_bytes well above the log written between two snapshots", fo, err)
 	}

@@ -47,16 +47,27 @@ func main() {
 	}
 }
 
+// OptionLabel is this runtime's own option; every other one is the process
+// runtime's, which refuses a key it does not know.
+const OptionLabel = "label"
+
 // newLabelled runs inside the plugin process when the host sends Configure.
 func newLabelled(ctx context.Context, cfg runtime.Config) (runtime.Runtime, error) {
 	log := hclog.FromContext(ctx)
-	inner, err := process.New(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	label := cfg.Options["label"]
+	label := cfg.Options[OptionLabel]
 	if label == "" {
 		label = "labelled"
+	}
+	inner := cfg
+	inner.Options = map[string]string{}
+	for k, v := range cfg.Options {
+		if k != OptionLabel {
+			inner.Options[k] = v
+		}
+	}
+	rt, err := process.New(ctx, inner, log)
+	if err != nil {
+		return nil, fmt.Errorf("labelled runtime (options: %s and the process runtime's): %w", OptionLabel, err)
 	}
 	stateDir := cfg.StateDir
 	if stateDir == "" {
@@ -67,7 +78,7 @@ func newLabelled(ctx context.Context, cfg runtime.Config) (runtime.Runtime, erro
 		return nil, fmt.Errorf("labelled runtime: marker dir: %w", err)
 	}
 	log.Info("labelled runtime configured", "label", label, "markers", dir)
-	return &labelled{Runtime: inner, label: label, dir: dir, log: log}, nil
+	return &labelled{Runtime: rt, label: label, dir: dir, log: log}, nil
 }
 
 // labelled is the process runtime with Start marking each worker; every

@@ -17,14 +17,12 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -35,9 +33,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
-	"github.com/rideshare/dbaas/orchestrator"
+	"github.com/rideshare/dbaas/worker"
 )
 
 // Scenarios, in the order Run measures them.
@@ -53,6 +52,10 @@ const (
 // ratios of the others can be computed as they come.
 var AllScenarios = []string{Floor, FloorConfirm, HTTP, Read, Write}
 
+// DefaultConcurrency is the high concurrency level of a run (Options and
+// rideshare bench -concurrency).
+const DefaultConcurrency = 32
+
 // Options configure a benchmark run.
 type Options struct {
 	// Addr is the orchestrator's base URL (http://127.0.0.1:8083).
@@ -65,10 +68,10 @@ type Options struct {
 	// Warmup runs before each measurement and is discarded (default 500ms;
 	// negative: none).
 	Warmup time.Duration
-	// Concurrency is the high concurrency level (default 32). By default
-	// writes are measured at 1, 8, Concurrency and 128 callers, the other
-	// scenarios at 1 and Concurrency, and the floor at every level any of
-	// them uses (ratios compare figures of the same level). Levels, when set,
+	// Concurrency is the high concurrency level (default DefaultConcurrency).
+	// By default writes are measured at 1, 8, Concurrency and 128 callers,
+	// the other scenarios at 1 and Concurrency, and the floor at every level
+	// any of them uses (ratios compare figures of the same level). Levels, when set,
 	// is used for every scenario instead.
 	Concurrency int
 	Levels      []int
@@ -76,7 +79,8 @@ type Options struct {
 	Scenarios []string
 	// SeedRows is how many rides the read scenario reads (default 5).
 	SeedRows int
-	// Prefetch of the echo consumer (default 16, the worker's default).
+	// Prefetch of the echo consumer (default worker.DefaultPrefetch, as a
+	// slave's).
 	Prefetch int
 	// RequestTimeout bounds one request (default 30s).
 	RequestTimeout time.Duration
@@ -95,7 +99,7 @@ func (o *Options) defaults() {
 		o.Warmup = 500 * time.Millisecond
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 32
+		o.Concurrency = DefaultConcurrency
 	}
 	if len(o.Scenarios) == 0 {
 		o.Scenarios = AllScenarios
@@ -104,7 +108,7 @@ func (o *Options) defaults() {
 		o.SeedRows = 5
 	}
 	if o.Prefetch <= 0 {
-		o.Prefetch = 16
+		o.Prefetch = worker.DefaultPrefetch
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
@@ -176,16 +180,29 @@ type Result struct {
 }
 
 // Session holds what a run needs: the echo server and client on the broker,
-// the HTTP client, and the seeded rows. It is safe for sequential
+// the orchestrator's client, and the seeded rows. It is safe for sequential
 // measurements (each measurement runs its own callers concurrently).
 type Session struct {
 	opts     Options
 	http     *http.Client
+	client   *api.Client
 	echo     *echoServer
 	rpc      *broker.RPC
 	runID    string
-	readBody []byte
+	readReq  dbapi.ReadRequest
+	readBody []byte // readReq encoded, as the floor sends it
 	seq      atomic.Int64
+}
+
+// newSession is a Session of opts (defaults applied) with its orchestrator
+// client: one attempt per request (a failure is counted, never hidden by a
+// retry), each bounded by opts.RequestTimeout, and reads without an
+// automatic min_seq (they read the seeded rows, not the run's writes).
+func newSession(opts Options, concurrency int) *Session {
+	h := newHTTPClient(concurrency, opts.RequestTimeout)
+	c := api.NewClient(opts.Addr, api.WithHTTPClient(h), api.WithTimeout(opts.RequestTimeout),
+		api.WithAttempts(1), api.WithReadYourWrites(false))
+	return &Session{opts: opts, runID: randomID()[:8], http: h, client: c}
 }
 
 // Open checks that the orchestrator and the broker answer, starts the echo
@@ -198,7 +215,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	if opts.AMQPURL == "" {
 		return nil, errors.New("no broker URL (set -amqp)")
 	}
-	s := &Session{opts: opts, runID: randomID()[:8], http: newHTTPClient(opts.Concurrency, opts.RequestTimeout)}
+	s := newSession(opts, opts.Concurrency)
 	if err := s.checkOrchestrator(ctx); err != nil {
 		return nil, err
 	}
@@ -253,8 +270,8 @@ func (s *Session) RunID() string { return s.runID }
 func (s *Session) checkOrchestrator(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 	defer cancel()
-	var ws []orchestrator.WorkerInfo
-	if err := s.getJSON(ctx, "/api/v1/workers", &ws); err != nil {
+	ws, err := s.workers(ctx)
+	if err != nil {
 		return err
 	}
 	masters, slaves := 0, 0
@@ -274,24 +291,17 @@ func (s *Session) checkOrchestrator(ctx context.Context) error {
 	return nil
 }
 
-func (s *Session) getJSON(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.Addr+path, nil)
-	if err != nil {
-		return fmt.Errorf("bad orchestrator address %q: %w", s.opts.Addr, err)
+// workers lists the orchestrator's workers; its errors say whether the
+// orchestrator answered at all.
+func (s *Session) workers(ctx context.Context) ([]api.WorkerInfo, error) {
+	ws, err := s.client.Workers(ctx)
+	switch {
+	case err == nil:
+		return ws, nil
+	case api.StatusOf(err) == 0:
+		return nil, fmt.Errorf("cannot reach the orchestrator at %s (is it running? check -addr): %w", s.opts.Addr, err)
 	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the orchestrator at %s (is it running? check -addr): %w", s.opts.Addr, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s%s: status %d: %s", s.opts.Addr, path, resp.StatusCode, snippet(body))
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("GET %s%s: unreadable answer (is this the orchestrator?): %w", s.opts.Addr, path, err)
-	}
-	return nil
+	return nil, fmt.Errorf("list the workers of the orchestrator at %s: %w", s.opts.Addr, err)
 }
 
 // seed inserts one user and SeedRows rides created by it, and waits until a
@@ -300,14 +310,9 @@ func (s *Session) seed(ctx context.Context) error {
 	user := "bench-" + s.runID + "-seed"
 	var seq uint64
 	write := func(req dbapi.WriteRequest) error {
-		body, _ := json.Marshal(req)
-		out, err := s.post(ctx, "/api/v1/db/write", body)
+		res, err := s.client.Write(ctx, req)
 		if err != nil {
 			return fmt.Errorf("seed the read scenario: %w", err)
-		}
-		var res dbapi.WriteResult
-		if err := json.Unmarshal(out, &res); err != nil {
-			return fmt.Errorf("seed the read scenario: unreadable write answer: %w", err)
 		}
 		seq = max(seq, res.Seq)
 		return nil
@@ -324,17 +329,16 @@ func (s *Session) seed(ctx context.Context) error {
 	}
 	read := dbapi.ReadRequest{Table: "rides", Columns: []string{"ride_id", "created_by", "timestamp", "source", "destination"},
 		Where: map[string]any{"created_by": user}, Limit: 100}
+	s.readReq = read
 	s.readBody, _ = json.Marshal(read)
 	// Every slave must have the rows before the measurement starts, so
 	// that reads return the same rows wherever they land.
 	read.MinSeq = seq
-	check, _ := json.Marshal(read)
 	deadline := time.Now().Add(15 * time.Second)
 	for n := 0; n < 20; {
-		out, err := s.post(ctx, "/api/v1/db/read", check)
-		var res dbapi.ReadResult
+		res, err := s.client.Read(ctx, read)
 		switch {
-		case err == nil && json.Unmarshal(out, &res) == nil && len(res.Rows) == s.opts.SeedRows:
+		case err == nil && len(res.Rows) == s.opts.SeedRows:
 			n++
 			continue
 		case time.Now().After(deadline):
@@ -344,42 +348,6 @@ func (s *Session) seed(ctx context.Context) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
-}
-
-// post sends one DB API request and returns the body of a 200 answer.
-func (s *Session) post(ctx context.Context, path string, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.Addr+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return s.do(req)
-}
-
-func (s *Session) do(req *http.Request) ([]byte, error) {
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
-	}
-	out, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read answer: %w", req.Method, req.URL.Path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: status %d: %s", req.Method, req.URL.Path, resp.StatusCode, snippet(out))
-	}
-	return out, nil
-}
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }
 
 func newHTTPClient(concurrency int, timeout time.Duration) *http.Client {
@@ -408,25 +376,18 @@ func (s *Session) op(scenario string) (op, error) {
 			return s.echoCall(ctx, s.writeBody(), broker.CallOptions{Persistent: true})
 		}, nil
 	case HTTP:
-		return func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.Addr+"/healthz", nil)
-			if err != nil {
-				return err
-			}
-			_, err = s.do(req)
-			return err
-		}, nil
+		return s.client.Health, nil
 	case Read:
 		if s.readBody == nil {
 			return nil, errors.New("read scenario: rows were not seeded (Options.Scenarios lacked read at Open)")
 		}
 		return func(ctx context.Context) error {
-			_, err := s.post(ctx, "/api/v1/db/read", s.readBody)
+			_, err := s.client.Read(ctx, s.readReq)
 			return err
 		}, nil
 	case Write:
 		return func(ctx context.Context) error {
-			_, err := s.post(ctx, "/api/v1/db/write", s.writeBody())
+			_, err := s.client.Write(ctx, s.writeRequest())
 			return err
 		}, nil
 	}
@@ -448,11 +409,17 @@ func (s *Session) echoCall(ctx context.Context, body []byte, opt broker.CallOpti
 	return nil
 }
 
-// writeBody inserts a user no other request of any run inserts.
-func (s *Session) writeBody() []byte {
+// writeRequest inserts a user no other request of any run inserts.
+func (s *Session) writeRequest() dbapi.WriteRequest {
 	n := s.seq.Add(1)
-	return fmt.Appendf(nil, `{"table":"users","op":"insert","values":{"username":"bench-%s-%d","password":"%s"}}`,
-		s.runID, n, "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+	return dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert, Values: map[string]any{
+		"username": fmt.Sprintf("bench-%s-%d", s.runID, n), "password": "da39a3ee5e6b4b0d3255bfef95601890afd80709"}}
+}
+
+// writeBody is a writeRequest encoded, as the floor-confirm scenario sends it.
+func (s *Session) writeBody() []byte {
+	b, _ := json.Marshal(s.writeRequest())
+	return b
 }
 
 // Run measures every scenario at every level against a running stack and

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rideshare/dbaas/orchestrator"
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
@@ -181,11 +181,11 @@ func NewDriller(ctx context.Context, opts FailoverOptions) (*Driller, error) {
 	bo := Options{Addr: opts.Addr, RequestTimeout: 15 * time.Second, ConnectTimeout: opts.ConnectTimeout}
 	bo.defaults()
 	opts.Addr = bo.Addr
-	d := &Driller{opts: opts, sess: &Session{opts: bo, runID: randomID()[:8], http: newHTTPClient(4, bo.RequestTimeout)}}
+	d := &Driller{opts: opts, sess: newSession(bo, 4)}
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
-	var ws []orchestrator.WorkerInfo
-	if err := d.sess.getJSON(cctx, "/api/v1/workers", &ws); err != nil {
+	ws, err := d.sess.workers(cctx)
+	if err != nil {
 		return nil, err
 	}
 	m, n := shape(ws)
@@ -199,7 +199,7 @@ func NewDriller(ctx context.Context, opts FailoverOptions) (*Driller, error) {
 // Close releases idle connections.
 func (d *Driller) Close() { d.sess.http.CloseIdleConnections() }
 
-func shape(ws []orchestrator.WorkerInfo) (masters, slaves int) {
+func shape(ws []api.WorkerInfo) (masters, slaves int) {
 	for _, w := range ws {
 		switch {
 		case w.Role == election.RoleMaster:
@@ -211,14 +211,12 @@ func shape(ws []orchestrator.WorkerInfo) (masters, slaves int) {
 	return
 }
 
-func (d *Driller) workers(ctx context.Context) ([]orchestrator.WorkerInfo, error) {
-	var ws []orchestrator.WorkerInfo
-	err := d.sess.getJSON(ctx, "/api/v1/workers", &ws)
-	return ws, err
+func (d *Driller) workers(ctx context.Context) ([]api.WorkerInfo, error) {
+	return d.sess.workers(ctx)
 }
 
 // restored reports whether ws is 1 master + d.slaves slaves without victim.
-func (d *Driller) restored(ws []orchestrator.WorkerInfo, victim int) bool {
+func (d *Driller) restored(ws []api.WorkerInfo, victim int) bool {
 	m, n := shape(ws)
 	if m != 1 || n != d.slaves || len(ws) != d.slaves+1 {
 		return false
@@ -231,7 +229,7 @@ func (d *Driller) restored(ws []orchestrator.WorkerInfo, victim int) bool {
 	return true
 }
 
-func allReady(ws []orchestrator.WorkerInfo) bool {
+func allReady(ws []api.WorkerInfo) bool {
 	for _, w := range ws {
 		if !w.Ready {
 			return false
@@ -242,8 +240,8 @@ func allReady(ws []orchestrator.WorkerInfo) bool {
 
 // waitRestored polls until the shape is back (listed), then until every
 // worker is ready, returning the time from t0 to each.
-func (d *Driller) waitRestored(ctx context.Context, t0 time.Time, victim int) (listed, ready time.Duration, ws []orchestrator.WorkerInfo, err error) {
-	var lastWs []orchestrator.WorkerInfo
+func (d *Driller) waitRestored(ctx context.Context, t0 time.Time, victim int) (listed, ready time.Duration, ws []api.WorkerInfo, err error) {
+	var lastWs []api.WorkerInfo
 	for {
 		ws, err := d.workers(ctx)
 		if err == nil {
@@ -266,7 +264,7 @@ func (d *Driller) waitRestored(ctx context.Context, t0 time.Time, victim int) (l
 	}
 }
 
-func describe(ws []orchestrator.WorkerInfo) string {
+func describe(ws []api.WorkerInfo) string {
 	var parts []string
 	for _, w := range ws {
 		s := fmt.Sprintf("%s/%d/%s", w.ID, w.PID, w.Role)
@@ -280,7 +278,7 @@ func describe(ws []orchestrator.WorkerInfo) string {
 
 // prepare waits until the stack has its shape (a previous drill may still be
 // settling) and returns the workers.
-func (d *Driller) prepare(ctx context.Context) ([]orchestrator.WorkerInfo, error) {
+func (d *Driller) prepare(ctx context.Context) ([]api.WorkerInfo, error) {
 	_, _, ws, err := d.waitRestored(ctx, time.Now(), -1)
 	if err != nil {
 		return nil, fmt.Errorf("before the drill: %w", err)
@@ -296,7 +294,7 @@ func (d *Driller) KillMaster(ctx context.Context) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	var victim orchestrator.WorkerInfo
+	var victim api.WorkerInfo
 	for _, w := range ws {
 		if w.Role == election.RoleMaster {
 			victim = w
@@ -321,7 +319,7 @@ func (d *Driller) KillMaster(ctx context.Context) (Sample, error) {
 		failed := 0
 		var last error
 		for !stopWrites.Load() && ctx.Err() == nil {
-			_, err := d.sess.post(ctx, "/api/v1/db/write", d.sess.writeBody())
+			_, err := d.sess.client.Write(ctx, d.sess.writeRequest())
 			if err == nil {
 				wdone <- writeResult{took: time.Since(t0), failed: failed}
 				return
@@ -356,7 +354,7 @@ func (d *Driller) KillSlave(ctx context.Context) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	var victim orchestrator.WorkerInfo
+	var victim api.WorkerInfo
 	for _, w := range ws { // sorted by pid
 		if w.Role == election.RoleSlave && !w.Draining {
 			victim = w

@@ -6,7 +6,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -29,7 +28,7 @@ func Preload(ctx context.Context, opts PreloadOptions) (time.Duration, error) {
 	conc := max(opts.Concurrency, 1)
 	o := Options{Addr: opts.Addr, Concurrency: conc}
 	o.defaults()
-	s := &Session{opts: o, http: newHTTPClient(conc, o.RequestTimeout)}
+	s := newSession(o, conc)
 	defer s.http.CloseIdleConnections()
 	start := time.Now()
 	run := func(what string, n int, req func(i int) dbapi.WriteRequest) error {
@@ -45,8 +44,7 @@ func Preload(ctx context.Context, opts PreloadOptions) (time.Duration, error) {
 					if i >= n || ctx.Err() != nil {
 						return
 					}
-					body, _ := json.Marshal(req(i))
-					if _, err := s.post(ctx, "/api/v1/db/write", body); err != nil {
+					if _, err := s.client.Write(ctx, req(i)); err != nil {
 						errs <- fmt.Errorf("%s %d: %w", what, i, err)
 						return
 					}

@@ -49,7 +49,8 @@ func (r *Report) Add(res Result) Result {
 	return res
 }
 
-// Check is one figure compared with what the design expects.
+// Check is one figure compared with its target (docs/operations.md,
+// "Performance").
 type Check struct {
 	Name   string
 	Value  string
@@ -71,7 +72,7 @@ func (r *Report) Checks() []Check {
 		}
 	}
 	if hi == 0 {
-		hi = 32
+		hi = DefaultConcurrency
 	}
 	// The figures beside a ratio are the scenario's and the floor's own (with
 	// several runs, medians each, so they need not divide to the ratio, which

@@ -144,7 +144,7 @@ func (c *coalescer) publish(i int, batch []*coalesced) error {
 	}
 	ch := st.plain[i%len(st.plain)]
 	if err := ch.Publish("", c.queue, false, false, msg); err != nil {
-		return fmt.Errorf("publish %d requests to %s: %w: %v", len(batch), c.queue, ErrUnavailable, err)
+		return fmt.Errorf("publish %d requests to %s: %w: %w", len(batch), c.queue, ErrUnavailable, err)
 	}
 	return nil
 }

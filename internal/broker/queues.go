@@ -12,7 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Queue names are fixed by the design (DESIGN §3.2).
+// Queue names are fixed (docs/architecture.md, "Queues").
 const (
 	ReadQ     = "readQ"
 	WriteQ    = "writeQ"
@@ -42,7 +42,7 @@ func Dial(ctx context.Context, url string, heartbeat time.Duration) (*amqp.Conne
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("dial RabbitMQ at %s: %w (last error: %v)", redact(url), ctx.Err(), lastErr)
+			return nil, fmt.Errorf("dial RabbitMQ at %s: %w (last error: %w)", redact(url), ctx.Err(), lastErr)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -130,13 +130,14 @@ func (r LogRetention) Declare(ch *amqp.Channel) error {
 	return nil
 }
 
-// Reset deletes every queue of the design so a fresh deployment (or a test)
-// starts from an empty log. It must not be called while workers run.
+// Reset deletes the four fixed queues (docs/architecture.md, "Queues") so a
+// fresh deployment (or a test) starts from an empty log. It must not be
+// called while workers run.
 func Reset(ctx context.Context, url string) error {
 	return DeleteQueues(ctx, url, ReadQ, WriteQ, SyncQ, ResponseQ)
 }
 
-// DeleteQueues deletes the named queues (snapshot queues, the design's);
+// DeleteQueues deletes the named queues (snapshot queues, the fixed ones);
 // a queue already gone is not an error.
 func DeleteQueues(ctx context.Context, url string, names ...string) error {
 	conn, err := Dial(ctx, url, 0)

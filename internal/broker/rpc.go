@@ -66,8 +66,9 @@ type RPCOptions struct {
 	// (default DefaultMaxCoalesce; see CallOptions.Coalesce).
 	MaxCoalesce int
 	// Declare, when set, is called on a fresh channel after every
-	// (re)connect, before any publish: the orchestrator declares the design's
-	// queues there. nil declares nothing but the reply queue.
+	// (re)connect, before any publish: the orchestrator declares the fixed
+	// queues there (docs/architecture.md, "Queues"). nil declares nothing but
+	// the reply queue.
 	Declare func(*amqp.Channel) error
 }
 
@@ -264,14 +265,14 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 	n := r.next.Add(1)
 	if !opt.Persistent {
 		if err := st.plain[n%uint64(len(st.plain))].PublishWithContext(ctx, "", queue, false, false, msg); err != nil {
-			return Answer{}, fmt.Errorf("publish %s to %s: %w: %v", id, queue, ErrUnavailable, err)
+			return Answer{}, fmt.Errorf("publish %s to %s: %w: %w", id, queue, ErrUnavailable, err)
 		}
 		return r.await(ctx, st, queue, id, wait, nil, nil)
 	}
 	msg.DeliveryMode = amqp.Persistent
 	conf, err := st.pubs[n%uint64(len(st.pubs))].PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
 	if err != nil {
-		return Answer{}, fmt.Errorf("publish %s to %s: %w: %v", id, queue, ErrUnavailable, err)
+		return Answer{}, fmt.Errorf("publish %s to %s: %w: %w", id, queue, ErrUnavailable, err)
 	}
 	return r.await(ctx, st, queue, id, wait, conf.Done(), func() error {
 		if !conf.Acked() {

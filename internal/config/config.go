@@ -1,38 +1,59 @@
 // Package config reads a deployment described in HCL: broker, ZooKeeper,
 // plugin choices, listen addresses, scaling policy, services and load-balancer
 // routes. Input variables work as in Nomad and Terraform (see load.go).
+//
+// Load decodes and checks the whole file once (schema.go): durations and
+// sizes are parsed, defaults filled in, and a bad value is an error naming
+// the file, the line and the attribute. A Config holds typed values only;
+// nothing parses a string after Load. Each default is a constant of the
+// package whose behaviour it sets (orchestrator.DefaultReadsPerSlave,
+// worker.DefaultPrefetch, …); the few that belong to the deployment itself
+// are here (DefaultDataDir, DefaultStack).
 package config
 
 import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/rideshare/dbaas/internal/broker"
 )
 
-// Config is one deployment.
+// Defaults of the deployment's own attributes.
+const (
+	// DefaultDataDir is data_dir when the file sets none.
+	DefaultDataDir = "./data"
+	// DefaultStack is stack when the file sets none.
+	DefaultStack = "local"
+)
+
+// Config is one deployment, as Load decoded, checked and defaulted it.
 type Config struct {
-	AMQPURL   string `hcl:"amqp_url"`
-	DataDir   string `hcl:"data_dir,optional"`
-	PluginDir string `hcl:"plugin_dir,optional"`
-	Stack     string `hcl:"stack,optional"`
+	AMQPURL   string
+	DataDir   string
+	PluginDir string
+	Stack     string
 	// BuiltinPlugins says how the built-in backends run: BuiltinsInProcess
 	// (the default: linked into the orchestrator and the workers, as Nomad
 	// runs its internal drivers) or BuiltinsSubprocess (go-plugin
 	// subprocesses, as a plugin from plugin_dir always runs).
-	BuiltinPlugins string `hcl:"builtin_plugins,optional"`
+	BuiltinPlugins string
 
-	ZooKeeper    ZooKeeper    `hcl:"zookeeper,block"`
-	Runtime      Plugin       `hcl:"runtime,block"`
-	Storage      Plugin       `hcl:"storage,block"`
-	Election     Plugin       `hcl:"election,block"`
-	Orchestrator Orchestrator `hcl:"orchestrator,block"`
-	Worker       *Worker      `hcl:"worker,block"`
-	Snapshot     *Snapshot    `hcl:"snapshot,block"`
-	SyncLog      *SyncLog     `hcl:"sync_log,block"`
-	Scaling      *Scaling     `hcl:"scaling,block"`
-	Services     []Service    `hcl:"service,block"`
-	Gateway      *Gateway     `hcl:"gateway,block"`
+	ZooKeeper    ZooKeeper
+	Runtime      Plugin
+	Storage      Plugin
+	Election     Plugin
+	Orchestrator Orchestrator
+	Worker       Worker
+	Snapshot     Snapshot
+	// SyncLog is the replication log's retention (the sync_log block);
+	// zero fields take the broker's defaults (broker.DefaultLogMaxBytes,
+	// broker.DefaultLogSegmentBytes).
+	SyncLog  broker.LogRetention
+	Scaling  Scaling
+	Services []Service
+	Gateway  *Gateway // nil: no gateway block
 
 	// File is where the configuration was read from.
 	File string
@@ -40,23 +61,32 @@ type Config struct {
 
 // ZooKeeper is the election backend's ensemble.
 type ZooKeeper struct {
-	Servers        []string `hcl:"servers"`
-	Root           string   `hcl:"root"`
-	SessionTimeout string   `hcl:"session_timeout,optional"`
+	Servers []string
+	Root    string
+	// SessionTimeout defaults to zookeeper.DefaultSessionTimeout.
+	SessionTimeout time.Duration
 }
 
-// Plugin chooses a backend by name; Options are its own settings.
+// Plugin chooses a backend by name; Options are its own settings (the
+// block's `config = { … }`), checked by the backend (see package plugins).
 type Plugin struct {
 	Name    string            `hcl:"name,label"`
 	Options map[string]string `hcl:"config,optional"`
+	// DefRange is where the block is, for messages (see Pos).
+	DefRange hcl.Range `hcl:",def_range"`
 }
+
+// Pos is where the plugin's block starts, "file:line:column".
+func (p Plugin) Pos() string { return pos(p.DefRange) }
 
 // Orchestrator is the DB API and admin API server.
 type Orchestrator struct {
-	Listen     string `hcl:"listen"`
-	RPCTimeout string `hcl:"rpc_timeout,optional"`
-	// Slaves is how many slaves to run before any read has been counted.
-	Slaves int `hcl:"slaves,optional"`
+	Listen string
+	// RPCTimeout defaults to orchestrator.DefaultRPCTimeout.
+	RPCTimeout time.Duration
+	// Slaves is how many slaves to run before any read has been counted
+	// (default Scaling.MinSlaves).
+	Slaves int
 }
 
 // Values of builtin_plugins.
@@ -68,45 +98,36 @@ const (
 // BuiltinsInProcess reports whether the built-in backends run in-process.
 func (c *Config) BuiltinsInProcess() bool { return c.BuiltinPlugins != BuiltinsSubprocess }
 
-// Worker holds settings passed to every worker; zero values take the
-// worker's defaults (worker.DefaultPrefetch, worker.DefaultBatchSize).
+// Worker holds settings passed to every worker (defaults
+// worker.DefaultMinSeqWait, worker.DefaultPrefetch, worker.DefaultBatchSize).
 type Worker struct {
-	MinSeqWait string `hcl:"min_seq_wait,optional"`
+	// MinSeqWait bounds how long a read waits for its min_seq (then 503).
+	MinSeqWait time.Duration
 	// Prefetch bounds the reads one slave holds at once (round-robin grain).
-	Prefetch int `hcl:"prefetch,optional"`
+	Prefetch int
 	// BatchSize bounds a master's group commit and a follower's apply batch.
-	BatchSize int `hcl:"batch_size,optional"`
+	BatchSize int
 }
 
 // Snapshot is the snapshot policy: the oldest ready slave takes one when
 // Entries seqs have been applied since the newest, or Interval has passed
 // with anything written, or a quarter of sync_log.max_bytes has been written
-// to the log. Zero values take worker.DefaultSnapshotEntries and
-// worker.DefaultSnapshotInterval.
+// to the log (defaults worker.DefaultSnapshotEntries and
+// worker.DefaultSnapshotInterval).
 type Snapshot struct {
-	Interval string `hcl:"interval,optional"`
-	Entries  int    `hcl:"entries,optional"`
-}
-
-// SyncLog is the replication log's retention (see broker.LogRetention):
-// sizes like "512MiB", "64MB" or a number of bytes; max_bytes "unbounded"
-// keeps every entry; max_age a duration ("" or "0s": none).
-type SyncLog struct {
-	MaxBytes     string `hcl:"max_bytes,optional"`
-	SegmentBytes string `hcl:"segment_bytes,optional"`
-	MaxAge       string `hcl:"max_age,optional"`
-
-	// Parsed by Load.
-	retention broker.LogRetention
+	Interval time.Duration
+	Entries  uint64
 }
 
 // Scaling is the slave autoscaling policy: every Interval, slaves =
-// clamp(ceil(reads/ReadsPerSlave), MinSlaves, MaxSlaves).
+// clamp(ceil(reads/ReadsPerSlave), MinSlaves, MaxSlaves) (defaults
+// orchestrator.DefaultScaleInterval, DefaultReadsPerSlave, DefaultMinSlaves,
+// DefaultMaxSlaves).
 type Scaling struct {
-	Interval      string `hcl:"interval"`
-	ReadsPerSlave int    `hcl:"reads_per_slave,optional"`
-	MinSlaves     int    `hcl:"min_slaves,optional"`
-	MaxSlaves     int    `hcl:"max_slaves,optional"`
+	Interval      time.Duration
+	ReadsPerSlave int
+	MinSlaves     int
+	MaxSlaves     int
 }
 
 // Service is the users or rides HTTP service.
@@ -141,95 +162,10 @@ func (c *Config) Service(name string) (Service, bool) {
 	return Service{}, false
 }
 
-// Durations, parsed once by Load; zero values are replaced by defaults.
-func (c *Config) SessionTimeout() time.Duration {
-	return dur(c.ZooKeeper.SessionTimeout, 2*time.Second)
-}
-func (c *Config) RPCTimeout() time.Duration    { return dur(c.Orchestrator.RPCTimeout, 10*time.Second) }
-func (c *Config) ScaleInterval() time.Duration { return dur(c.Scaling.Interval, 2*time.Minute) }
-func (c *Config) MinSeqWait() time.Duration    { return dur(c.Worker.MinSeqWait, 3*time.Second) }
-func (c *Config) SnapshotInterval() time.Duration {
-	return dur(c.Snapshot.Interval, 0) // 0: the worker's default
-}
-
-// LogRetention is syncQ's retention as parsed by Load.
-func (c *Config) LogRetention() broker.LogRetention { return c.SyncLog.retention }
-
-func dur(s string, def time.Duration) time.Duration {
-	if s == "" {
-		return def
+// pos renders a source range as "file:line:column" ("" when unknown).
+func pos(r hcl.Range) string {
+	if r.Filename == "" {
+		return ""
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return def // Load has already rejected unparsable durations
-	}
-	return d
-}
-
-// check fills defaults and rejects values the HCL types cannot.
-func (c *Config) check() error {
-	if c.Worker == nil {
-		c.Worker = &Worker{}
-	}
-	if c.Scaling == nil {
-		c.Scaling = &Scaling{}
-	}
-	if c.Snapshot == nil {
-		c.Snapshot = &Snapshot{}
-	}
-	if c.SyncLog == nil {
-		c.SyncLog = &SyncLog{}
-	}
-	if c.Snapshot.Entries < 0 {
-		return fmt.Errorf("snapshot: entries (%d) must not be negative", c.Snapshot.Entries)
-	}
-	if err := c.SyncLog.parse(); err != nil {
-		return err
-	}
-	if c.Scaling.ReadsPerSlave <= 0 {
-		c.Scaling.ReadsPerSlave = 20
-	}
-	if c.Scaling.MinSlaves <= 0 {
-		c.Scaling.MinSlaves = 1
-	}
-	if c.Scaling.MaxSlaves <= 0 {
-		c.Scaling.MaxSlaves = 8
-	}
-	if c.Scaling.MaxSlaves < c.Scaling.MinSlaves {
-		return fmt.Errorf("scaling: max_slaves (%d) is less than min_slaves (%d)", c.Scaling.MaxSlaves, c.Scaling.MinSlaves)
-	}
-	if c.Orchestrator.Slaves <= 0 {
-		c.Orchestrator.Slaves = c.Scaling.MinSlaves
-	}
-	switch c.BuiltinPlugins {
-	case "":
-		c.BuiltinPlugins = BuiltinsInProcess
-	case BuiltinsInProcess, BuiltinsSubprocess:
-	default:
-		return fmt.Errorf("builtin_plugins: %q is not %q or %q", c.BuiltinPlugins, BuiltinsInProcess, BuiltinsSubprocess)
-	}
-	if c.Worker.Prefetch < 0 || c.Worker.BatchSize < 0 {
-		return fmt.Errorf("worker: prefetch (%d) and batch_size (%d) must not be negative", c.Worker.Prefetch, c.Worker.BatchSize)
-	}
-	if c.DataDir == "" {
-		c.DataDir = "./data"
-	}
-	if c.Stack == "" {
-		c.Stack = "local"
-	}
-	for field, s := range map[string]string{
-		"zookeeper.session_timeout": c.ZooKeeper.SessionTimeout,
-		"orchestrator.rpc_timeout":  c.Orchestrator.RPCTimeout,
-		"scaling.interval":          c.Scaling.Interval,
-		"worker.min_seq_wait":       c.Worker.MinSeqWait,
-		"snapshot.interval":         c.Snapshot.Interval,
-	} {
-		if s == "" {
-			continue
-		}
-		if d, err := time.ParseDuration(s); err != nil || d <= 0 {
-			return fmt.Errorf("%s: %q is not a positive duration (like \"2s\" or \"2m\")", field, s)
-		}
-	}
-	return nil
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }

@@ -36,7 +36,8 @@ func Load(path string, vars []string) (*Config, error) {
 	return Parse(path, src, vars)
 }
 
-// Parse decodes HCL source; filename is used in diagnostics.
+// Parse decodes HCL source and checks it (see schema.decode); filename is used
+// in diagnostics.
 func Parse(filename string, src []byte, vars []string) (*Config, error) {
 	file, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
@@ -56,15 +57,11 @@ func Parse(filename string, src []byte, vars []string) (*Config, error) {
 		return nil, err
 	}
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(values)}}
-	var cfg Config
-	if diags := gohcl.DecodeBody(body, ctx, &cfg); diags.HasErrors() {
+	var f schema
+	if diags := gohcl.DecodeBody(body, ctx, &f); diags.HasErrors() {
 		return nil, diagError(diags)
 	}
-	cfg.File = filename
-	if err := cfg.check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", filename, err)
-	}
-	return &cfg, nil
+	return f.decode(filename)
 }
 
 // variables evaluates the variable blocks' defaults and applies overrides.

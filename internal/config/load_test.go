@@ -3,9 +3,14 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rideshare/dbaas/orchestrator"
+	"github.com/rideshare/dbaas/plugins/election/zookeeper"
+	"github.com/rideshare/dbaas/worker"
 )
 
 func TestShippedLocalConfig(t *testing.T) {
@@ -17,8 +22,8 @@ func TestShippedLocalConfig(t *testing.T) {
 	if cfg.Runtime.Name != "process" || cfg.Storage.Name != "sqlite" || cfg.Election.Name != "zookeeper" {
 		t.Fatalf("plugins = %s/%s/%s, want process/sqlite/zookeeper", cfg.Runtime.Name, cfg.Storage.Name, cfg.Election.Name)
 	}
-	if cfg.ScaleInterval() != 2*time.Minute {
-		t.Fatalf("scale interval = %v, want 2m", cfg.ScaleInterval())
+	if cfg.Scaling.Interval != 2*time.Minute {
+		t.Fatalf("scale interval = %v, want 2m", cfg.Scaling.Interval)
 	}
 	if got := cfg.ZooKeeper.Servers; len(got) != 1 || got[0] != "127.0.0.1:2181" {
 		t.Fatalf("zk servers = %v", got)
@@ -36,8 +41,8 @@ func TestVarOverridesDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ScaleInterval() != 5*time.Second || cfg.ZooKeeper.Root != "/x" || cfg.DataDir != "/tmp/d" || cfg.PluginDir != "/tmp/d/plugins" {
-		t.Fatalf("overrides not applied: %v %s %s %s", cfg.ScaleInterval(), cfg.ZooKeeper.Root, cfg.DataDir, cfg.PluginDir)
+	if cfg.Scaling.Interval != 5*time.Second || cfg.ZooKeeper.Root != "/x" || cfg.DataDir != "/tmp/d" || cfg.PluginDir != "/tmp/d/plugins" {
+		t.Fatalf("overrides not applied: %v %s %s %s", cfg.Scaling.Interval, cfg.ZooKeeper.Root, cfg.DataDir, cfg.PluginDir)
 	}
 	if len(cfg.ZooKeeper.Servers) != 2 || cfg.ZooKeeper.Servers[1] != "b:2" {
 		t.Fatalf("list override: %v", cfg.ZooKeeper.Servers)
@@ -77,9 +82,146 @@ func TestBadFileNamesLine(t *testing.T) {
 
 func TestBadDuration(t *testing.T) {
 	_, err := Load("hcl/local.hcl", []string{"scale_interval=soon"})
-	if err == nil || !strings.Contains(err.Error(), "scaling.interval") {
-		t.Fatalf("err = %v, want it to name scaling.interval", err)
+	if err == nil || !strings.Contains(err.Error(), "scaling.interval") || !strings.Contains(err.Error(), "hcl/local.hcl:") {
+		t.Fatalf("err = %v, want it to name scaling.interval and the file", err)
 	}
+}
+
+// writeConfig writes src after the minimal required blocks to a file.
+func writeConfig(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "deploy.hcl")
+	base := `amqp_url = "amqp://x"
+zookeeper {
+  servers = ["z:1"]
+  root    = "/r"
+}
+runtime "process" {}
+storage "sqlite" {}
+election "zookeeper" {}
+orchestrator {
+  listen = "127.0.0.1:1"
+}
+`
+	if err := os.WriteFile(path, []byte(base+src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A file that sets nothing optional gets every default, each the constant of
+// the package that owns the behaviour, parsed once into typed values.
+func TestDefaults(t *testing.T) {
+	cfg, err := Load(writeConfig(t, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		AMQPURL: "amqp://x", DataDir: DefaultDataDir, Stack: DefaultStack, BuiltinPlugins: BuiltinsInProcess,
+		ZooKeeper:    ZooKeeper{Servers: []string{"z:1"}, Root: "/r", SessionTimeout: zookeeper.DefaultSessionTimeout},
+		Orchestrator: Orchestrator{Listen: "127.0.0.1:1", RPCTimeout: orchestrator.DefaultRPCTimeout, Slaves: orchestrator.DefaultMinSlaves},
+		Worker:       Worker{MinSeqWait: worker.DefaultMinSeqWait, Prefetch: worker.DefaultPrefetch, BatchSize: worker.DefaultBatchSize},
+		Snapshot:     Snapshot{Interval: worker.DefaultSnapshotInterval, Entries: worker.DefaultSnapshotEntries},
+		Scaling: Scaling{Interval: orchestrator.DefaultScaleInterval, ReadsPerSlave: orchestrator.DefaultReadsPerSlave,
+			MinSlaves: orchestrator.DefaultMinSlaves, MaxSlaves: orchestrator.DefaultMaxSlaves},
+	}
+	got := *cfg
+	got.Runtime, got.Storage, got.Election, got.File = Plugin{}, Plugin{}, Plugin{}, ""
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)
+	}
+	if cfg.Storage.Name != "sqlite" || !strings.HasSuffix(cfg.Storage.Pos(), "deploy.hcl:7:1") {
+		t.Fatalf("storage block %q at %q, want sqlite at deploy.hcl:7:1", cfg.Storage.Name, cfg.Storage.Pos())
+	}
+}
+
+// Every value is typed at Load: durations, sizes and counts.
+func TestTypedValues(t *testing.T) {
+	cfg, err := Load(writeConfig(t, `
+worker {
+  min_seq_wait = "300ms"
+  prefetch     = 4
+  batch_size   = 64
+}
+snapshot {
+  interval = "1h"
+  entries  = 10
+}
+sync_log {
+  max_bytes     = "64MiB"
+  segment_bytes = "8MB"
+  max_age       = "24h"
+}
+scaling {
+  interval        = "10s"
+  reads_per_slave = 5
+  min_slaves      = 2
+  max_slaves      = 3
+}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Worker; w != (Worker{MinSeqWait: 300 * time.Millisecond, Prefetch: 4, BatchSize: 64}) {
+		t.Errorf("worker = %+v", w)
+	}
+	if s := cfg.Snapshot; s != (Snapshot{Interval: time.Hour, Entries: 10}) {
+		t.Errorf("snapshot = %+v", s)
+	}
+	if l := cfg.SyncLog; l.MaxBytes != 64<<20 || l.SegmentBytes != 8e6 || l.MaxAge != 24*time.Hour {
+		t.Errorf("sync_log = %+v", l)
+	}
+	if s := cfg.Scaling; s != (Scaling{Interval: 10 * time.Second, ReadsPerSlave: 5, MinSlaves: 2, MaxSlaves: 3}) {
+		t.Errorf("scaling = %+v", s)
+	}
+	if cfg.Orchestrator.Slaves != 2 {
+		t.Errorf("orchestrator.slaves = %d, want min_slaves (2)", cfg.Orchestrator.Slaves)
+	}
+}
+
+// A bad value is an error naming the file, the line and column of the
+// attribute, and the attribute.
+func TestBadValues(t *testing.T) {
+	for src, want := range map[string]string{
+		"worker {\n  min_seq_wait = \"0s\"\n}\n":                                  `:13:3: worker.min_seq_wait: "0s" is not a positive duration`,
+		"worker {\n  prefetch = -1\n}\n":                                          `:13:3: worker.prefetch: -1 must not be negative`,
+		"snapshot {\n  entries = -5\n}\n":                                         `:13:3: snapshot.entries: -5 must not be negative`,
+		"scaling {\n  interval = \"2m\"\n  reads_per_slave = -1\n}\n":             `:14:3: scaling.reads_per_slave: -1 must not be negative`,
+		"scaling {\n  interval = \"2m\"\n  min_slaves = 3\n  max_slaves = 2\n}\n": `:15:3: scaling: max_slaves (2) is less than min_slaves (3)`,
+		"sync_log {\n  max_bytes = \"lots\"\n}\n":                                 `:13:3: sync_log.max_bytes: "lots" is not a positive size`,
+		"sync_log {\n  max_bytes = \"4MiB\"\n  segment_bytes = \"3MiB\"\n}\n":     `:14:3: sync_log: segment_bytes (3145728) must be at most half of max_bytes (4194304)`,
+		"sync_log {\n  max_age = \"-1h\"\n}\n":                                    `:13:3: sync_log.max_age: "-1h" is not a duration`,
+		"builtin_plugins = \"both\"\n":                                            `:12:1: builtin_plugins: "both" is not "in_process" or "subprocess"`,
+	} {
+		path := writeConfig(t, src)
+		_, err := Load(path, nil)
+		if err == nil || !strings.Contains(err.Error(), path+want) {
+			t.Errorf("%q: err = %v, want %s", src, err, path+want)
+		}
+	}
+	// The zookeeper and orchestrator blocks are in the base file.
+	for _, tc := range []struct{ after, attr, want string }{
+		{`root    = "/r"`, "session_timeout", `:5:3: zookeeper.session_timeout: "soon" is not a positive duration`},
+		{`listen = "127.0.0.1:1"`, "rpc_timeout", `:11:3: orchestrator.rpc_timeout: "soon" is not a positive duration`},
+	} {
+		path := writeConfig(t, "")
+		src := strings.Replace(string(mustRead(t, path)), tc.after, tc.after+"\n  "+tc.attr+` = "soon"`, 1)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), path+tc.want) {
+			t.Errorf("%s: err = %v, want %s", tc.attr, err, path+tc.want)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestShippedDockerConfig(t *testing.T) {

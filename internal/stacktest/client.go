@@ -10,15 +10,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/wiring"
 )
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-// Do sends a JSON request to the orchestrator and decodes the answer into
-// out (when non-nil and the body is JSON). It returns the status, or 0 when
+// API is the typed client of the stack's orchestrator as tests want it: one
+// attempt (a test sees every failure), 30 s per call, and no automatic
+// min_seq (a read carries the min_seq its request names).
+func (s *Stack) API() *api.Client {
+	return api.NewClient(s.URL, api.WithHTTPClient(httpClient), api.WithAttempts(1),
+		api.WithTimeout(30*time.Second), api.WithReadYourWrites(false))
+}
+
+// status is the HTTP status of a call through API: 200 on success, 0 when
 // the request did not get an answer.
+func status(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	return api.StatusOf(err)
+}
+
+// Do sends a raw JSON request to the orchestrator, for what the typed client
+// does not send (malformed bodies, wrong methods, a status to check), and
+// decodes the answer into out (when non-nil and the body is JSON). It
+// returns the status, or 0 when the request did not get an answer.
 func (s *Stack) Do(method, path string, body any, out any) int {
 	code, _ := s.DoRaw(method, path, body, out)
 	return code
@@ -56,21 +75,16 @@ func (s *Stack) DoRaw(method, path string, body any, out any) (int, []byte) {
 	return resp.StatusCode, raw
 }
 
-// Write is POST /api/v1/db/write.
+// Write is POST /api/v1/db/write through API; the int is the HTTP status.
 func (s *Stack) Write(req dbapi.WriteRequest) (dbapi.WriteResult, int) {
-	var res dbapi.WriteResult
-	code := s.Do("POST", "/api/v1/db/write", req, &res)
-	return res, code
+	res, err := s.API().Write(context.Background(), req)
+	return res, status(err)
 }
 
-// Read is POST /api/v1/db/read.
+// Read is POST /api/v1/db/read through API; the int is the HTTP status.
 func (s *Stack) Read(req dbapi.ReadRequest) (dbapi.ReadResult, int) {
-	var res dbapi.ReadResult
-	code := s.Do("POST", "/api/v1/db/read", req, &res)
-	for _, r := range res.Rows {
-		dbapi.Normalize(r)
-	}
-	return res, code
+	res, err := s.API().Read(context.Background(), req)
+	return res, status(err)
 }
 
 // Hashes opens every live worker's database beside it and returns each

@@ -14,10 +14,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/internal/wiring"
-	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
@@ -32,8 +32,9 @@ type Options struct {
 	// ScaleInterval is the autoscaling interval (default 1h: no scaling).
 	ScaleInterval time.Duration
 	MaxSlaves     int
-	// RPCTimeout bounds DB API calls (default 10s).
-	RPCTimeout string
+	// RPCTimeout bounds DB API calls (default: the config's,
+	// orchestrator.DefaultRPCTimeout unless it sets rpc_timeout).
+	RPCTimeout time.Duration
 	// KeepWorkers leaves workers running when the orchestrator stops, so a
 	// restarted one adopts them (they are still killed when the test ends).
 	KeepWorkers bool
@@ -101,7 +102,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	if opts.MaxSlaves > 0 {
 		cfg.Scaling.MaxSlaves = opts.MaxSlaves
 	}
-	if opts.RPCTimeout != "" {
+	if opts.RPCTimeout > 0 {
 		cfg.Orchestrator.RPCTimeout = opts.RPCTimeout
 	}
 	if opts.Edit != nil {
@@ -285,11 +286,11 @@ func DropSnapshots(ctx context.Context, el election.Catalog, url string) error {
 }
 
 // Workers is GET /api/v1/workers.
-func (s *Stack) Workers() []orchestrator.WorkerInfo {
+func (s *Stack) Workers() []api.WorkerInfo {
 	s.t.Helper()
-	var ws []orchestrator.WorkerInfo
-	if code := s.Do("GET", "/api/v1/workers", nil, &ws); code != 200 {
-		s.t.Fatalf("GET /api/v1/workers: status %d", code)
+	ws, err := s.API().Workers(context.Background())
+	if err != nil {
+		s.t.Fatalf("list the workers: %v", err)
 	}
 	return ws
 }
@@ -325,7 +326,7 @@ func (s *Stack) WaitShape(slaves int, timeout time.Duration) {
 	}
 }
 
-func (s *Stack) allRegistered(ws []orchestrator.WorkerInfo) bool {
+func (s *Stack) allRegistered(ws []api.WorkerInfo) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	el, err := peek.Election(ctx, s.Config.Election.Name, wiring.ElectionConfig(s.Config))

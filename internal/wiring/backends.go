@@ -15,7 +15,7 @@ import (
 // ElectionConfig is the election backend's settings from the deployment.
 func ElectionConfig(cfg *config.Config) election.Config {
 	return election.Config{Servers: cfg.ZooKeeper.Servers, Root: cfg.ZooKeeper.Root,
-		SessionTimeout: cfg.SessionTimeout(), Options: cfg.Election.Options}
+		SessionTimeout: cfg.ZooKeeper.SessionTimeout, Options: cfg.Election.Options}
 }
 
 // StorageConfig is one worker's database settings.
@@ -30,8 +30,8 @@ func WorkerConfig(cfg *config.Config, id string) worker.Config {
 		Election: ElectionConfig(cfg), ElectionPlugin: cfg.Election.Name,
 		Storage: StorageConfig(cfg, id), StoragePlugin: cfg.Storage.Name,
 		PluginDir: AbsDir(cfg.PluginDir), InProcess: cfg.BuiltinsInProcess(),
-		MinSeqWait: cfg.MinSeqWait(), Prefetch: cfg.Worker.Prefetch, BatchSize: cfg.Worker.BatchSize,
-		SyncLog: cfg.LogRetention(), SnapshotEntries: uint64(cfg.Snapshot.Entries), SnapshotInterval: cfg.SnapshotInterval(),
+		MinSeqWait: cfg.Worker.MinSeqWait, Prefetch: cfg.Worker.Prefetch, BatchSize: cfg.Worker.BatchSize,
+		SyncLog: cfg.SyncLog, SnapshotEntries: cfg.Snapshot.Entries, SnapshotInterval: cfg.Snapshot.Interval,
 	}
 }
 

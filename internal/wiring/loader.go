@@ -101,9 +101,10 @@ func (l Loader) Storage(ctx context.Context, name string, sc storage.Config) (st
 	return st, nil
 }
 
-// RuntimeConfig is the runtime's settings for a deployment.
+// RuntimeConfig is the runtime's settings for a deployment: its options are
+// the runtime block's, over the data_dir and stack every runtime receives.
 func RuntimeConfig(cfg *config.Config, binary string) runtime.Config {
-	opts := map[string]string{"data_dir": AbsDir(cfg.DataDir), "stack": cfg.Stack}
+	opts := map[string]string{runtime.OptionDataDir: AbsDir(cfg.DataDir), runtime.OptionStack: cfg.Stack}
 	for k, v := range cfg.Runtime.Options {
 		opts[k] = v
 	}

@@ -30,6 +30,11 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
+	// The workers open the storage and election backends: a bad option is
+	// refused here, not by every worker the orchestrator starts.
+	if err := CheckOptions(cfg); err != nil {
+		return nil, nil, err
+	}
 	load := LoaderFor(cfg, opts.Binary, log.Named("plugins"))
 	rt, rtCloser, err := load.Runtime(ctx, cfg.Runtime.Name, RuntimeConfig(cfg, opts.Binary))
 	if err != nil {
@@ -37,7 +42,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 	}
 	logDir := filepath.Join(AbsDir(cfg.DataDir), "logs")
 	o, err := orchestrator.New(orchestrator.Options{
-		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.RPCTimeout(), LogRetention: cfg.LogRetention(),
+		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.Orchestrator.RPCTimeout, LogRetention: cfg.SyncLog,
 		Runtime: rt,
 		OpenElection: func(ctx context.Context) (election.Election, error) {
 			return load.Election(ctx, cfg.Election.Name, ElectionConfig(cfg))
@@ -54,7 +59,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 			}
 			return st.Destroy(ctx)
 		},
-		Slaves: cfg.Orchestrator.Slaves, ScaleInterval: cfg.ScaleInterval(),
+		Slaves: cfg.Orchestrator.Slaves, ScaleInterval: cfg.Scaling.Interval,
 		ReadsPerSlave: cfg.Scaling.ReadsPerSlave, MinSlaves: cfg.Scaling.MinSlaves, MaxSlaves: cfg.Scaling.MaxSlaves,
 		StopWorkersOnExit: opts.StopWorkers,
 		Logger:            log,

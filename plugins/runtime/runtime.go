@@ -61,3 +61,15 @@ type Config struct {
 	StateDir string            `json:"state_dir"`
 	Options  map[string]string `json:"options"`
 }
+
+// Options every runtime receives: the deployment sets them from its
+// top-level data_dir and stack (internal/wiring.RuntimeConfig) unless the
+// runtime block's config sets them itself. A runtime accepts them whether
+// or not it uses them.
+const (
+	// OptionDataDir is the deployment's data directory (absolute).
+	OptionDataDir = "data_dir"
+	// OptionStack names the deployment's stack (docker: the
+	// rideshare.stack label).
+	OptionStack = "stack"
+)

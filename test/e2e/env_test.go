@@ -1,5 +1,5 @@
 // Package e2e drives the RideShare services through the local load balancer
-// against the orchestrator's DB API (DESIGN §3.5): users and rides run in
+// against the orchestrator's DB API (docs/api.md): users and rides run in
 // this process, the data goes through the real DBaaS.
 package e2e
 
@@ -17,8 +17,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/dbclient"
 	"github.com/rideshare/dbaas/gateway"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/rides"
@@ -31,9 +31,9 @@ type env struct {
 	gateway  string // the load balancer: every client request goes here
 	usersURL string // the users service itself (its clear and _count, which the LB sends to rides)
 	usersSrv *httptest.Server
-	db       *dbclient.Client // a separate client, to inspect tables directly
-	usersDB  *dbclient.Client // the services' own clients: their seqs are what
-	ridesDB  *dbclient.Client // a direct read must reflect
+	db       *api.Client // a separate client, to inspect tables directly
+	usersDB  *api.Client // the services' own clients: their seqs are what
+	ridesDB  *api.Client // a direct read must reflect
 
 	mu      sync.Mutex
 	origins []seen // requests that reached the users service
@@ -47,15 +47,15 @@ type seen struct {
 func newEnv(t *testing.T, orchestratorURL string) *env {
 	t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Name: "e2e", Level: hclog.Warn, Output: testWriter{t}})
-	e := &env{t: t, db: dbclient.New(orchestratorURL)}
+	e := &env{t: t, db: api.NewClient(orchestratorURL)}
 
 	var gw http.Handler
 	gwSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.ServeHTTP(w, r) }))
 	t.Cleanup(gwSrv.Close)
 	e.gateway = gwSrv.URL
 
-	e.usersDB = dbclient.New(orchestratorURL, dbclient.WithLogger(log))
-	e.ridesDB = dbclient.New(orchestratorURL, dbclient.WithLogger(log))
+	e.usersDB = api.NewClient(orchestratorURL, api.WithLogger(log))
+	e.ridesDB = api.NewClient(orchestratorURL, api.WithLogger(log))
 	us := users.New(users.Config{DB: e.usersDB, Log: log.Named("users")})
 	e.usersSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
@@ -88,8 +88,8 @@ func newEnv(t *testing.T, orchestratorURL string) *env {
 // reset empties both services' data and zeroes both counts.
 func (e *env) reset(t *testing.T) {
 	t.Helper()
-	e.call(t, "POST", e.gateway+"/api/v1/db/clear", nil).want(t, 200, `{}`)
-	e.call(t, "POST", e.usersURL+"/api/v1/db/clear", nil).want(t, 200, `{}`)
+	e.call(t, "POST", e.gateway+api.RouteDBClear, nil).want(t, 200, `{}`)
+	e.call(t, "POST", e.usersURL+api.RouteDBClear, nil).want(t, 200, `{}`)
 	e.call(t, "DELETE", e.gateway+"/api/v1/_count", nil).want(t, 200, `{}`)
 	e.call(t, "DELETE", e.usersURL+"/api/v1/_count", nil).want(t, 200, `{}`)
 	e.mu.Lock()

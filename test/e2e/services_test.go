@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/rides"
 )
@@ -292,7 +293,7 @@ func TestServices(t *testing.T) {
 		id := e.addRide(t, "alice", future, 1, 2)
 		e.join(t, id, "bob").want(t, 200, `{}`)
 
-		e.gw(t, "POST", "/api/v1/db/clear", nil).want(t, 200, `{}`) // the LB sends it to rides
+		e.gw(t, "POST", api.RouteDBClear, nil).want(t, 200, `{}`) // the LB sends it to rides
 		e.gw(t, "GET", "/api/v1/rides/count", nil).want(t, 200, `[0]`)
 		if n := e.rows(t, "ride_users", nil); n != 0 {
 			t.Errorf("rides clear left %d memberships", n)
@@ -300,7 +301,7 @@ func TestServices(t *testing.T) {
 		e.gw(t, "GET", "/api/v1/users", nil).want(t, 200, `["alice","bob"]`)
 
 		e.addRide(t, "alice", future, 1, 2)
-		e.call(t, "POST", e.usersURL+"/api/v1/db/clear", nil).want(t, 200, `{}`)
+		e.call(t, "POST", e.usersURL+api.RouteDBClear, nil).want(t, 200, `{}`)
 		e.gw(t, "GET", "/api/v1/users", nil).want(t, 204, "")
 		e.gw(t, "GET", "/api/v1/rides/count", nil).want(t, 200, `[1]`)
 	})
@@ -359,9 +360,9 @@ func TestServices(t *testing.T) {
 			{"PUT", e.gateway + "/api/v1/rides/1", "DELETE, GET, POST"},
 			{"DELETE", e.gateway + "/api/v1/rides/count", "GET"},
 			{"POST", e.gateway + "/api/v1/rides/count", "GET"},
-			{"GET", e.gateway + "/api/v1/db/clear", "POST"},
+			{"GET", e.gateway + api.RouteDBClear, "POST"},
 			{"POST", e.gateway + "/api/v1/_count", "DELETE, GET"},
-			{"GET", e.usersURL + "/api/v1/db/clear", "POST"},
+			{"GET", e.usersURL + api.RouteDBClear, "POST"},
 		} {
 			a := e.call(t, c.method, c.url, nil)
 			a.wantError(t, http.StatusMethodNotAllowed, "not allowed")

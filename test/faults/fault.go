@@ -8,9 +8,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/procfs"
 	"github.com/rideshare/dbaas/internal/stacktest"
-	"github.com/rideshare/dbaas/orchestrator"
 )
 
 // Fault is one entry of the catalog: how to inject it and how to heal it.
@@ -77,13 +77,13 @@ func Catalog() []Fault {
 }
 
 // worker is the first worker of the role the orchestrator lists.
-func (e *Env) worker(role string) (orchestrator.WorkerInfo, error) {
+func (e *Env) worker(role string) (api.WorkerInfo, error) {
 	for _, w := range e.Stack.Workers() {
 		if w.Role == role && !w.Draining {
 			return w, nil
 		}
 	}
-	return orchestrator.WorkerInfo{}, fmt.Errorf("no %s in %+v", role, e.Stack.Workers())
+	return api.WorkerInfo{}, fmt.Errorf("no %s in %+v", role, e.Stack.Workers())
 }
 
 func killWorker(role string) func(*Env) (Heal, error) {

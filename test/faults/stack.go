@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/internal/stacktest"
@@ -190,7 +191,7 @@ func (u *Up) PID() int { return u.cmd.Process.Pid }
 // Answering reports whether the orchestrator's API answers.
 func (u *Up) Answering() bool {
 	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get(u.URL + "/api/v1/workers")
+	resp, err := c.Get(u.URL + api.RouteWorkers)
 	if err != nil {
 		return false
 	}

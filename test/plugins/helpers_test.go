@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/stacktest"
-	"github.com/rideshare/dbaas/orchestrator"
 )
 
 // proc is one process as /proc shows it.
@@ -131,16 +131,16 @@ func logLines(file string, words ...string) []string {
 	return out
 }
 
-func workerByID(ws []orchestrator.WorkerInfo, id string) (orchestrator.WorkerInfo, bool) {
+func workerByID(ws []api.WorkerInfo, id string) (api.WorkerInfo, bool) {
 	for _, w := range ws {
 		if w.ID == id {
 			return w, true
 		}
 	}
-	return orchestrator.WorkerInfo{}, false
+	return api.WorkerInfo{}, false
 }
 
-func roleOf(t *testing.T, s *stacktest.Stack, role string) orchestrator.WorkerInfo {
+func roleOf(t *testing.T, s *stacktest.Stack, role string) api.WorkerInfo {
 	t.Helper()
 	for _, w := range s.Workers() {
 		if w.Role == role {
@@ -148,13 +148,13 @@ func roleOf(t *testing.T, s *stacktest.Stack, role string) orchestrator.WorkerIn
 		}
 	}
 	t.Fatalf("no %s in %+v", role, s.Workers())
-	return orchestrator.WorkerInfo{}
+	return api.WorkerInfo{}
 }
 
 func workerList(t *testing.T, s *stacktest.Stack) []int {
 	t.Helper()
 	var pids []int
-	if code := s.Do("GET", "/api/v1/worker/list", nil, &pids); code != 200 {
+	if code := s.Do("GET", api.RouteWorkerList, nil, &pids); code != 200 {
 		t.Fatalf("GET /api/v1/worker/list: status %d", code)
 	}
 	return pids

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/internal/stacktest"
@@ -112,7 +113,7 @@ func TestRuntimePluginKilledLosesNoWorker(t *testing.T) {
 	// The restarted runtime kills an adopted worker and starts its successor.
 	slave := roleOf(t, s, "slave")
 	var killed []string
-	if code := s.Do("POST", "/api/v1/crash/slave", nil, &killed); code != 200 || len(killed) != 1 || killed[0] != fmt.Sprint(slave.PID) {
+	if code := s.Do("POST", api.RouteCrashSlave, nil, &killed); code != 200 || len(killed) != 1 || killed[0] != fmt.Sprint(slave.PID) {
 		t.Fatalf("crash/slave: %d %v, want [\"%d\"]", code, killed, slave.PID)
 	}
 	waitFor(t, fmt.Sprintf("crashed slave pid %d to die", slave.PID), 10*time.Second, func() bool { return !alive(slave.PID) })

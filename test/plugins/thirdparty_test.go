@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/internal/stacktest"
 	"github.com/rideshare/dbaas/internal/wiring"
-	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/runtime/process"
 )
@@ -74,7 +74,7 @@ func TestThirdPartyRuntimePlugin(t *testing.T) {
 	// A replacement worker is started by the same third-party runtime.
 	slave := roleOf(t, s, "slave")
 	var killed []string
-	if code := s.Do("POST", "/api/v1/crash/slave", nil, &killed); code != 200 || len(killed) != 1 || killed[0] != fmt.Sprint(slave.PID) {
+	if code := s.Do("POST", api.RouteCrashSlave, nil, &killed); code != 200 || len(killed) != 1 || killed[0] != fmt.Sprint(slave.PID) {
 		t.Fatalf("crash/slave: %d %v, want [\"%d\"]", code, killed, slave.PID)
 	}
 	waitFor(t, "a new slave", 30*time.Second, func() bool {
@@ -105,7 +105,7 @@ func TestThirdPartyRuntimePlugin(t *testing.T) {
 // checkLabelled proves each worker was started by the labelled runtime
 // plugin (pid pluginPid): it is that process's child, its environment holds
 // the label, and its marker file names its pid.
-func checkLabelled(t *testing.T, ws []orchestrator.WorkerInfo, pluginPid int, stateDir string) {
+func checkLabelled(t *testing.T, ws []api.WorkerInfo, pluginPid int, stateDir string) {
 	t.Helper()
 	if len(ws) == 0 {
 		t.Fatal("no workers")

@@ -33,6 +33,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/plugins"
 	"github.com/rideshare/dbaas/plugins/election"
 )
 
@@ -44,6 +45,39 @@ const (
 	// when ctx has no deadline, so a missing ZooKeeper is an error, not a hang.
 	DefaultConnectTimeout = 15 * time.Second
 )
+
+// OptionConnectTimeout is the Options key of how long New waits for the
+// first session when its ctx has no deadline (default DefaultConnectTimeout).
+const OptionConnectTimeout = "connect_timeout"
+
+// OptionKeys are the keys of election.Config.Options that zookeeper accepts;
+// any other is refused (ValidateOptions). The servers, root and session
+// timeout are Config fields, not options.
+var OptionKeys = []string{OptionConnectTimeout}
+
+// parseOptions checks every key and value of opts and returns the connect
+// timeout.
+func parseOptions(opts map[string]string) (connectTimeout time.Duration, err error) {
+	if err := plugins.CheckOptions("election", "zookeeper", opts, OptionKeys); err != nil {
+		return 0, err
+	}
+	connectTimeout = DefaultConnectTimeout
+	if v := opts[OptionConnectTimeout]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("election \"zookeeper\": option %s=%q: want a positive duration (like \"15s\")", OptionConnectTimeout, v)
+		}
+		connectTimeout = d
+	}
+	return connectTimeout, nil
+}
+
+// ValidateOptions checks options as New does, without connecting: every key
+// must be one of OptionKeys and connect_timeout a positive duration.
+func ValidateOptions(opts map[string]string) error {
+	_, err := parseOptions(opts)
+	return err
+}
 
 // ErrSessionLost is election.ErrSessionLost: one sentinel that keeps its
 // identity across the plugin boundary.
@@ -97,7 +131,7 @@ type options struct {
 // New connects to ZooKeeper, waits for a session and creates the root layout.
 // ctx bounds only the connection setup (DefaultConnectTimeout applies when it
 // has no deadline, or Options["connect_timeout"]); the session lives until
-// Close or until it is lost.
+// Close or until it is lost. Any other option is an error (ValidateOptions).
 func New(ctx context.Context, cfg election.Config, log hclog.Logger) (*Election, error) {
 	return newElection(ctx, cfg, log, options{})
 }
@@ -107,6 +141,10 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("zookeeper")
+	connectTimeout, err := parseOptions(cfg.Options)
+	if err != nil {
+		return nil, err
+	}
 	if len(cfg.Servers) == 0 {
 		return nil, errors.New("zookeeper: no servers configured")
 	}
@@ -117,19 +155,6 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 	timeout := cfg.SessionTimeout
 	if timeout <= 0 {
 		timeout = DefaultSessionTimeout
-	}
-	connectTimeout := DefaultConnectTimeout
-	for k, v := range cfg.Options {
-		switch k {
-		case "connect_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("zookeeper: option connect_timeout=%q: want a positive duration", v)
-			}
-			connectTimeout = d
-		default:
-			log.Warn("ignoring unknown election option", "option", k)
-		}
 	}
 	lostAfter := opt.lostAfter
 	if lostAfter == 0 {
@@ -263,7 +288,7 @@ func (e *Election) alive() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.lost != nil {
-		return fmt.Errorf("%w: %v", ErrSessionLost, e.lost)
+		return fmt.Errorf("%w: %w", ErrSessionLost, e.lost)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
@@ -23,23 +24,30 @@ import (
 var (
 	cli       *client.Client
 	workerBin string
+	// noEngine is why no Docker engine answers, nil when one does. It is the
+	// one permitted exception to "a missing part fails the test": every test
+	// then skips, saying so (requireEngine).
+	noEngine error
 )
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	host := os.Getenv(client.EnvOverrideHost)
+	if host == "" {
+		host = client.DefaultDockerHost
+	}
 	var err error
 	cli, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err == nil {
+		host = cli.DaemonHost()
 		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err = cli.Ping(pctx)
 		pcancel()
 	}
 	if err != nil {
-		// The one permitted exception to "a missing part fails the test":
-		// no Docker engine. Say so in one line and run nothing.
-		fmt.Fprintf(os.Stderr, "Docker engine absent (%v): docker runtime tests not run\n", err)
 		cancel()
-		os.Exit(0)
+		noEngine = fmt.Errorf("no Docker engine answers at %s: %w", host, err)
+		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "docker-runtime-test")
 	if err == nil {
@@ -54,6 +62,15 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// requireEngine skips t, naming why, when no Docker engine answers; every
+// test that reaches the engine calls it first.
+func requireEngine(t *testing.T) {
+	t.Helper()
+	if noEngine != nil {
+		t.Skip(noEngine)
+	}
 }
 
 // newStack returns a fresh stack label and a constructor of runtimes over
@@ -80,6 +97,7 @@ func newStack(t *testing.T, extra map[string]string) (string, func(t *testing.T)
 }
 
 func TestContract(t *testing.T) {
+	requireEngine(t)
 	_, newRuntime := newStack(t, nil)
 	runtimetest.Run(t, func(t *testing.T) runtime.Runtime { return newRuntime(t) }, workerBin)
 }
@@ -88,6 +106,7 @@ func TestContract(t *testing.T) {
 // labels, host pid namespace (the worker's own pid is State.Pid), the data
 // dir bind, and removal after the exit.
 func TestContainerDetails(t *testing.T) {
+	requireEngine(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	stack, newRuntime := newStack(t, map[string]string{"data_dir": dataDir})
 	rt := newRuntime(t)
@@ -145,12 +164,13 @@ func TestContainerDetails(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		_, err := cli.ContainerInspect(ctx, "rideshare-"+id)
-		return client.IsErrNotFound(err)
+		return errdefs.IsNotFound(err)
 	}, "container rideshare-%s to be removed after its exit", id)
 }
 
 // TestDataVolume: with "data_volume" the data dir is a named volume.
 func TestDataVolume(t *testing.T) {
+	requireEngine(t)
 	vol := fmt.Sprintf("rideshare-runtimetest-%d", time.Now().UnixNano())
 	t.Cleanup(func() { _ = cli.VolumeRemove(context.Background(), vol, true) })
 	_, newRuntime := newStack(t, map[string]string{"data_volume": vol, "data_dir": "/data"})
@@ -173,6 +193,7 @@ func TestDataVolume(t *testing.T) {
 
 // TestStackIsolation: a runtime never lists or kills another stack's worker.
 func TestStackIsolation(t *testing.T) {
+	requireEngine(t)
 	_, newA := newStack(t, nil)
 	_, newB := newStack(t, nil)
 	a, b := newA(t), newB(t)
@@ -191,9 +212,31 @@ func TestStackIsolation(t *testing.T) {
 }
 
 func TestMissingImage(t *testing.T) {
+	requireEngine(t)
 	_, err := docker.New(context.Background(), runtime.Config{Options: map[string]string{"image": "rideshare-no-such-image:never"}}, nil)
 	if err == nil {
 		t.Fatal("New with a missing image succeeded")
+	}
+}
+
+// TestOptions: every documented option is accepted; an unknown key is
+// refused by New before it reaches the engine, naming the key, the plugin and
+// the accepted keys.
+func TestOptions(t *testing.T) {
+	documented := map[string]string{"image": "i", "network": "host", "data_dir": "/d", "data_volume": "v",
+		"stack": "s", "user": "1:1", "binds": "/a:/b:ro"}
+	if err := docker.ValidateOptions(documented); err != nil {
+		t.Fatalf("documented options %v: %v", documented, err)
+	}
+	for _, k := range docker.OptionKeys {
+		if _, ok := documented[k]; !ok {
+			t.Errorf("option %q is accepted but not in docs/configuration.md's list", k)
+		}
+	}
+	_, err := docker.New(context.Background(), runtime.Config{Options: map[string]string{"image": testImage, "imgae": "x"}}, nil)
+	want := `runtime "docker": unknown option "imgae" (accepted: binds, data_dir, data_volume, image, network, stack, user)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New with an unknown option: err = %v, want %s", err, want)
 	}
 }
 

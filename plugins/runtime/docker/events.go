@@ -10,7 +10,6 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/client"
 
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -173,7 +172,7 @@ func (r *Runtime) remove(cid string) {
 	switch {
 	case err == nil:
 		r.log.Debug("removed worker container", "container", short(cid))
-	case client.IsErrNotFound(err), errdefs.IsConflict(err):
+	case errdefs.IsNotFound(err), errdefs.IsConflict(err):
 		r.log.Debug("worker container already removed", "container", short(cid), "error", err)
 	default:
 		r.log.Warn("cannot remove worker container", "container", short(cid), "error", err)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
 
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -27,7 +27,7 @@ func (r *Runtime) List(ctx context.Context) ([]runtime.Handle, error) {
 			continue
 		}
 		c, err := r.cli.ContainerInspect(ctx, s.ID)
-		if client.IsErrNotFound(err) {
+		if errdefs.IsNotFound(err) {
 			continue // removed meanwhile
 		}
 		if err != nil {

@@ -30,11 +30,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/plugins"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
 
@@ -78,13 +80,27 @@ type options struct {
 	binds      []string // "binds": comma-separated extra Docker binds, src:dst[:ro]
 }
 
-func parseOptions(o map[string]string) options {
+// OptionKeys are the keys of runtime.Config.Options that the docker runtime
+// accepts (see options); any other is refused (ValidateOptions).
+var OptionKeys = []string{"image", "network", runtime.OptionDataDir, "data_volume", runtime.OptionStack, "user", "binds"}
+
+// ValidateOptions refuses every option the docker runtime does not accept
+// (see OptionKeys), naming the key; New calls it before reaching the engine.
+func ValidateOptions(opts map[string]string) error {
+	_, err := parseOptions(opts)
+	return err
+}
+
+func parseOptions(o map[string]string) (options, error) {
+	if err := plugins.CheckOptions("runtime", "docker", o, OptionKeys); err != nil {
+		return options{}, err
+	}
 	opts := options{
 		image:      o["image"],
 		network:    o["network"],
-		dataDir:    o["data_dir"],
+		dataDir:    o[runtime.OptionDataDir],
 		dataVolume: o["data_volume"],
-		stack:      o["stack"],
+		stack:      o[runtime.OptionStack],
 		user:       o["user"],
 	}
 	for _, b := range strings.Split(o["binds"], ",") {
@@ -101,21 +117,25 @@ func parseOptions(o map[string]string) options {
 	if _, set := o["user"]; !set {
 		opts.user = strconv.Itoa(os.Getuid()) + ":" + strconv.Itoa(os.Getgid())
 	}
-	return opts
+	return opts, nil
 }
 
 // New connects to the Docker engine (DOCKER_HOST etc. from the environment,
 // API version negotiated: the engine may be older than the client), checks
 // that the image exists locally, and starts watching exits. Options:
 // "image" (default rideshare:latest), "network" (default host), "data_dir",
-// "data_volume", "stack", "user", "binds". Running workers with our labels are
-// adopted at once. The Runtime stops watching when ctx ends.
+// "data_volume", "stack", "user", "binds"; any other is an error. Running
+// workers with our labels are adopted at once. The Runtime stops watching
+// when ctx ends.
 func New(ctx context.Context, cfg runtime.Config, log hclog.Logger) (*Runtime, error) {
+	opts, err := parseOptions(cfg.Options)
+	if err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("runtime.docker")
-	opts := parseOptions(cfg.Options)
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, fmt.Errorf("docker runtime: client: %w", err)
@@ -192,7 +212,7 @@ func (r *Runtime) running(ctx context.Context, id string) (container.InspectResp
 	}
 	c, err := r.cli.ContainerInspect(ctx, NamePrefix+id)
 	switch {
-	case client.IsErrNotFound(err):
+	case errdefs.IsNotFound(err):
 		return c, fmt.Errorf("worker %s: %w", id, runtime.ErrNotFound)
 	case err != nil:
 		return c, fmt.Errorf("worker %s: inspect: %w", id, err)

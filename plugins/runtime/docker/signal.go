@@ -8,7 +8,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
 
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -24,7 +23,7 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 	secs := int(math.Ceil(timeout.Seconds()))
 	r.log.Info("stopping worker", "id", id, "pid", c.State.Pid, "timeout", timeout)
 	err = r.cli.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: &secs})
-	if client.IsErrNotFound(err) {
+	if errdefs.IsNotFound(err) {
 		return fmt.Errorf("worker %s: %w", id, runtime.ErrNotFound)
 	}
 	if err != nil {
@@ -42,8 +41,8 @@ func (r *Runtime) Kill(ctx context.Context, id string) error {
 	}
 	err = r.cli.ContainerKill(ctx, c.ID, "SIGKILL")
 	switch {
-	case client.IsErrNotFound(err), errdefs.IsConflict(err): // gone, or no longer running
-		return fmt.Errorf("worker %s: %v: %w", id, err, runtime.ErrNotFound)
+	case errdefs.IsNotFound(err), errdefs.IsConflict(err): // gone, or no longer running
+		return fmt.Errorf("worker %s: %w: %w", id, err, runtime.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("worker %s: kill: %w", id, err)
 	}

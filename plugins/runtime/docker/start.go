@@ -6,9 +6,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/client"
 
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -28,10 +28,10 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Handle,
 			return runtime.Handle{}, fmt.Errorf("worker %s: already running as container %s", id, name)
 		}
 		r.log.Info("removing leftover container", "id", id, "container", old.ID)
-		if err := r.cli.ContainerRemove(ctx, old.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := r.cli.ContainerRemove(ctx, old.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
 			return runtime.Handle{}, fmt.Errorf("worker %s: remove leftover container: %w", id, err)
 		}
-	} else if !client.IsErrNotFound(err) {
+	} else if !errdefs.IsNotFound(err) {
 		return runtime.Handle{}, fmt.Errorf("worker %s: inspect: %w", id, err)
 	}
 

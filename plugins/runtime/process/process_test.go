@@ -261,3 +261,23 @@ func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOptions: the options every runtime receives from the deployment are
+// accepted; any other key is refused by New, naming it and the plugin.
+func TestOptions(t *testing.T) {
+	documented := map[string]string{"data_dir": t.TempDir(), "stack": "s"}
+	if err := process.ValidateOptions(documented); err != nil {
+		t.Fatalf("documented options %v: %v", documented, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rt, err := process.New(ctx, runtime.Config{Binary: workerBin, StateDir: t.TempDir(), Options: documented}, nil)
+	if err != nil || rt == nil {
+		t.Fatalf("New with the documented options: %v", err)
+	}
+	_, err = process.New(ctx, runtime.Config{Binary: workerBin, StateDir: t.TempDir(), Options: map[string]string{"image": "x"}}, nil)
+	want := `runtime "process": unknown option "image" (accepted: data_dir, stack)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New with an unknown option: err = %v, want %s", err, want)
+	}
+}

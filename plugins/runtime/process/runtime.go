@@ -30,8 +30,21 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/plugins"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
+
+// OptionKeys are the keys of runtime.Config.Options that the process runtime
+// accepts: only the two every runtime receives from the deployment
+// (runtime.OptionDataDir, runtime.OptionStack), which it does not use. Any
+// other is refused (ValidateOptions).
+var OptionKeys = []string{runtime.OptionDataDir, runtime.OptionStack}
+
+// ValidateOptions refuses every option the process runtime does not accept
+// (see OptionKeys), naming the key; New calls it first.
+func ValidateOptions(opts map[string]string) error {
+	return plugins.CheckOptions("runtime", "process", opts, OptionKeys)
+}
 
 // Runtime runs workers as raw processes. It implements runtime.Runtime.
 type Runtime struct {
@@ -65,8 +78,12 @@ type worker struct {
 // (default: this executable); cfg.StateDir holds the worker state files
 // (default: <tmp>/rideshare-process-runtime). Live workers recorded there by
 // an earlier Runtime are adopted at once, so their exits are delivered too.
-// The Runtime stops watching when ctx ends.
+// An option other than OptionKeys is an error. The Runtime stops watching
+// when ctx ends.
 func New(ctx context.Context, cfg runtime.Config, log hclog.Logger) (*Runtime, error) {
+	if err := ValidateOptions(cfg.Options); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 )
 
 // WorkerPackage is the import path of the stand-in worker program.
@@ -19,9 +18,15 @@ const WorkerPackage = "github.com/rideshare/dbaas/plugins/runtime/runtimetest/te
 // binary (CGO_ENABLED=0, so it also runs in an image built FROM scratch) and
 // returns its path.
 func BuildWorker(dir string) (string, error) {
+	// go test puts the GOROOT/bin of the go running the tests first on the
+	// PATH of the test binaries, so that go is the one found.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(goruntime.GOROOT(), "bin", "go")
+		root := os.Getenv("GOROOT")
+		if root == "" {
+			return "", fmt.Errorf("build %s: no go command on PATH and GOROOT unset: %w", WorkerPackage, err)
+		}
+		goBin = filepath.Join(root, "bin", "go")
 	}
 	out := filepath.Join(dir, "testworker")
 	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, WorkerPackage)

@@ -23,6 +23,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/driver/pgdriver"
 
+	"github.com/rideshare/dbaas/plugins"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlstore"
 )
@@ -43,6 +44,10 @@ const OptionMaxOpenConns = "max_open_conns"
 
 // MaxOpenConns is the default bound of a worker's connection pool.
 const MaxOpenConns = 4
+
+// OptionKeys are the keys of storage.Config.Options that postgres accepts;
+// any other is refused (ValidateOptions).
+var OptionKeys = []string{OptionURL, OptionMaxOpenConns}
 
 // DialTimeout bounds connecting to the server.
 const DialTimeout = 5 * time.Second
@@ -106,16 +111,44 @@ type server struct {
 	redacted string // for messages
 }
 
-func parseServer(cfg storage.Config) (server, error) {
-	raw := cfg.Options[OptionURL]
+// options are the parsed storage.Config.Options.
+type options struct {
+	server       server
+	maxOpenConns int
+}
+
+// parseOptions checks every key and value of opts: unknown keys, a missing
+// or malformed url and a max_open_conns that is not a positive integer are
+// errors naming the option.
+func parseOptions(opts map[string]string) (options, error) {
+	if err := plugins.CheckOptions("storage", "postgres", opts, OptionKeys); err != nil {
+		return options{}, err
+	}
+	raw := opts[OptionURL]
 	if raw == "" {
-		return server{}, fmt.Errorf("postgres storage (worker %s): option %q (the PostgreSQL server URL) is missing", cfg.WorkerID, OptionURL)
+		return options{}, fmt.Errorf("storage \"postgres\": option %q (the PostgreSQL server URL) is missing", OptionURL)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return server{}, fmt.Errorf("postgres storage (worker %s): option %q: want postgres://user:password@host:port/db, got an invalid URL", cfg.WorkerID, OptionURL)
+		return options{}, fmt.Errorf("storage \"postgres\": option %q: want postgres://user:password@host:port/db, got an invalid URL", OptionURL)
 	}
-	return server{url: raw, redacted: u.Redacted()}, nil
+	o := options{server: server{url: raw, redacted: u.Redacted()}, maxOpenConns: MaxOpenConns}
+	if v := opts[OptionMaxOpenConns]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return options{}, fmt.Errorf("storage \"postgres\": option %q: want a positive integer, got %q", OptionMaxOpenConns, v)
+		}
+		o.maxOpenConns = n
+	}
+	return o, nil
+}
+
+// ValidateOptions checks options as Open does, without connecting: every key
+// must be one of OptionKeys, url must be set and a postgres:// URL, and
+// max_open_conns (unless empty) a positive integer.
+func ValidateOptions(opts map[string]string) error {
+	_, err := parseOptions(opts)
+	return err
 }
 
 func (s server) open(database string) *sql.DB {
@@ -128,13 +161,15 @@ func (s server) open(database string) *sql.DB {
 
 // Open connects to the PostgreSQL server of cfg.Options["url"], creates the
 // worker's database (DatabaseName) when it does not exist yet, and opens it
-// with a pool of cfg.Options["max_open_conns"] connections (default 4).
-// cfg.DataDir is not used.
+// with a pool of cfg.Options["max_open_conns"] connections (default
+// MaxOpenConns). Any other option is an error (ValidateOptions), checked
+// before connecting. cfg.DataDir is not used.
 func Open(ctx context.Context, cfg storage.Config) (storage.Storage, error) {
-	srv, err := parseServer(cfg)
+	opts, err := parseOptions(cfg.Options)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres storage (worker %s): %w", cfg.WorkerID, err)
 	}
+	srv := opts.server
 	dbName, err := DatabaseName(cfg.WorkerID)
 	if err != nil {
 		return nil, err
@@ -144,17 +179,9 @@ func Open(ctx context.Context, cfg storage.Config) (storage.Storage, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 
-	conns := MaxOpenConns
-	if v := cfg.Options[OptionMaxOpenConns]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s: option %q: want a positive integer, got %q", name, OptionMaxOpenConns, v)
-		}
-		conns = n
-	}
 	sqldb := srv.open(dbName)
-	sqldb.SetMaxOpenConns(conns)
-	sqldb.SetMaxIdleConns(conns)
+	sqldb.SetMaxOpenConns(opts.maxOpenConns)
+	sqldb.SetMaxIdleConns(opts.maxOpenConns)
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("%s: connect to PostgreSQL: %w", name, err)
@@ -264,10 +291,11 @@ func dropDatabase(ctx context.Context, srv server, dbName string) error {
 // Exists reports whether the worker's database exists on the server of cfg.
 // Tests use it to prove Destroy.
 func Exists(ctx context.Context, cfg storage.Config) (bool, error) {
-	srv, err := parseServer(cfg)
+	opts, err := parseOptions(cfg.Options)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("postgres storage (worker %s): %w", cfg.WorkerID, err)
 	}
+	srv := opts.server
 	dbName, err := DatabaseName(cfg.WorkerID)
 	if err != nil {
 		return false, err

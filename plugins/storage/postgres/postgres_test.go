@@ -348,6 +348,42 @@ func TestDatabaseName(t *testing.T) {
 	}
 }
 
+// TestOptions: every documented option is accepted; an unknown key, a
+// missing url and a bad max_open_conns are refused by ValidateOptions and by
+// Open (before connecting), naming the option and the plugin.
+func TestOptions(t *testing.T) {
+	documented := map[string]string{"url": "postgres://u:p@127.0.0.1:1/postgres", "max_open_conns": "2"}
+	if err := postgres.ValidateOptions(documented); err != nil {
+		t.Fatalf("documented options %v: %v", documented, err)
+	}
+	for _, k := range postgres.OptionKeys {
+		if _, ok := documented[k]; !ok {
+			t.Errorf("option %q is accepted but not in docs/configuration.md's list", k)
+		}
+	}
+	for _, tc := range []struct {
+		opts map[string]string
+		want []string
+	}{
+		{map[string]string{"url": serverURL(), "max_conns": "2"},
+			[]string{`storage "postgres": unknown option "max_conns" (accepted: max_open_conns, url)`}},
+		{map[string]string{}, []string{`storage "postgres"`, `option "url"`, "missing"}},
+		{map[string]string{"url": "mysql://x"}, []string{`storage "postgres"`, `option "url"`}},
+		{map[string]string{"url": serverURL(), "max_open_conns": "0"}, []string{`storage "postgres"`, `option "max_open_conns"`, "positive integer"}},
+	} {
+		errs := []error{postgres.ValidateOptions(tc.opts)}
+		_, err := postgres.Open(context.Background(), storage.Config{WorkerID: "w", Options: tc.opts})
+		errs = append(errs, err)
+		for _, err := range errs {
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("options %v: err = %v, want it to contain %s", tc.opts, err, w)
+				}
+			}
+		}
+	}
+}
+
 // TestUnreachable: a server that is not there is a clear error naming
 // PostgreSQL, without the password, and no hang.
 func TestUnreachable(t *testing.T) {

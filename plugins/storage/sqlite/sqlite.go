@@ -25,9 +25,20 @@ import (
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 
+	"github.com/rideshare/dbaas/plugins"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlstore"
 )
+
+// OptionKeys are the keys of storage.Config.Options that sqlite accepts:
+// none (a worker's database is always `<DataDir>/<WorkerID>.db`).
+var OptionKeys []string
+
+// ValidateOptions refuses every option sqlite does not accept (see
+// OptionKeys), naming the key; Open calls it first.
+func ValidateOptions(opts map[string]string) error {
+	return plugins.CheckOptions("storage", "sqlite", opts, OptionKeys)
+}
 
 // MaxOpenConns bounds the connection pool: writes are serialized by the store,
 // the rest of the pool serves concurrent reads.
@@ -92,9 +103,13 @@ func checkID(id string) error {
 }
 
 // Open opens (creating when missing) the worker's database file
-// `<cfg.DataDir>/<cfg.WorkerID>.db`, creating DataDir when needed. No option is
-// read from cfg.Options. Destroy removes the file and its -wal/-shm companions.
+// `<cfg.DataDir>/<cfg.WorkerID>.db`, creating DataDir when needed. It accepts
+// no option: any key in cfg.Options is an error (ValidateOptions). Destroy
+// removes the file and its -wal/-shm companions.
 func Open(ctx context.Context, cfg storage.Config) (storage.Storage, error) {
+	if err := ValidateOptions(cfg.Options); err != nil {
+		return nil, err
+	}
 	path, err := Path(cfg)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rideshare/dbaas/plugins/storage"
@@ -99,6 +100,23 @@ func TestBadConfig(t *testing.T) {
 			s.Close()
 			t.Fatalf("Open(%+v) succeeded", cfg)
 		}
+	}
+}
+
+// TestOptions: sqlite accepts no option; a key in config = { … } is refused
+// by Open, with an error naming it and the plugin, and no file is created.
+func TestOptions(t *testing.T) {
+	if err := sqlite.ValidateOptions(nil); err != nil {
+		t.Fatalf("no options: %v", err)
+	}
+	dir := t.TempDir()
+	_, err := sqlite.Open(context.Background(), storage.Config{WorkerID: "w1", DataDir: dir, Options: map[string]string{"path": "/tmp/x.db"}})
+	want := `storage "sqlite": unknown option "path" (accepted: none)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open with an unknown option: err = %v, want it to contain %s", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "w1.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("database file after a refused option: %v", err)
 	}
 }
 

@@ -64,7 +64,7 @@ func ApplyOne(ctx context.Context, s storage.Storage, e dbapi.Entry, offset int6
 		return storage.Outcome{}, err
 	}
 	if len(outs) != 1 {
-		return storage.Outcome{}, fmt.Errorf("Apply of one write answered %d outcomes", len(outs))
+		return storage.Outcome{}, fmt.Errorf("storage Apply of one write answered %d outcomes, want 1", len(outs))
 	}
 	return outs[0], nil
 }

@@ -1,4 +1,4 @@
-package dbclient
+package api
 
 import (
 	"errors"
@@ -10,14 +10,15 @@ import (
 var (
 	// ErrBadInput: the orchestrator refused the request as malformed (400, 413).
 	ErrBadInput = errors.New("bad input")
-	// ErrConflict: a constraint was violated, e.g. a duplicate primary key (409).
+	// ErrConflict: a constraint was violated, e.g. a duplicate primary key,
+	// or the admin API found nothing to act on (409).
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable: no answer in time — 502/503/504, or no connection.
 	ErrUnavailable = errors.New("database unavailable")
 )
 
-// Error is a failed DB API call. Status is the HTTP status (0 when there was
-// no answer), Msg the server's {"error":…} message, Err a transport error.
+// Error is a failed call. Status is the HTTP status (0 when there was no
+// answer), Msg the server's {"error":…} message, Err a transport error.
 type Error struct {
 	Op     string
 	Status int
@@ -57,7 +58,7 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// StatusOf is the HTTP status carried by err, 0 when none.
+// StatusOf is the HTTP status carried by err, 0 when none (no answer).
 func StatusOf(err error) int {
 	var e *Error
 	if errors.As(err, &e) {

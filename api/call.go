@@ -1,4 +1,4 @@
-package dbclient
+package api
 
 import (
 	"bytes"
@@ -16,28 +16,33 @@ import (
 	"github.com/rideshare/dbaas/dbapi"
 )
 
-// call POSTs body as JSON to path and decodes a 2xx answer into out. A read
-// (resend=true) is retried on 502/503/504 and any transport error; a write only
-// when it surely was not sent (connection refused) or the orchestrator
-// answered 503. The whole call, retries included, is bounded by c.timeout.
-func (c *Client) call(ctx context.Context, op, path string, body, out any, resend bool) error {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return &Error{Op: op, Err: fmt.Errorf("encode request: %w", err)}
+// call sends body (nil: none) as JSON to path and decodes a 2xx answer into
+// out (nil: the answer is dropped). A call that may be resent (reads, GETs)
+// is retried on 502/503/504 and any transport error; one that may not
+// (writes, crashes) only when it surely was not sent (connection refused) or
+// the orchestrator answered 503. The whole call, retries included, is
+// bounded by c.timeout.
+func (c *Client) call(ctx context.Context, op, method, path string, body, out any, resend bool) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return &Error{Op: op, Err: fmt.Errorf("encode request: %w", err)}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	pause := c.backoff
 	for attempt := 1; ; attempt++ {
-		err := c.once(ctx, op, path, payload, out)
+		err := c.once(ctx, op, method, path, payload, out)
 		if err == nil {
 			return nil
 		}
 		if attempt >= c.attempts || ctx.Err() != nil || !retryable(err, resend) {
 			return err
 		}
-		c.log.Debug("retrying DB API call", "op", op, "attempt", attempt, "error", err)
+		c.log.Debug("retrying API call", "op", op, "attempt", attempt, "error", err)
 		wait := pause/2 + rand.N(pause/2+1)
 		pause *= 2
 		select {
@@ -49,12 +54,18 @@ func (c *Client) call(ctx context.Context, op, path string, body, out any, resen
 }
 
 // once sends one attempt.
-func (c *Client) once(ctx context.Context, op, path string, payload []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(payload))
+func (c *Client) once(ctx context.Context, op, method, path string, payload []byte, out any) error {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return &Error{Op: op, Err: err}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -68,7 +79,7 @@ func (c *Client) once(ctx context.Context, op, path string, payload []byte, out 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return &Error{Op: op, Status: resp.StatusCode, Msg: errorMessage(data, resp.Status)}
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil // e.g. a clear answered with an empty body
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

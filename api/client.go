@@ -1,17 +1,4 @@
-// Package dbclient is the RideShare services' client of the orchestrator's DB
-// API (DESIGN §3.1): POST /api/v1/db/write, /api/v1/db/read and /api/v1/db/clear.
-//
-// Invariants:
-//   - Read-your-writes per client: the client remembers the highest seq any
-//     write answer carried and, unless told otherwise, sends it as min_seq on
-//     every read, so a read issued after a write returned sees that write.
-//   - A write is retried only when it surely did not reach the orchestrator's
-//     queue (the connection was refused, or the orchestrator answered 503);
-//     the orchestrator does not deduplicate writes across HTTP calls, so a
-//     write whose fate is unknown (timeout, reset, 504) is never resent.
-//   - Reads are retried on 502/503/504 and on any transport error.
-//   - Every call is bounded by the per-call timeout and by its context.
-package dbclient
+package api
 
 import (
 	"context"
@@ -30,8 +17,11 @@ import (
 const (
 	DefaultTimeout  = 20 * time.Second
 	DefaultAttempts = 4
-	DefaultBackoff  = 100 * time.Millisecond
 )
+
+// defaultBackoff is the first pause between attempts; it doubles after each
+// attempt, with jitter.
+const defaultBackoff = 100 * time.Millisecond
 
 // maxAnswerBytes bounds an answer the client reads from the orchestrator.
 const maxAnswerBytes = 64 << 20
@@ -59,39 +49,39 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = 
 // (default DefaultAttempts; 1 disables retries).
 func WithAttempts(n int) Option { return func(c *Client) { c.attempts = max(1, n) } }
 
-// WithBackoff sets the first pause between attempts; it doubles after each
-// attempt, with jitter (default DefaultBackoff).
-func WithBackoff(d time.Duration) Option { return func(c *Client) { c.backoff = d } }
-
-// WithHTTPClient replaces the HTTP client (its Timeout should be zero: the
-// client's own per-call timeout applies).
+// WithHTTPClient replaces the HTTP client (by default one of its own, with
+// up to 64 idle connections to the orchestrator). The client's per-call
+// timeout applies on top of h.Timeout.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithLogger sets the logger retries are reported to.
 func WithLogger(l hclog.Logger) Option { return func(c *Client) { c.log = l } }
 
-// WithReadYourWrites turns the automatic min_seq on reads on or off (default on).
+// WithReadYourWrites turns the automatic min_seq on reads on or off
+// (default on). Off, a read carries only the min_seq its request names.
 func WithReadYourWrites(on bool) Option { return func(c *Client) { c.readYourWrites = on } }
 
-// New returns a client of the orchestrator at baseURL (like
+// NewClient returns a client of the orchestrator at baseURL (like
 // "http://127.0.0.1:8083"; a bare host:port gets http://).
-func New(baseURL string, opts ...Option) *Client {
+func NewClient(baseURL string, opts ...Option) *Client {
 	if !strings.Contains(baseURL, "://") {
 		baseURL = "http://" + baseURL
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
 	c := &Client{
 		base:           strings.TrimRight(baseURL, "/"),
-		http:           &http.Client{Transport: tr},
 		timeout:        DefaultTimeout,
 		attempts:       DefaultAttempts,
-		backoff:        DefaultBackoff,
+		backoff:        defaultBackoff,
 		readYourWrites: true,
 		log:            hclog.NewNullLogger(),
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.http == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		c.http = &http.Client{Transport: tr}
 	}
 	return c
 }
@@ -114,27 +104,30 @@ func (c *Client) Observe(seq uint64) {
 	}
 }
 
-// Write sends one write. On success the answer's seq is remembered for
-// read-your-writes.
+// The DB API.
+
+// Write sends one write (POST /api/v1/db/write). On success the answer's
+// seq is remembered for read-your-writes.
 func (c *Client) Write(ctx context.Context, req dbapi.WriteRequest) (dbapi.WriteResult, error) {
 	var res dbapi.WriteResult
 	op := fmt.Sprintf("db write %s on %q", req.Op, req.Table)
-	if err := c.call(ctx, op, "/api/v1/db/write", req, &res, false); err != nil {
+	if err := c.call(ctx, op, http.MethodPost, RouteDBWrite, req, &res, false); err != nil {
 		return res, err
 	}
 	c.Observe(res.Seq)
 	return res, nil
 }
 
-// Read sends one read. Unless req.MinSeq is set or read-your-writes is off,
-// it carries the client's seq as min_seq. Row numbers are int64, text is string.
+// Read sends one read (POST /api/v1/db/read). Unless req.MinSeq is higher
+// or read-your-writes is off, it carries the client's seq as min_seq. Row
+// numbers are int64, text is string.
 func (c *Client) Read(ctx context.Context, req dbapi.ReadRequest) (dbapi.ReadResult, error) {
 	if c.readYourWrites && req.MinSeq < c.Seq() {
 		req.MinSeq = c.Seq()
 	}
 	var res dbapi.ReadResult
 	op := fmt.Sprintf("db read of %q", req.Table)
-	if err := c.call(ctx, op, "/api/v1/db/read", req, &res, true); err != nil {
+	if err := c.call(ctx, op, http.MethodPost, RouteDBRead, req, &res, true); err != nil {
 		return res, err
 	}
 	for _, row := range res.Rows {
@@ -147,7 +140,7 @@ func (c *Client) Read(ctx context.Context, req dbapi.ReadRequest) (dbapi.ReadRes
 // service that owns only some tables uses DeleteAll instead.
 func (c *Client) Clear(ctx context.Context) (dbapi.WriteResult, error) {
 	var res dbapi.WriteResult
-	if err := c.call(ctx, "db clear", "/api/v1/db/clear", struct{}{}, &res, false); err != nil {
+	if err := c.call(ctx, "db clear", http.MethodPost, RouteDBClear, struct{}{}, &res, false); err != nil {
 		return res, err
 	}
 	c.Observe(res.Seq)
@@ -157,4 +150,43 @@ func (c *Client) Clear(ctx context.Context) (dbapi.WriteResult, error) {
 // DeleteAll deletes every row of one table: an ordinary delete with no where.
 func (c *Client) DeleteAll(ctx context.Context, table string) (dbapi.WriteResult, error) {
 	return c.Write(ctx, dbapi.WriteRequest{Table: table, Op: dbapi.OpDelete})
+}
+
+// The admin API and the probes.
+
+// CrashMaster kills the master (POST /api/v1/crash/master) and returns its
+// pid, as the one element of the answer. A 409 (ErrConflict) when there is
+// no master right now.
+func (c *Client) CrashMaster(ctx context.Context) ([]string, error) {
+	var pids []string
+	err := c.call(ctx, "POST "+RouteCrashMaster, http.MethodPost, RouteCrashMaster, nil, &pids, false)
+	return pids, err
+}
+
+// CrashSlave kills the slave with the highest pid (POST
+// /api/v1/crash/slave) and returns its pid, as the one element of the
+// answer. A 409 (ErrConflict) when there is no slave.
+func (c *Client) CrashSlave(ctx context.Context) ([]string, error) {
+	var pids []string
+	err := c.call(ctx, "POST "+RouteCrashSlave, http.MethodPost, RouteCrashSlave, nil, &pids, false)
+	return pids, err
+}
+
+// WorkerList is the sorted pids of every worker (GET /api/v1/worker/list).
+func (c *Client) WorkerList(ctx context.Context) ([]int, error) {
+	var pids []int
+	err := c.call(ctx, "GET "+RouteWorkerList, http.MethodGet, RouteWorkerList, nil, &pids, true)
+	return pids, err
+}
+
+// Workers is every worker, sorted by pid (GET /api/v1/workers).
+func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
+	var ws []WorkerInfo
+	err := c.call(ctx, "GET "+RouteWorkers, http.MethodGet, RouteWorkers, nil, &ws, true)
+	return ws, err
+}
+
+// Health is GET /healthz: nil when the orchestrator's HTTP server answers 2xx.
+func (c *Client) Health(ctx context.Context) error {
+	return c.call(ctx, "GET "+RouteHealthz, http.MethodGet, RouteHealthz, nil, nil, true)
 }
