@@ -19,6 +19,10 @@
 #   make faults     the fault suite (test/faults/) in its long form (10 s holds) on a real `rideshare up`:
 #                   one fault at a time under load, then the invariants; prints the table and
 #                   writes it to faults-table.md (needs root; pauses and restarts the services)
+#   make proto      regenerate the plugin contracts' code from plugins/<kind>/proto/<kind>.proto:
+#                   Go (*.pb.go, *_grpc.pb.go, beside the .proto, committed) and the Python
+#                   messages of examples/python-runtime; needs protoc (Debian protobuf-compiler,
+#                   installed by make services) and installs the pinned Go generators
 #   make clean
 
 GO         ?= go
@@ -37,7 +41,7 @@ STATICCHECK         := $(LINTBIN)/staticcheck
 # Appended last, it is used only when no other go is found first.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build services test vet lint run image bench history faults clean
+.PHONY: all build services test vet lint run image bench history faults proto clean
 
 all: build
 
@@ -83,6 +87,26 @@ faults: build services
 
 history: build services
 	BIN=$(BIN) ./scripts/history.sh
+
+# The generators are pinned to match go.mod: protoc-gen-go is google.golang.org/protobuf's own
+# version; protoc-gen-go-grpc is versioned apart (v1.6.2 requires grpc <= the one in go.mod).
+PROTOC_GEN_GO      ?= v1.36.12
+PROTOC_GEN_GO_GRPC ?= v1.6.2
+PROTO_KINDS        := runtime storage election
+GOBIN              ?= $(shell $(GO) env GOPATH)/bin
+
+proto:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC)
+	for k in $(PROTO_KINDS); do \
+		PATH="$(GOBIN):$$PATH" protoc -I plugins/$$k/proto \
+			--go_out=plugins/$$k/proto --go_opt=paths=source_relative \
+			--go-grpc_out=plugins/$$k/proto --go-grpc_opt=paths=source_relative \
+			plugins/$$k/proto/$$k.proto || exit 1; \
+	done
+	protoc -I plugins/runtime/proto --python_out=examples/python-runtime plugins/runtime/proto/runtime.proto
+	protoc -I examples/python-runtime --python_out=examples/python-runtime \
+		examples/python-runtime/health.proto examples/python-runtime/rpc_status.proto
 
 clean:
 	rm -rf bin

@@ -10,7 +10,7 @@ import (
 )
 
 // The cost of the plugin boundary: the same in-memory Read of one row by
-// key, through a plugin process (gRPC over a unix socket, JSON) and in process.
+// key, through a plugin process (gRPC over a unix socket, protobuf) and in process.
 
 func benchStorage(b *testing.B, st storage.Storage) {
 	ctx := context.Background()

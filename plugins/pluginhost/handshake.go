@@ -22,10 +22,10 @@ const (
 var Kinds = []string{KindRuntime, KindStorage, KindElection}
 
 // Handshake is shared by the host and every plugin. ProtocolVersion changes
-// when the wire messages of any kind change incompatibly; the magic cookie
+// when the messages of any kind (plugins/<kind>/proto/<kind>.proto) change incompatibly; the magic cookie
 // only stops a plugin binary from being run by hand by mistake.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  3, // 2: storage Apply takes a batch; 3: storage Export/Import, the election snapshot catalog
+	ProtocolVersion:  4, // 2: storage Apply takes a batch; 3: storage Export/Import, the election snapshot catalog; 4: protobuf messages (plugins/<kind>/proto) instead of JSON
 	MagicCookieKey:   "RIDESHARE_PLUGIN",
 	MagicCookieValue: "2f8c1d0e-rideshare-dbaas-plugin-v1",
 }

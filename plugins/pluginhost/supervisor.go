@@ -13,7 +13,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/rideshare/dbaas/plugins/pluginhost/wire"
+	"github.com/rideshare/dbaas/plugins/pluginrpc"
 )
 
 // errProcessExited is the cause logged when the monitor sees a plugin exit.
@@ -270,7 +270,7 @@ func (s *supervisor) recover(ctx context.Context, failed *instance, cause error)
 // gone: a transport error, and the process has exited or fails a health
 // check.
 func (s *supervisor) broken(ctx context.Context, inst *instance, err error) bool {
-	if !wire.IsTransport(ctx, err) {
+	if !pluginrpc.IsTransport(ctx, err) {
 		return false
 	}
 	select {
@@ -347,7 +347,7 @@ func call[T any](ctx context.Context, s *supervisor, op string, first, again fun
 // labelTransport names the plugin in a transport error; an implementation's
 // own error passes unchanged (its message is what the caller reports).
 func (s *supervisor) labelTransport(ctx context.Context, op string, err error) error {
-	if err != nil && wire.IsTransport(ctx, err) {
+	if err != nil && pluginrpc.IsTransport(ctx, err) {
 		return fmt.Errorf("%s: %s: %w", s.label(), op, err)
 	}
 	return err

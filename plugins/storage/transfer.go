@@ -1,8 +1,8 @@
 package storage
 
 // Snapshots across the plugin boundary: Export streams the snapshot's bytes
-// from the plugin to the host (wire.ServerStream), Import from the host to
-// the plugin (wire.ClientStream). The bytes are opaque here: the format is
+// from the plugin to the host (a server stream), Import from the host to
+// the plugin (a client stream). The bytes are opaque here: the format is
 // package snapshot's, written and checked by the Storage inside the plugin.
 
 import (
@@ -11,7 +11,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/rideshare/dbaas/plugins/pluginhost/wire"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/rideshare/dbaas/plugins/pluginrpc"
+	pb "github.com/rideshare/dbaas/plugins/storage/proto"
 )
 
 // SnapshotChunkBytes is how many snapshot bytes one stream message carries.
@@ -21,45 +25,68 @@ const SnapshotChunkBytes = 256 << 10
 // error before the import gives up on it (as bufio does).
 const maxEmptyReads = 100
 
-// snapshotChunk is one message of a snapshot stream. Export's last message
-// carries the State instead of data. Import's last message has End set: a
-// stream without it was cut short, however it ended.
-type snapshotChunk struct {
-	Data  []byte `json:"data,omitempty"`
-	State *State `json:"state,omitempty"`
-	End   bool   `json:"end,omitempty"`
+// Export is the server stream of a snapshot: chunks of data, then one
+// message with the State. The ready header goes with the first message, or
+// the call ends with the error before it (so the client's Subscribe returns
+// the error itself).
+func (s *server) Export(_ *emptypb.Empty, stream grpc.ServerStreamingServer[pb.SnapshotChunk]) error {
+	st, err := s.st.Get()
+	if err != nil {
+		return err
+	}
+	ready := false
+	send := func(m *pb.SnapshotChunk) error {
+		if !ready {
+			ready = true
+			if err := pluginrpc.MarkReady(stream); err != nil {
+				return err
+			}
+		}
+		return stream.Send(m)
+	}
+	cw := &chunkWriter{send: send, buf: make([]byte, 0, SnapshotChunkBytes)}
+	state, err := st.Export(stream.Context(), cw)
+	if err == nil {
+		err = cw.flush()
+	}
+	if err == nil {
+		err = send(&pb.SnapshotChunk{State: stateToProto(state)})
+	}
+	return pluginrpc.ToStatus(err)
 }
 
-// registerSnapshots adds Export and Import to the plugin's service.
-func (s *pluginServer) registerSnapshots(svc *wire.Service) {
-	wire.ServerStream(svc, "Export", func(ctx context.Context, _ *empty, send func(*snapshotChunk) error) error {
-		st, err := s.get()
+// Import is the client stream of a snapshot: the host's chunks, the last
+// with End set, then its half-close.
+func (s *server) Import(stream grpc.ClientStreamingServer[pb.SnapshotChunk, pb.State]) error {
+	st, err := s.st.Get()
+	if err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	recv := func() (*pb.SnapshotChunk, error) {
+		m, err := stream.Recv()
 		if err != nil {
-			return err
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
 		}
-		cw := &chunkWriter{send: send, buf: make([]byte, 0, SnapshotChunkBytes)}
-		state, err := st.Export(ctx, cw)
-		if err != nil {
-			return err
-		}
-		if err := cw.flush(); err != nil {
-			return err
-		}
-		return send(&snapshotChunk{State: &state})
-	})
-	wire.ClientStream(svc, "Import", func(ctx context.Context, recv func() (*snapshotChunk, error)) (State, error) {
-		st, err := s.get()
-		if err != nil {
-			return State{}, err
-		}
-		return st.Import(ctx, &chunkReader{recv: recv})
-	})
+		return m, nil
+	}
+	state, err := st.Import(ctx, &chunkReader{recv: recv})
+	if err != nil {
+		return pluginrpc.ToStatus(err)
+	}
+	return stream.SendAndClose(stateToProto(state))
 }
 
 // chunkWriter sends what is written to it in SnapshotChunkBytes messages.
 // The buffer is reused: a gRPC send has encoded the message when it returns.
 type chunkWriter struct {
-	send func(*snapshotChunk) error
+	send func(*pb.SnapshotChunk) error
 	buf  []byte
 }
 
@@ -82,7 +109,7 @@ func (w *chunkWriter) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	if err := w.send(&snapshotChunk{Data: w.buf}); err != nil {
+	if err := w.send(&pb.SnapshotChunk{Data: w.buf}); err != nil {
 		return fmt.Errorf("send snapshot chunk: %w", err)
 	}
 	w.buf = w.buf[:0]
@@ -93,7 +120,7 @@ func (w *chunkWriter) flush() error {
 // after the End message and the host's half-close; a stream that ends
 // otherwise fails the read, so the Import it feeds changes nothing.
 type chunkReader struct {
-	recv func() (*snapshotChunk, error)
+	recv func() (*pb.SnapshotChunk, error)
 	data []byte
 	end  bool
 	err  error
@@ -115,7 +142,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		case r.end:
 			r.err = errors.New("import stream: a message after the end mark")
 		default:
-			r.data, r.end = m.Data, m.End
+			r.data, r.end = m.GetData(), m.GetEnd()
 		}
 	}
 	n := copy(p, r.data)
@@ -128,7 +155,9 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 func (c *GRPCClient) Export(ctx context.Context, w io.Writer) (State, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream if w fails
-	recv, err := wire.Subscribe[snapshotChunk](ctx, c.conn, rpcMethod("Export"), empty{})
+	recv, err := pluginrpc.Subscribe(ctx, func(ctx context.Context) (grpc.ServerStreamingClient[pb.SnapshotChunk], error) {
+		return c.rpc.Export(ctx, none)
+	})
 	if err != nil {
 		return State{}, err
 	}
@@ -139,16 +168,16 @@ func (c *GRPCClient) Export(ctx context.Context, w io.Writer) (State, error) {
 			return State{}, errors.New("storage plugin: Export: the stream ended without the snapshot's state: truncated")
 		case err != nil:
 			return State{}, err
-		case m.State != nil:
+		case m.GetState() != nil:
 			if _, err := recv(); !errors.Is(err, io.EOF) {
 				if err == nil {
 					err = errors.New("a message after the state")
 				}
 				return State{}, fmt.Errorf("storage plugin: Export: %w", err)
 			}
-			return *m.State, nil
+			return stateFromProto(m.GetState()), nil
 		}
-		if _, err := w.Write(m.Data); err != nil {
+		if _, err := w.Write(m.GetData()); err != nil {
 			return State{}, fmt.Errorf("storage plugin: Export: write the snapshot: %w", err)
 		}
 	}
@@ -157,25 +186,36 @@ func (c *GRPCClient) Export(ctx context.Context, w io.Writer) (State, error) {
 // Import streams the snapshot r holds into the plugin, whose Import
 // commits it only when the whole stream arrived: an error of r (even with
 // its last bytes) or a cancelled ctx aborts the stream and the plugin's
-// transaction with it.
+// transaction with it (the stream is cancelled, so the plugin's receive
+// fails instead of ending cleanly).
 func (c *GRPCClient) Import(ctx context.Context, r io.Reader) (State, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cs, err := c.rpc.Import(sctx)
+	if err != nil {
+		return State{}, pluginrpc.FromStatus(ctx, err)
+	}
 	buf := make([]byte, SnapshotChunkBytes)
-	ended := false
-	next := func() (*snapshotChunk, error) {
-		if ended {
-			return nil, io.EOF
-		}
+	for ended := false; !ended; {
 		n, err := fill(r, buf)
 		switch {
 		case err == io.EOF: //nolint:errorlint // only the reader's own clean end, never an error wrapping it
 			ended = true
-			return &snapshotChunk{Data: buf[:n], End: true}, nil
 		case err != nil:
-			return nil, fmt.Errorf("storage plugin: Import: read the snapshot: %w", err)
+			cancel() // before anything else: the plugin must never see a clean end
+			return State{}, fmt.Errorf("storage plugin: Import: read the snapshot: %w", err)
 		}
-		return &snapshotChunk{Data: buf[:n]}, nil
+		if err := cs.Send(&pb.SnapshotChunk{Data: buf[:n], End: ended}); errors.Is(err, io.EOF) {
+			break // the plugin ended the call early: CloseAndRecv has its status
+		} else if err != nil {
+			return State{}, pluginrpc.FromStatus(ctx, err)
+		}
 	}
-	return wire.Upload[snapshotChunk, State](ctx, c.conn, rpcMethod("Import"), next)
+	st, err := cs.CloseAndRecv()
+	if err != nil {
+		return State{}, pluginrpc.FromStatus(ctx, err)
+	}
+	return stateFromProto(st), nil
 }
 
 // fill reads into buf until it is full or r returns an error, which it

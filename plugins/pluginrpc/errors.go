@@ -1,4 +1,4 @@
-package wire
+package pluginrpc
 
 import (
 	"context"
@@ -150,8 +150,8 @@ func FromStatus(ctx context.Context, err error) error {
 	return &RemoteError{Msg: st.Message()}
 }
 
-// IsTransport reports whether err (as returned by an Invoke or a stream in
-// this package) means the plugin could not be reached: the process died, the
+// IsTransport reports whether err (as returned by a generated client call, a
+// stream, or Subscribe) means the plugin could not be reached: the process died, the
 // connection broke, or it was closed under the call. The call may or may not
 // have taken effect inside the plugin.
 func IsTransport(ctx context.Context, err error) bool {
