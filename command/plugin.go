@@ -7,7 +7,7 @@ import (
 )
 
 // pluginCommand is "rideshare plugin <kind> <name>": it serves the built-in
-// implementation kind/name (registered with pluginhost.Register) as a
+// implementation kind/name (a row of the built-in catalog, plugins/builtin) as a
 // go-plugin plugin. Hosts run it; a person running it gets go-plugin's
 // "this binary is a plugin" notice. Hidden: it is not an operator command.
 func pluginCommand() *cli.Command {

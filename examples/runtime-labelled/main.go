@@ -1,7 +1,7 @@
 // Command runtime-labelled is a third-party worker runtime plugin: a separate
 // binary, built outside the rideshare binary, that a deployment picks by
 // name. It shows what a plugin author writes — one main calling
-// pluginhost.Serve — and lets tests prove the host really runs it.
+// pluginhost.ServeRuntime — and lets tests prove the host really runs it.
 //
 // It wraps the raw-process runtime and marks every worker it starts:
 //   - the worker's environment gets RIDESHARE_WORKER_LABEL=<label>;
@@ -41,7 +41,7 @@ const EnvLabel = "RIDESHARE_WORKER_LABEL"
 const MarkerDir = "labelled"
 
 func main() {
-	if err := pluginhost.Serve(pluginhost.KindRuntime, "labelled", newLabelled); err != nil {
+	if err := pluginhost.ServeRuntime("labelled", newLabelled); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -41,8 +41,7 @@ func (l Loader) linked(kind, name string) bool {
 	if !l.InProcess || pluginhost.InPluginDir(l.PluginDir, kind, name) {
 		return false
 	}
-	_, ok := pluginhost.Builtin(kind, name)
-	return ok
+	return pluginhost.HasBuiltin(kind, name)
 }
 
 func (l Loader) options() pluginhost.LoadOptions {

@@ -14,9 +14,9 @@ import (
 // Every built-in backend has its option check here, under its built-in name.
 func TestEveryBuiltinChecksOptions(t *testing.T) {
 	for kind, names := range map[string][]string{
-		pluginhost.KindRuntime:  keys(builtin.Runtimes),
-		pluginhost.KindStorage:  keys(builtin.Storages),
-		pluginhost.KindElection: keys(builtin.Elections),
+		pluginhost.KindRuntime:  builtin.Catalog.Names(pluginhost.KindRuntime),
+		pluginhost.KindStorage:  builtin.Catalog.Names(pluginhost.KindStorage),
+		pluginhost.KindElection: builtin.Catalog.Names(pluginhost.KindElection),
 	} {
 		for _, name := range names {
 			if builtinOptions[kind][name] == nil {
@@ -27,14 +27,6 @@ func TestEveryBuiltinChecksOptions(t *testing.T) {
 			t.Errorf("builtinOptions[%s] has %d checks for %d built-ins %v", kind, len(builtinOptions[kind]), len(names), names)
 		}
 	}
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // The shipped files pass; an unknown key in a built-in's config is refused

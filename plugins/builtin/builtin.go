@@ -1,17 +1,19 @@
-// Package builtin maps the names used in HCL (runtime "process", storage
-// "sqlite", …) to the implementations compiled into the rideshare binary.
-// The plugin host serves these same constructors as go-plugin subprocesses.
+// Package builtin is the one table of the backends compiled into the
+// rideshare binary, by the names HCL uses (runtime "process", storage
+// "sqlite", …). The plugin host serves these same factories as go-plugin
+// subprocesses; a deployment links them in when its built-ins run in
+// process.
 package builtin
 
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/election/zookeeper"
+	"github.com/rideshare/dbaas/plugins/pluginhost"
 	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/runtime/docker"
 	"github.com/rideshare/dbaas/plugins/runtime/process"
@@ -20,61 +22,59 @@ import (
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
 )
 
-// Runtimes are the built-in worker runtimes.
-var Runtimes = map[string]func(context.Context, runtime.Config, hclog.Logger) (runtime.Runtime, error){
-	"process": func(ctx context.Context, c runtime.Config, l hclog.Logger) (runtime.Runtime, error) {
-		return process.New(ctx, c, l)
+// Catalog is every built-in backend. A factory finds its logger in its
+// context (hclog.FromContext), as it does when served as a plugin.
+var Catalog = pluginhost.Catalog{
+	Runtimes: map[string]runtime.Factory{
+		"process": func(ctx context.Context, c runtime.Config) (runtime.Runtime, error) {
+			return process.New(ctx, c, hclog.FromContext(ctx))
+		},
+		"docker": func(ctx context.Context, c runtime.Config) (runtime.Runtime, error) {
+			return docker.New(ctx, c, hclog.FromContext(ctx))
+		},
 	},
-	"docker": func(ctx context.Context, c runtime.Config, l hclog.Logger) (runtime.Runtime, error) {
-		return docker.New(ctx, c, l)
+	Storages: map[string]storage.Opener{
+		"sqlite":   sqlite.Open,
+		"postgres": postgres.Open,
+	},
+	Elections: map[string]election.Factory{
+		"zookeeper": func(ctx context.Context, c election.Config) (election.Election, error) {
+			return zookeeper.New(ctx, c, hclog.FromContext(ctx))
+		},
 	},
 }
 
-// Storages are the built-in storage backends.
-var Storages = map[string]storage.Opener{
-	"sqlite":   sqlite.Open,
-	"postgres": postgres.Open,
-}
-
-// Elections are the built-in election backends.
-var Elections = map[string]func(context.Context, election.Config, hclog.Logger) (election.Election, error){
-	"zookeeper": func(ctx context.Context, c election.Config, l hclog.Logger) (election.Election, error) {
-		return zookeeper.New(ctx, c, l)
-	},
-}
+// The built-ins are the plugin host's, so that `rideshare plugin <kind>
+// <name>` serves them and a host finds them.
+func init() { pluginhost.UseBuiltins(Catalog) }
 
 // Runtime starts the named built-in runtime.
 func Runtime(ctx context.Context, name string, cfg runtime.Config, log hclog.Logger) (runtime.Runtime, error) {
-	f, ok := Runtimes[name]
+	f, ok := Catalog.Runtimes[name]
 	if !ok {
-		return nil, fmt.Errorf("runtime %q is not built in (built in: %v)", name, names(Runtimes))
+		return nil, notBuiltIn(pluginhost.KindRuntime, name)
 	}
-	return f(ctx, cfg, log)
+	return f(hclog.WithContext(ctx, log), cfg)
 }
 
 // Storage opens the named built-in storage.
 func Storage(ctx context.Context, name string, cfg storage.Config) (storage.Storage, error) {
-	f, ok := Storages[name]
+	f, ok := Catalog.Storages[name]
 	if !ok {
-		return nil, fmt.Errorf("storage %q is not built in (built in: %v)", name, names(Storages))
+		return nil, notBuiltIn(pluginhost.KindStorage, name)
 	}
 	return f(ctx, cfg)
 }
 
 // Election opens the named built-in election backend.
 func Election(ctx context.Context, name string, cfg election.Config, log hclog.Logger) (election.Election, error) {
-	f, ok := Elections[name]
+	f, ok := Catalog.Elections[name]
 	if !ok {
-		return nil, fmt.Errorf("election %q is not built in (built in: %v)", name, names(Elections))
+		return nil, notBuiltIn(pluginhost.KindElection, name)
 	}
-	return f(ctx, cfg, log)
+	return f(hclog.WithContext(ctx, log), cfg)
 }
 
-func names[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+func notBuiltIn(kind, name string) error {
+	return fmt.Errorf("%s %q is not built in (built in: %v)", kind, name, Catalog.Names(kind))
 }

@@ -93,7 +93,7 @@ func sessionCall[T any](ctx context.Context, c *electionClient, op string, f fun
 	v, err := f(inst)
 	if err != nil && c.sup.broken(ctx, inst, err) {
 		_, _ = c.sup.recover(ctx, inst, err)
-		return zero, fmt.Errorf("%s: %s: %w: the plugin process died (%v); Join again", c.sup.label(), op, election.ErrSessionLost, err)
+		return zero, fmt.Errorf("%s: %s: %w: the plugin process died (%w); Join again", c.sup.label(), op, election.ErrSessionLost, err)
 	}
 	return v, c.sup.labelTransport(ctx, op, err)
 }

@@ -1,10 +1,8 @@
 package pluginhost
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,10 +10,6 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
-
-	"github.com/rideshare/dbaas/plugins/election"
-	"github.com/rideshare/dbaas/plugins/runtime"
-	"github.com/rideshare/dbaas/plugins/storage"
 )
 
 // ErrNotFound is returned (wrapped) when a plugin is neither in the plugin
@@ -110,7 +104,7 @@ func resolve(kind, name string, opts LoadOptions) (command, error) {
 		}
 		looked = "no executable " + p
 	}
-	if _, ok := Builtin(kind, name); ok {
+	if HasBuiltin(kind, name) {
 		bin := opts.Binary
 		if bin == "" {
 			exe, err := os.Executable()
@@ -123,42 +117,6 @@ func resolve(kind, name string, opts LoadOptions) (command, error) {
 	}
 	return command{}, fmt.Errorf("%s plugin %q: %w: %s and no built-in of that name (built-in %s plugins: %v)",
 		kind, name, ErrNotFound, looked, kind, Builtins(kind))
-}
-
-// Load starts the plugin kind/name configured with cfg (runtime.Config,
-// storage.Config or election.Config) and returns a client implementing the
-// kind's interface, and a Closer that ends the plugin process. For storage
-// and election the client's own Close does that too.
-func Load(ctx context.Context, kind, name string, cfg any, opts LoadOptions) (any, io.Closer, error) {
-	switch kind {
-	case KindRuntime:
-		c, ok := cfg.(runtime.Config)
-		if !ok {
-			return nil, nil, fmt.Errorf("runtime plugin %q: config is %T, want runtime.Config", name, cfg)
-		}
-		return LoadRuntime(ctx, name, c, opts)
-	case KindStorage:
-		c, ok := cfg.(storage.Config)
-		if !ok {
-			return nil, nil, fmt.Errorf("storage plugin %q: config is %T, want storage.Config", name, cfg)
-		}
-		st, err := LoadStorage(ctx, name, c, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, closerFunc(func() error { return st.Close() }), nil
-	case KindElection:
-		c, ok := cfg.(election.Config)
-		if !ok {
-			return nil, nil, fmt.Errorf("election plugin %q: config is %T, want election.Config", name, cfg)
-		}
-		e, err := LoadElection(ctx, name, c, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		return e, closerFunc(func() error { return e.Close() }), nil
-	}
-	return nil, nil, checkKind(kind)
 }
 
 type closerFunc func() error

@@ -20,6 +20,8 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/plugins/election"
+	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/storage"
 )
 
@@ -28,9 +30,11 @@ import (
 const envHost = "PLUGINHOST_TEST_HOST"
 
 func TestMain(m *testing.M) {
-	RegisterRuntime("mem", newMemRuntime)
-	RegisterStorage("mem", openMemStorage)
-	RegisterElection("mem", newMemElection)
+	UseBuiltins(Catalog{
+		Runtimes:  map[string]runtime.Factory{"mem": newMemRuntime},
+		Storages:  map[string]storage.Opener{"mem": openMemStorage},
+		Elections: map[string]election.Factory{"mem": newMemElection},
+	})
 	registerReal()
 
 	if len(os.Args) == 4 && os.Args[1] == "plugin" {
@@ -56,7 +60,6 @@ func serveExternal(base string) int {
 	if !ok {
 		return 2
 	}
-	f, _ := Builtin(kind, "mem")
 	hs := Handshake
 	switch {
 	case strings.HasPrefix(name, "badcookie"):
@@ -64,7 +67,18 @@ func serveExternal(base string) int {
 	case strings.HasPrefix(name, "badproto"):
 		hs.ProtocolVersion = Handshake.ProtocolVersion + 1
 	}
-	if err := serve(kind, name, f, hs); err != nil {
+	var err error
+	switch kind {
+	case KindRuntime:
+		err = serve(kind, name, runtime.Factory(newMemRuntime), hs)
+	case KindStorage:
+		err = serve(kind, name, storage.Opener(openMemStorage), hs)
+	case KindElection:
+		err = serve(kind, name, election.Factory(newMemElection), hs)
+	default:
+		err = fmt.Errorf("unknown plugin kind %q", kind)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

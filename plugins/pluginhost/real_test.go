@@ -23,9 +23,11 @@ import (
 )
 
 func registerReal() {
-	RegisterStorage("sqlite", sqlite.Open)
-	RegisterRuntime("process", func(ctx context.Context, cfg runtime.Config) (runtime.Runtime, error) {
-		return process.New(ctx, cfg, hclog.FromContext(ctx))
+	UseBuiltins(Catalog{
+		Storages: map[string]storage.Opener{"sqlite": sqlite.Open},
+		Runtimes: map[string]runtime.Factory{"process": func(ctx context.Context, cfg runtime.Config) (runtime.Runtime, error) {
+			return process.New(ctx, cfg, hclog.FromContext(ctx))
+		}},
 	})
 }
 

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -11,103 +10,97 @@ import (
 	"github.com/rideshare/dbaas/plugins/storage"
 )
 
-// The registry holds the built-in implementations: the ones this binary can
-// serve with "rideshare plugin <kind> <name>", and that a host finds when no
-// executable of that name is in its plugin dir. It is filled at start-up
-// (main or init functions) and read-only afterwards.
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]map[string]any{}
-)
-
-// Register records a built-in implementation. factory must fit kind:
-//   - runtime:  runtime.Factory  or func(context.Context, runtime.Config) (runtime.Runtime, error)
-//   - storage:  storage.Opener   or func(context.Context, storage.Config) (storage.Storage, error)
-//   - election: election.Factory or func(context.Context, election.Config) (election.Election, error)
-//
-// Like database/sql.Register it panics on a programming error: unknown kind,
-// empty name, wrong factory type, or a name registered twice.
-func Register(kind, name string, factory any) {
-	f, err := normalizeFactory(kind, factory)
-	if err != nil {
-		panic(fmt.Sprintf("pluginhost.Register(%q, %q): %v", kind, name, err))
-	}
-	if err := checkName(name); err != nil {
-		panic(fmt.Sprintf("pluginhost.Register(%q, %q): %v", kind, name, err))
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if registry[kind] == nil {
-		registry[kind] = map[string]any{}
-	}
-	if _, dup := registry[kind][name]; dup {
-		panic(fmt.Sprintf("pluginhost.Register: %s plugin %q registered twice", kind, name))
-	}
-	registry[kind][name] = f
+// Catalog is a table of backends by kind and name, as Nomad's plugin
+// catalog is: package builtin holds the one table of the implementations
+// linked into the rideshare binary.
+type Catalog struct {
+	Runtimes  map[string]runtime.Factory
+	Storages  map[string]storage.Opener
+	Elections map[string]election.Factory
 }
 
-// RegisterRuntime registers a built-in runtime.
-func RegisterRuntime(name string, f runtime.Factory) { Register(KindRuntime, name, f) }
-
-// RegisterStorage registers a built-in storage backend.
-func RegisterStorage(name string, open storage.Opener) { Register(KindStorage, name, open) }
-
-// RegisterElection registers a built-in election backend.
-func RegisterElection(name string, f election.Factory) { Register(KindElection, name, f) }
-
-// Builtin returns the registered factory (runtime.Factory, storage.Opener or
-// election.Factory) of kind/name.
-func Builtin(kind, name string) (any, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	f, ok := registry[kind][name]
-	return f, ok
-}
-
-// Builtins lists the registered names of kind, sorted.
-func Builtins(kind string) []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	names := make([]string, 0, len(registry[kind]))
-	for n := range registry[kind] {
-		names = append(names, n)
+// Names lists the catalog's names of kind, sorted.
+func (c Catalog) Names(kind string) []string {
+	var names []string
+	switch kind {
+	case KindRuntime:
+		names = keys(c.Runtimes)
+	case KindStorage:
+		names = keys(c.Storages)
+	case KindElection:
+		names = keys(c.Elections)
 	}
 	sort.Strings(names)
 	return names
 }
 
-// normalizeFactory converts factory to the kind's named factory type.
-func normalizeFactory(kind string, factory any) (any, error) {
-	if err := checkKind(kind); err != nil {
-		return nil, err
+// Has says whether kind/name is in the catalog.
+func (c Catalog) Has(kind, name string) bool {
+	switch kind {
+	case KindRuntime:
+		return c.Runtimes[name] != nil
+	case KindStorage:
+		return c.Storages[name] != nil
+	case KindElection:
+		return c.Elections[name] != nil
 	}
-	switch f := factory.(type) {
-	case runtime.Factory:
-		if kind == KindRuntime && f != nil {
-			return f, nil
-		}
-	case func(context.Context, runtime.Config) (runtime.Runtime, error):
-		if kind == KindRuntime && f != nil {
-			return runtime.Factory(f), nil
-		}
-	case storage.Opener:
-		if kind == KindStorage && f != nil {
-			return f, nil
-		}
-	case func(context.Context, storage.Config) (storage.Storage, error):
-		if kind == KindStorage && f != nil {
-			return storage.Opener(f), nil
-		}
-	case election.Factory:
-		if kind == KindElection && f != nil {
-			return f, nil
-		}
-	case func(context.Context, election.Config) (election.Election, error):
-		if kind == KindElection && f != nil {
-			return election.Factory(f), nil
-		}
+	return false
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	return nil, fmt.Errorf("%T is not a %s factory", factory, kind)
+	return out
+}
+
+// builtins are the implementations this binary can serve with "rideshare
+// plugin <kind> <name>" and that a host uses when no executable of that name
+// is in its plugin dir. Filled at start-up (UseBuiltins) and read-only after.
+var (
+	builtinsMu sync.RWMutex
+	builtins   = Catalog{Runtimes: map[string]runtime.Factory{}, Storages: map[string]storage.Opener{}, Elections: map[string]election.Factory{}}
+)
+
+// UseBuiltins adds the catalog c to the built-ins. Like database/sql.Register
+// it panics on a programming error: a nil factory, a bad name, or a name of
+// a kind added twice.
+func UseBuiltins(c Catalog) {
+	builtinsMu.Lock()
+	defer builtinsMu.Unlock()
+	add(KindRuntime, c.Runtimes, builtins.Runtimes)
+	add(KindStorage, c.Storages, builtins.Storages)
+	add(KindElection, c.Elections, builtins.Elections)
+}
+
+func add[F any](kind string, from, to map[string]F) {
+	for name, f := range from {
+		if err := checkName(name); err != nil {
+			panic(fmt.Sprintf("pluginhost.UseBuiltins: %s plugin: %v", kind, err))
+		}
+		if any(f) == nil {
+			panic(fmt.Sprintf("pluginhost.UseBuiltins: %s plugin %q has no factory", kind, name))
+		}
+		if _, dup := to[name]; dup {
+			panic(fmt.Sprintf("pluginhost.UseBuiltins: %s plugin %q added twice", kind, name))
+		}
+		to[name] = f
+	}
+}
+
+// HasBuiltin says whether kind/name is built in.
+func HasBuiltin(kind, name string) bool {
+	builtinsMu.RLock()
+	defer builtinsMu.RUnlock()
+	return builtins.Has(kind, name)
+}
+
+// Builtins lists the built-in names of kind, sorted.
+func Builtins(kind string) []string {
+	builtinsMu.RLock()
+	defer builtinsMu.RUnlock()
+	return builtins.Names(kind)
 }
 
 // checkName refuses names that could escape the plugin dir or the

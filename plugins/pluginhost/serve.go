@@ -15,42 +15,62 @@ import (
 	"github.com/rideshare/dbaas/plugins/storage"
 )
 
-// Serve serves one implementation of kind as a plugin over gRPC: it is the
-// whole main of a plugin binary. impl is the kind's factory (see Register for
-// the accepted types); it runs when the host sends Configure/Open, with a ctx
-// that lives as long as the process and carries the plugin's logger
-// (hclog.FromContext). hclog's default logger is set to that logger too.
+// ServeRuntime, ServeStorage and ServeElection serve one implementation of
+// a kind as a plugin over gRPC: each is the whole main of a plugin binary.
+// The factory runs when the host sends Configure/Open, with a ctx that lives
+// as long as the process and carries the plugin's logger
+// (hclog.FromContext); hclog's default logger is set to that logger too.
 //
-// Serve blocks until the host ends the plugin, then closes what is still open
+// They block until the host ends the plugin, then close what is still open
 // (storage database, election session). Run by hand (without the host's
-// magic cookie) it prints a notice and exits 1. The process exits on its own
+// magic cookie) they print a notice and exit 1. The process exits on its own
 // when its parent process goes away.
-func Serve(kind, name string, impl any) error {
-	return serve(kind, name, impl, Handshake)
+func ServeRuntime(name string, f runtime.Factory) error {
+	return serve(KindRuntime, name, f, Handshake)
 }
 
-// ServeBuiltin serves the registered built-in kind/name (the "rideshare
-// plugin <kind> <name>" command).
+// ServeStorage: see ServeRuntime.
+func ServeStorage(name string, open storage.Opener) error {
+	return serve(KindStorage, name, open, Handshake)
+}
+
+// ServeElection: see ServeRuntime.
+func ServeElection(name string, f election.Factory) error {
+	return serve(KindElection, name, f, Handshake)
+}
+
+// ServeBuiltin serves the built-in kind/name (the "rideshare plugin <kind>
+// <name>" command).
 func ServeBuiltin(kind, name string) error {
 	if err := checkKind(kind); err != nil {
 		return err
 	}
-	f, ok := Builtin(kind, name)
-	if !ok {
-		return fmt.Errorf("no built-in %s plugin %q (built-in: %v)", kind, name, Builtins(kind))
+	builtinsMu.RLock()
+	c := builtins
+	builtinsMu.RUnlock()
+	if !c.Has(kind, name) {
+		return fmt.Errorf("no built-in %s plugin %q (built-in: %v)", kind, name, c.Names(kind))
 	}
-	return serve(kind, name, f, Handshake)
+	switch kind {
+	case KindRuntime:
+		return serve(kind, name, c.Runtimes[name], Handshake)
+	case KindStorage:
+		return serve(kind, name, c.Storages[name], Handshake)
+	default:
+		return serve(kind, name, c.Elections[name], Handshake)
+	}
 }
 
 // closeOpener is a kind plugin that may hold something to close at exit.
 type closeOpener interface{ CloseOpen() error }
 
-// serve is Serve with an explicit handshake (tests serve a wrong one).
-func serve(kind, name string, impl any, hs plugin.HandshakeConfig) error {
-	f, err := normalizeFactory(kind, impl)
-	if err != nil {
-		return fmt.Errorf("serve %s plugin %q: %w", kind, name, err)
-	}
+// factory is one kind's factory type.
+type factory interface {
+	runtime.Factory | storage.Opener | election.Factory
+}
+
+// serve serves f with an explicit handshake (tests serve a wrong one).
+func serve[F factory](kind, name string, f F, hs plugin.HandshakeConfig) error {
 	level := hclog.LevelFromString(os.Getenv(EnvLogLevel))
 	if level == hclog.NoLevel {
 		level = hclog.Info
@@ -66,13 +86,13 @@ func serve(kind, name string, impl any, hs plugin.HandshakeConfig) error {
 	defer cancel()
 
 	var p plugin.Plugin
-	switch kind {
-	case KindRuntime:
-		p = &runtime.Plugin{Factory: f.(runtime.Factory), Context: ctx}
-	case KindStorage:
-		p = &storage.Plugin{Opener: f.(storage.Opener), Context: ctx}
-	case KindElection:
-		p = &election.Plugin{Factory: f.(election.Factory), Context: ctx}
+	switch f := any(f).(type) {
+	case runtime.Factory:
+		p = &runtime.Plugin{Factory: f, Context: ctx}
+	case storage.Opener:
+		p = &storage.Plugin{Opener: f, Context: ctx}
+	case election.Factory:
+		p = &election.Plugin{Factory: f, Context: ctx}
 	}
 	closeOpen := func() {
 		if c, ok := p.(closeOpener); ok {

@@ -335,7 +335,7 @@ func call[T any](ctx context.Context, s *supervisor, op string, first, again fun
 	}
 	next, rerr := s.recover(ctx, inst, err)
 	if rerr != nil {
-		return zero, fmt.Errorf("%s: %s: %v; restarting the plugin failed: %w", s.label(), op, err, rerr)
+		return zero, fmt.Errorf("%s: %s: %w; restarting the plugin failed: %w", s.label(), op, err, rerr)
 	}
 	if again == nil {
 		again = first

@@ -27,7 +27,7 @@ const (
 )
 
 // TestThirdPartyRuntimePlugin: a runtime that is not built into rideshare —
-// examples/runtime-labelled, a separate binary calling pluginhost.Serve —
+// examples/runtime-labelled, a separate binary calling pluginhost.ServeRuntime —
 // installed in the default plugin_dir (${data_dir}/plugins) and chosen in
 // the deployment file with runtime "labelled" {}, runs a working stack: 1 master + 1 slave, writes
 // and reads, and every worker (the replacement of a crashed slave too) was
