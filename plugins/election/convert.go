@@ -7,25 +7,10 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/rideshare/dbaas/plugins/election/proto"
+	"github.com/rideshare/dbaas/plugins/pluginrpc"
 )
-
-// toTimestamp leaves the zero time unset; fromTimestamp reads unset as zero.
-func toTimestamp(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
-func fromTimestamp(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
-}
 
 func configToProto(c Config) *pb.Config {
 	return &pb.Config{Servers: c.Servers, Root: c.Root, SessionTimeout: durationpb.New(c.SessionTimeout), Options: c.Options}
@@ -42,7 +27,7 @@ func configFromProto(c *pb.Config) Config {
 func memberToProto(m Member) *pb.Member {
 	out := &pb.Member{
 		Id: m.ID, Pid: int64(m.PID), Role: m.Role, AppliedSeq: m.AppliedSeq,
-		StartedAt: toTimestamp(m.StartedAt), Ready: m.Ready, Draining: m.Draining,
+		StartedAt: pluginrpc.Timestamp(m.StartedAt), Ready: m.Ready, Draining: m.Draining,
 		LogEpoch: m.LogEpoch, StartedFrom: m.StartedFrom,
 	}
 	if p := m.Progress; p != nil {
@@ -54,7 +39,7 @@ func memberToProto(m Member) *pb.Member {
 func memberFromProto(m *pb.Member) Member {
 	out := Member{
 		ID: m.GetId(), PID: int(m.GetPid()), Role: m.GetRole(), AppliedSeq: m.GetAppliedSeq(),
-		StartedAt: fromTimestamp(m.GetStartedAt()), Ready: m.GetReady(), Draining: m.GetDraining(),
+		StartedAt: pluginrpc.Time(m.GetStartedAt()), Ready: m.GetReady(), Draining: m.GetDraining(),
 		LogEpoch: m.GetLogEpoch(), StartedFrom: m.GetStartedFrom(),
 	}
 	if p := m.GetProgress(); p != nil {
@@ -75,7 +60,7 @@ func snapshotToProto(r SnapshotRecord) *pb.SnapshotRecord {
 	return &pb.SnapshotRecord{
 		Id: r.ID, State: r.State, Queue: r.Queue, Seq: r.Seq, Epoch: r.Epoch, Offset: r.Offset,
 		Chunks: int64(r.Chunks), Bytes: r.Bytes, Sha256: r.SHA256, TakenBy: r.TakenBy,
-		StartedAt: toTimestamp(r.StartedAt), CompletedAt: toTimestamp(r.CompletedAt),
+		StartedAt: pluginrpc.Timestamp(r.StartedAt), CompletedAt: pluginrpc.Timestamp(r.CompletedAt),
 	}
 }
 
@@ -83,6 +68,6 @@ func snapshotFromProto(r *pb.SnapshotRecord) SnapshotRecord {
 	return SnapshotRecord{
 		ID: r.GetId(), State: r.GetState(), Queue: r.GetQueue(), Seq: r.GetSeq(), Epoch: r.GetEpoch(),
 		Offset: r.GetOffset(), Chunks: int(r.GetChunks()), Bytes: r.GetBytes(), SHA256: r.GetSha256(),
-		TakenBy: r.GetTakenBy(), StartedAt: fromTimestamp(r.GetStartedAt()), CompletedAt: fromTimestamp(r.GetCompletedAt()),
+		TakenBy: r.GetTakenBy(), StartedAt: pluginrpc.Time(r.GetStartedAt()), CompletedAt: pluginrpc.Time(r.GetCompletedAt()),
 	}
 }

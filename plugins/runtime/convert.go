@@ -7,25 +7,10 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/rideshare/dbaas/plugins/pluginrpc"
 	pb "github.com/rideshare/dbaas/plugins/runtime/proto"
 )
-
-// toTimestamp leaves the zero time unset; fromTimestamp reads unset as zero.
-func toTimestamp(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
-func fromTimestamp(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
-}
 
 func configToProto(c Config) *pb.Config {
 	return &pb.Config{Binary: c.Binary, StateDir: c.StateDir, Options: c.Options}
@@ -44,19 +29,19 @@ func specFromProto(s *pb.Spec) Spec {
 }
 
 func handleToProto(h Handle) *pb.Handle {
-	return &pb.Handle{Id: h.ID, Pid: int64(h.PID), StartedAt: toTimestamp(h.StartedAt)}
+	return &pb.Handle{Id: h.ID, Pid: int64(h.PID), StartedAt: pluginrpc.Timestamp(h.StartedAt)}
 }
 
 func handleFromProto(h *pb.Handle) Handle {
-	return Handle{ID: h.GetId(), PID: int(h.GetPid()), StartedAt: fromTimestamp(h.GetStartedAt())}
+	return Handle{ID: h.GetId(), PID: int(h.GetPid()), StartedAt: pluginrpc.Time(h.GetStartedAt())}
 }
 
 func exitToProto(e Exit) *pb.Exit {
-	return &pb.Exit{Id: e.ID, Pid: int64(e.PID), ExitCode: int64(e.ExitCode), At: toTimestamp(e.At)}
+	return &pb.Exit{Id: e.ID, Pid: int64(e.PID), ExitCode: int64(e.ExitCode), At: pluginrpc.Timestamp(e.At)}
 }
 
 func exitFromProto(e *pb.Exit) Exit {
-	return Exit{ID: e.GetId(), PID: int(e.GetPid()), ExitCode: int(e.GetExitCode()), At: fromTimestamp(e.GetAt())}
+	return Exit{ID: e.GetId(), PID: int(e.GetPid()), ExitCode: int(e.GetExitCode()), At: pluginrpc.Time(e.GetAt())}
 }
 
 func durationFromProto(d *durationpb.Duration) time.Duration {
