@@ -17,8 +17,10 @@
 #                   restart, backup and restore, each beside its floor (scripts/history.sh;
 #                   ROWS=100000 UPDATES=200000 by default)
 #   make faults     the fault suite (test/faults/) in its long form (10 s holds) on a real `rideshare up`:
-#                   one fault at a time under load, then the invariants; prints the table and
-#                   writes it to faults-table.md (needs root; pauses and restarts the services)
+#                   one fault at a time under load, then the invariants; RUNS times (default 3), each
+#                   on a freshly started stack; prints each run's table and the median over the runs
+#                   and writes the last to faults-table.md (needs root; pauses and restarts the
+#                   services)
 #   make proto      regenerate the plugin contracts' code from plugins/<kind>/proto/<kind>.proto:
 #                   Go (*.pb.go, *_grpc.pb.go, beside the .proto, committed) and the Python
 #                   messages of examples/python-runtime; needs protoc (Debian protobuf-compiler,
@@ -31,6 +33,7 @@ IMAGE      ?= rideshare:latest
 CONFIG     ?= hcl/local.hcl
 TESTFLAGS  ?=
 BENCHFLAGS ?=
+RUNS       ?= 3
 
 # staticcheck for make lint, pinned; called by its full path, so PATH does not matter.
 STATICCHECK_VERSION ?= v0.8.2
@@ -77,11 +80,11 @@ image: build
 # The benchmarks drive the real stack, so they need the services too. The go test benchmarks
 # (go test -run '^$$' -bench . ./internal/bench/...) measure the same on a stack of their own.
 bench: build services
-	BIN=$(BIN) CONFIG=$(CONFIG) ./scripts/bench.sh $(BENCHFLAGS)
+	RUNS=$(RUNS) BIN=$(BIN) CONFIG=$(CONFIG) ./scripts/bench.sh $(BENCHFLAGS)
 
 # It pauses and restarts RabbitMQ and ZooKeeper: run nothing else against them meanwhile.
 faults: build services
-	$(GO) test -count=1 -timeout 30m -run TestFaults -v ./test/faults/ \
+	$(GO) test -count=$(RUNS) -timeout $$(( $(RUNS) * 30 ))m -run TestFaults -v ./test/faults/ \
 		-faults.long -faults.out=$(CURDIR)/faults-table.md
 	@cat faults-table.md
 
