@@ -60,14 +60,19 @@ func (w *Worker) serveReads(ctx context.Context, fatal chan<- error) (*readers, 
 }
 
 // stop takes no more reads, lets the ones in flight finish, and releases
-// the rest (RabbitMQ requeues them for the other slaves).
+// the rest (RabbitMQ requeues them for the other slaves). The consumer loop
+// must have ended before inflight is waited on: it is what adds to it, and
+// an Add racing a Wait at zero panics (seen when a slave won the election
+// while a batch of reads arrived).
 func (r *readers) stop() {
 	r.once.Do(func() {
 		r.stopping.Store(true)
-		_ = r.ch.Cancel(r.tag, false)
+		if err := r.ch.Cancel(r.tag, false); err != nil {
+			r.ch.Close() // ends the deliveries, and with them the loop
+		}
+		<-r.loopDone
 		r.inflight.Wait()
 		r.ch.Close()
-		<-r.loopDone
 	})
 }
 
