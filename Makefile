@@ -19,8 +19,8 @@
 #   make faults     the fault suite (test/faults/) in its long form (10 s holds) on a real `rideshare up`:
 #                   one fault at a time under load, then the invariants; RUNS times (default 3), each
 #                   on a freshly started stack; prints each run's table and the median over the runs
-#                   and writes the last to faults-table.md (needs root; pauses and restarts the
-#                   services)
+#                   and writes the last to faults-table.md; each run's stack logs are kept under
+#                   /tmp/rideshare-faults-logs-* (needs root; pauses and restarts the services)
 #   make proto      regenerate the plugin contracts' code from plugins/<kind>/proto/<kind>.proto:
 #                   Go (*.pb.go, *_grpc.pb.go, beside the .proto, committed) and the Python
 #                   messages of examples/python-runtime; needs protoc (Debian protobuf-compiler,
@@ -84,7 +84,7 @@ bench: build services
 
 # It pauses and restarts RabbitMQ and ZooKeeper: run nothing else against them meanwhile.
 faults: build services
-	$(GO) test -count=$(RUNS) -timeout $$(( $(RUNS) * 30 ))m -run TestFaults -v ./test/faults/ \
+	RIDESHARE_KEEP_STACK=1 $(GO) test -count=$(RUNS) -timeout $$(( $(RUNS) * 30 ))m -run TestFaults -v ./test/faults/ \
 		-faults.long -faults.out=$(CURDIR)/faults-table.md
 	@cat faults-table.md
 
