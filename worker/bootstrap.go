@@ -105,7 +105,7 @@ func (w *Worker) loadSnapshot(ctx context.Context, recs []election.SnapshotRecor
 func (w *Worker) importSnapshot(ctx context.Context, r election.SnapshotRecord) (storage.State, error) {
 	start := time.Now()
 	w.setProgress(&election.Progress{Phase: election.PhaseLoadingSnapshot, Unit: "bytes", Total: r.Bytes})
-	rd, err := broker.OpenSnapshot(ctx, w.brokerConn(), r.Queue, broker.SnapshotSum{Chunks: r.Chunks, Bytes: r.Bytes, SHA256: r.SHA256},
+	rd, err := w.brokerConn().OpenSnapshot(ctx, r.Queue, broker.SnapshotSum{Chunks: r.Chunks, Bytes: r.Bytes, SHA256: r.SHA256},
 		func(n int64) { w.progressDone(n) })
 	if err != nil {
 		return storage.State{}, err

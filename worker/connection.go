@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/rideshare/dbaas/internal/broker"
 )
 
@@ -24,7 +22,7 @@ const redialEvery = 250 * time.Millisecond
 // reply channel, trying again until it all works, ctx is done, or within
 // (when positive) has passed (errNoBroker). The connection becomes the
 // worker's.
-func (w *Worker) connect(ctx context.Context, within time.Duration) (*amqp.Connection, error) {
+func (w *Worker) connect(ctx context.Context, within time.Duration) (*broker.Conn, error) {
 	dctx := ctx
 	if within > 0 {
 		var cancel context.CancelFunc
@@ -51,28 +49,13 @@ func (w *Worker) connect(ctx context.Context, within time.Duration) (*amqp.Conne
 }
 
 // setUp is one attempt of connect.
-func (w *Worker) setUp(ctx context.Context) (*amqp.Connection, error) {
-	conn, err := broker.Dial(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat)
+func (w *Worker) setUp(ctx context.Context) (*broker.Conn, error) {
+	conn, err := broker.Connect(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat, w.cfg.SyncLog)
 	if err != nil {
 		return nil, err
-	}
-	setup, err := conn.Channel()
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("open channel: %w", err)
-	}
-	if err := w.cfg.SyncLog.Declare(setup); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	setup.Close()
-	reply, err := conn.Channel()
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("open reply channel: %w", err)
 	}
 	w.replyMu.Lock() // readers of the last term may still be answering
-	w.replyCh = reply
+	w.replies = conn.Replies()
 	w.replyMu.Unlock()
 	w.conn.Store(conn)
 	return conn, nil
@@ -82,7 +65,7 @@ func (w *Worker) setUp(ctx context.Context) (*amqp.Connection, error) {
 // closed. The error that ended it (a consumer or channel closing) can reach
 // the worker just before the connection's close notice, so it waits a
 // moment for that notice.
-func brokerLost(conn *amqp.Connection, closed <-chan *amqp.Error) bool {
+func brokerLost(conn *broker.Conn, closed <-chan error) bool {
 	select {
 	case <-closed:
 		return true

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/storage"
@@ -21,8 +19,7 @@ import (
 // It is the only writer of the storage until the worker becomes master.
 type follower struct {
 	w     *Worker
-	ch    *amqp.Channel
-	ds    <-chan amqp.Delivery
+	log   logStream
 	state storage.State
 	// expect is the offset the first delivery must have: a later one means
 	// the log no longer holds the entries in between (retention dropped
@@ -40,20 +37,21 @@ type follower struct {
 }
 
 func newFollower(ctx context.Context, w *Worker, state storage.State) (*follower, error) {
-	ch, err := w.brokerConn().Channel()
-	if err != nil {
-		return nil, fmt.Errorf("open log channel: %w", err)
-	}
 	from := int64(-1)
 	if state.Offset >= 0 {
 		from = state.Offset + 1
 	}
-	ds, err := broker.Follow(ctx, ch, from, w.cfg.BatchSize)
+	rd, err := w.brokerConn().FollowLog(ctx, from, w.cfg.BatchSize)
 	if err != nil {
-		ch.Close()
 		return nil, err
 	}
-	return &follower{w: w, ch: ch, ds: ds, state: state, expect: max(from, 0), waiting: map[string]chan struct{}{}, done: make(chan struct{})}, nil
+	return newFollowerOn(w, rd, state, from), nil
+}
+
+// newFollowerOn is a follower reading log, which starts at offset from (a
+// negative from: the log's first entry).
+func newFollowerOn(w *Worker, log logStream, state storage.State, from int64) *follower {
+	return &follower{w: w, log: log, state: state, expect: max(from, 0), waiting: map[string]chan struct{}{}, done: make(chan struct{})}
 }
 
 // fellOffError: the replication log starts after the replica's position.
@@ -86,12 +84,10 @@ func (f *follower) waitFor(nonce string, stop bool) <-chan struct{} {
 // worker that saw its mark has its state on disk.
 func (f *follower) run(ctx context.Context) error {
 	defer close(f.done)
-	defer f.ch.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the pump when the follower stops for the master
-	in := pump(ctx.Done(), f.ds, f.w.cfg.BatchSize)
+	defer f.log.Close() // also when the follower stops for the master
+	in := f.log.Messages()
 	for {
-		var first amqp.Delivery
+		var first broker.LogMessage
 		var ok bool
 		select {
 		case <-ctx.Done():
@@ -111,18 +107,18 @@ func (f *follower) run(ctx context.Context) error {
 // applyBatch applies ds by the rule and reports whether the follower must
 // stop (it read the nonce the master waits for: the entries after it are the
 // master's own and are left unread).
-func (f *follower) applyBatch(ctx context.Context, ds []amqp.Delivery) (bool, error) {
+func (f *follower) applyBatch(ctx context.Context, ds []broker.LogMessage) (bool, error) {
 	s := f.state
 	var (
 		writes []dbapi.Entry
 		nonces []string
 		stop   bool
-		last   amqp.Delivery
+		last   broker.LogMessage
 	)
 	f.delivered.Add(int64(len(ds)))
 	for _, d := range ds {
-		f.w.logBytes.Add(int64(len(d.Body)))
-		entries, off, err := broker.DecodeEntries(d)
+		f.w.logBytes.Add(int64(d.Size))
+		entries, off, err := d.Entries, d.Offset, d.Err
 		if !f.checked {
 			if off > f.expect {
 				return false, &fellOffError{want: f.expect, first: off}

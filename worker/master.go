@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/election"
@@ -49,17 +47,14 @@ var errTainted = errors.New("local database holds writes the log may not have")
 // database only if the batch is there, or drops it when it cannot read it.
 func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-chan error) error {
 	w.log.Info("elected master; fencing the log", "epoch", epoch)
-	logCh, err := w.brokerConn().Channel()
+	lg, err := w.brokerConn().OpenLog()
 	if err != nil {
-		return fmt.Errorf("open log channel: %w", err)
+		return err
 	}
-	defer logCh.Close()
-	if err := logCh.Confirm(false); err != nil {
-		return fmt.Errorf("confirm mode on log channel: %w", err)
-	}
+	defer lg.Close()
 	nonce := newNonce()
 	fenced := f.waitFor(nonce, true)
-	if err := broker.Publish(ctx, logCh, dbapi.Entry{Kind: dbapi.EntryEpoch, Epoch: epoch, Nonce: nonce}); err != nil {
+	if err := lg.Append(ctx, dbapi.Entry{Kind: dbapi.EntryEpoch, Epoch: epoch, Nonce: nonce}); err != nil {
 		return fmt.Errorf("publish epoch %d: %w", epoch, err)
 	}
 	select {
@@ -83,20 +78,13 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 	}
 	w.log.Info("master ready", "epoch", epoch, "seq", state.Seq)
 
-	wch, err := w.brokerConn().Channel()
+	writes, err := w.brokerConn().ConsumeWrites(ctx, "writes-"+w.cfg.ID, w.cfg.BatchSize)
 	if err != nil {
-		return fmt.Errorf("open write channel: %w", err)
+		return err
 	}
-	defer wch.Close()
-	if err := wch.Qos(w.cfg.BatchSize, 0, false); err != nil {
-		return fmt.Errorf("set write prefetch: %w", err)
-	}
-	ds, err := wch.Consume(broker.WriteQ, "writes-"+w.cfg.ID, false, false, false, false, nil)
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", broker.WriteQ, err)
-	}
-	in := pump(ctx.Done(), ds, w.cfg.BatchSize)
-	m := &master{w: w, epoch: epoch, seq: state.Seq, offset: state.Offset, logCh: logCh}
+	defer writes.Close()
+	in := writes.Deliveries()
+	m := &master{w: w, epoch: epoch, seq: state.Seq, offset: state.Offset, log: lg}
 	for {
 		select {
 		case <-ctx.Done():
@@ -117,44 +105,6 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 	}
 }
 
-// pump moves deliveries into a channel that holds up to n of them. The
-// client library hands deliveries over one at a time through an unbuffered
-// channel, so a loop that drains "whatever is waiting" right after a receive
-// finds nothing and every batch has one write; the pump keeps up to n ready
-// while the batch before is being committed. It ends when ds is closed or
-// done is.
-func pump(done <-chan struct{}, ds <-chan amqp.Delivery, n int) <-chan amqp.Delivery {
-	out := make(chan amqp.Delivery, n)
-	go func() {
-		defer close(out)
-		for d := range ds {
-			select {
-			case out <- d:
-			case <-done:
-				return
-			}
-		}
-	}()
-	return out
-}
-
-// takeBatch is first plus whatever else is already waiting, up to max.
-func takeBatch(first amqp.Delivery, ds <-chan amqp.Delivery, max int) []amqp.Delivery {
-	batch := []amqp.Delivery{first}
-	for len(batch) < max {
-		select {
-		case d, ok := <-ds:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, d)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
 // master is the state of the write loop; it is used by one goroutine.
 type master struct {
 	w     *Worker
@@ -162,15 +112,15 @@ type master struct {
 	seq   uint64
 	// offset is the log offset of our epoch entry; a master reads no further.
 	offset int64
-	logCh  *amqp.Channel
+	log    logAppender
 }
 
 // handle commits one batch of writes. A returned error ends the master; the
 // writes it did not answer stay unacked and go back to writeQ.
-func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
+func (m *master) handle(ctx context.Context, batch []broker.Delivery) error {
 	w := m.w
 	var (
-		ds      []amqp.Delivery
+		ds      []broker.Delivery
 		entries []dbapi.Entry
 	)
 	for _, d := range batch {
@@ -184,9 +134,9 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 			_ = d.Ack(false)
 			continue
 		}
-		writeID := d.MessageId
+		writeID := d.MessageID
 		if writeID == "" {
-			writeID = d.CorrelationId
+			writeID = d.CorrelationID
 		}
 		entries = append(entries, dbapi.Entry{Kind: dbapi.EntryWrite, Seq: m.seq + uint64(len(entries)) + 1,
 			Epoch: m.epoch, WriteID: writeID, Write: &req})
@@ -213,7 +163,7 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 	unsure := func(err error) error {
 		return &unsureError{batch: unsureBatch{epoch: m.epoch, offset: m.offset, first: first, last: last}, err: err}
 	}
-	if err := broker.Publish(ctx, m.logCh, entries...); err != nil {
+	if err := m.log.Append(ctx, entries...); err != nil {
 		return unsure(fmt.Errorf("%w: append seq %d-%d to the log: %w", errTainted, first, last, err))
 	}
 	cur, err := w.el().Epoch(ctx)
@@ -227,7 +177,7 @@ func (m *master) handle(ctx context.Context, batch []amqp.Delivery) error {
 	answers := outbox{}
 	for i, o := range outs {
 		status, v := writeAnswer(entries[i], o)
-		answers.add(ds[i].ReplyTo, w.addressed(ds[i].CorrelationId, status, v))
+		answers.add(ds[i].ReplyTo, w.addressed(ds[i].CorrelationID, status, v))
 	}
 	w.send(ctx, answers)
 	if err := ds[len(ds)-1].Ack(true); err != nil { // every write of the batch at once

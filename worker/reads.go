@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 )
@@ -16,8 +14,7 @@ import (
 // readers consume readQ. With a prefetch per slave, RabbitMQ spreads reads
 // round-robin over the slaves.
 type readers struct {
-	ch       *amqp.Channel
-	tag      string
+	rs       requestStream
 	stopping atomic.Bool
 	inflight sync.WaitGroup
 	waiting  atomic.Int64 // deliveries whose reads wait for their min_seq
@@ -29,21 +26,14 @@ type readers struct {
 // itself (readQ deleted), it reports on fatal: a slave that cannot take
 // reads must not pretend to be one.
 func (w *Worker) serveReads(ctx context.Context, fatal chan<- error) (*readers, error) {
-	ch, err := w.brokerConn().Channel()
+	rs, err := w.brokerConn().ConsumeReads(ctx, "reads-"+w.cfg.ID, w.cfg.Prefetch)
 	if err != nil {
-		return nil, fmt.Errorf("open read channel: %w", err)
+		return nil, err
 	}
-	if err := ch.Qos(w.cfg.Prefetch, 0, false); err != nil {
-		return nil, fmt.Errorf("set read prefetch: %w", err)
-	}
-	r := &readers{ch: ch, tag: "reads-" + w.cfg.ID, loopDone: make(chan struct{})}
-	ds, err := ch.Consume(broker.ReadQ, r.tag, false, false, false, false, nil)
-	if err != nil {
-		return nil, fmt.Errorf("consume %s: %w", broker.ReadQ, err)
-	}
+	r := &readers{rs: rs, loopDone: make(chan struct{})}
 	go func() {
 		defer close(r.loopDone)
-		in := pump(ctx.Done(), ds, w.cfg.Prefetch)
+		in := rs.Deliveries()
 		for d := range in {
 			r.inflight.Add(1)
 			w.serveReadBatch(ctx, r, takeBatch(d, in, w.cfg.Prefetch))
@@ -67,12 +57,12 @@ func (w *Worker) serveReads(ctx context.Context, fatal chan<- error) (*readers, 
 func (r *readers) stop() {
 	r.once.Do(func() {
 		r.stopping.Store(true)
-		if err := r.ch.Cancel(r.tag, false); err != nil {
-			r.ch.Close() // ends the deliveries, and with them the loop
+		if err := r.rs.Cancel(); err != nil {
+			_ = r.rs.Close() // ends the deliveries, and with them the loop
 		}
 		<-r.loopDone
 		r.inflight.Wait()
-		r.ch.Close()
+		_ = r.rs.Close()
 	})
 }
 
@@ -83,11 +73,11 @@ func (r *readers) stop() {
 // whose min_seq is ahead of the replica waits for it (at most MinSeqWait) on
 // its own, so it never holds back the others; its delivery is acked once it
 // is answered.
-func (w *Worker) serveReadBatch(ctx context.Context, r *readers, ds []amqp.Delivery) {
+func (w *Worker) serveReadBatch(ctx context.Context, r *readers, ds []broker.Delivery) {
 	answers := outbox{}
-	var done []amqp.Delivery // answered now, to ack now
+	var done []broker.Delivery // answered now, to ack now
 	for _, d := range ds {
-		reqs, err := broker.Requests(d)
+		reqs, err := d.Requests()
 		if err != nil {
 			w.log.Error("unreadable read message dropped", "error", err)
 			reqs = nil

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
@@ -253,14 +252,13 @@ func firstLogOffset(t *testing.T) int64 {
 	defer cancel()
 	ch := stacktest.Channel(t, stacktest.AMQPURL)
 	defer ch.Close()
-	_ = ch.Qos(1, 0, false)
-	ds, err := ch.ConsumeWithContext(ctx, broker.SyncQ, "", false, false, false, false, amqp.Table{"x-stream-offset": "first"})
+	ds, err := broker.Follow(ctx, ch, -1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case d := <-ds:
-		off, _ := d.Headers["x-stream-offset"].(int64)
+		_, off, _ := broker.DecodeEntries(d)
 		return off
 	case <-ctx.Done():
 		t.Fatal("syncQ delivered nothing")

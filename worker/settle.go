@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
-	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 )
 
@@ -68,27 +65,20 @@ func (w *Worker) settle(ctx context.Context) error {
 // closed, so nothing of the batch can still arrive after it.
 func (w *Worker) batchInLog(ctx context.Context, b *unsureBatch) (bool, error) {
 	conn := w.brokerConn()
-	readCh, err := conn.Channel()
-	if err != nil {
-		return false, fmt.Errorf("open log channel: %w", err)
-	}
-	defer readCh.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ds, err := broker.Follow(ctx, readCh, b.offset+1, w.cfg.BatchSize)
+	rd, err := conn.FollowLog(ctx, b.offset+1, w.cfg.BatchSize)
 	if err != nil {
 		return false, err
 	}
-	pubCh, err := conn.Channel()
+	defer rd.Close()
+	lg, err := conn.OpenLog()
 	if err != nil {
-		return false, fmt.Errorf("open log channel: %w", err)
+		return false, err
 	}
-	defer pubCh.Close()
-	if err := pubCh.Confirm(false); err != nil {
-		return false, fmt.Errorf("confirm mode on log channel: %w", err)
-	}
+	defer lg.Close()
 	nonce := newNonce()
-	if err := broker.Publish(ctx, pubCh, dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce}); err != nil {
+	if err := lg.Mark(ctx, nonce); err != nil {
 		return false, fmt.Errorf("publish mark: %w", err)
 	}
 	// A replica that has applied everything before the batch, at its epoch:
@@ -96,25 +86,24 @@ func (w *Worker) batchInLog(ctx context.Context, b *unsureBatch) (bool, error) {
 	pos := position{epoch: b.epoch, seq: b.first - 1}
 	for {
 		var (
-			d  amqp.Delivery
+			d  broker.LogMessage
 			ok bool
 		)
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case d, ok = <-ds:
+		case d, ok = <-rd.Messages():
 		}
 		if !ok {
 			return false, errors.New("replication log consumer closed")
 		}
-		entries, _, err := broker.DecodeEntries(d)
 		if aerr := d.Ack(false); aerr != nil {
 			return false, fmt.Errorf("ack log message: %w", aerr)
 		}
-		if err != nil {
+		if d.Err != nil {
 			continue // every replica skips an unreadable message alike
 		}
-		for _, e := range entries {
+		for _, e := range d.Entries {
 			if e.Nonce == nonce {
 				return false, nil
 			}

@@ -152,14 +152,14 @@ func (w *Worker) takeSnapshot(ctx context.Context) (election.SnapshotRecord, err
 	}
 	fail := func(err error) (election.SnapshotRecord, error) {
 		bg := context.WithoutCancel(ctx)
-		if derr := broker.DeleteSnapshot(w.brokerConn(), rec.Queue); derr != nil {
+		if derr := w.brokerConn().DeleteSnapshot(rec.Queue); derr != nil {
 			w.log.Warn("delete failed snapshot queue", "queue", rec.Queue, "error", derr)
 		} else if derr := w.el().DeleteSnapshot(bg, id); derr != nil {
 			w.log.Warn("delete failed snapshot record", "snapshot", id, "error", derr)
 		}
 		return rec, err
 	}
-	sw, err := broker.CreateSnapshot(ctx, w.brokerConn(), rec.Queue)
+	sw, err := w.brokerConn().CreateSnapshot(ctx, rec.Queue)
 	if err != nil {
 		return fail(err)
 	}
@@ -204,7 +204,7 @@ func (s *snapshotter) cleanup(ctx context.Context, recs []election.SnapshotRecor
 			continue
 		}
 		if r.Queue != "" {
-			if err := broker.DeleteSnapshot(w.brokerConn(), r.Queue); err != nil {
+			if err := w.brokerConn().DeleteSnapshot(r.Queue); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
@@ -38,8 +36,8 @@ type Worker struct {
 	logBytes atomic.Int64  // bytes of log messages read (the snapshot policy)
 	prog     progress
 
-	conn    atomic.Pointer[amqp.Connection] // this term's; see connect
-	replyCh *amqp.Channel                   // replies to the orchestrator; shared by readers
+	conn    atomic.Pointer[broker.Conn] // this term's; see connect
+	replies replier                     // answers to the orchestrator; shared by readers
 	replyMu sync.Mutex
 
 	// unsure is the batch a master could not confirm, until the next term
@@ -65,7 +63,7 @@ func New(cfg Config, st storage.Storage, el election.Election, log hclog.Logger)
 type session struct{ election.Election }
 
 // brokerConn is the current broker connection.
-func (w *Worker) brokerConn() *amqp.Connection { return w.conn.Load() }
+func (w *Worker) brokerConn() *broker.Conn { return w.conn.Load() }
 
 // el is the current election session.
 func (w *Worker) el() election.Election { return w.sess.Load().Election }
@@ -137,7 +135,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 	for {
-		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+		closed := conn.Closed()
 		err := w.serve(ctx, conn)
 		if ctx.Err() != nil {
 			return err
@@ -197,7 +195,7 @@ func (w *Worker) demote() (wasMaster bool) {
 // serve is one term of the worker on its broker connection: catch up, serve
 // reads, campaign, and lead if elected. It returns errStepDown when, as
 // master, it stopped leading and may serve again as a slave.
-func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
+func (w *Worker) serve(ctx context.Context, conn *broker.Conn) error {
 	if w.unsure != nil {
 		if err := w.settle(ctx); err != nil {
 			return err
@@ -281,7 +279,7 @@ func (w *Worker) serve(ctx context.Context, conn *amqp.Connection) error {
 	defer stopSlave()
 	go w.snapshots(slaveCtx)
 
-	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	closed := conn.Closed()
 	for {
 		sess := w.el()
 		campCtx, stopCampaign := context.WithCancel(runCtx)
@@ -360,18 +358,15 @@ func (w *Worker) campaign(ctx context.Context, sess election.Candidate, fatal ch
 
 // catchUp publishes a mark and waits until the follower has read it.
 func (w *Worker) catchUp(ctx context.Context, f *follower, fatal <-chan error) error {
-	ch, err := w.brokerConn().Channel()
+	lg, err := w.brokerConn().OpenLog()
 	if err != nil {
-		return fmt.Errorf("open log channel: %w", err)
+		return err
 	}
-	defer ch.Close()
-	if err := ch.Confirm(false); err != nil {
-		return fmt.Errorf("confirm mode on log channel: %w", err)
-	}
+	defer lg.Close()
 	nonce := newNonce()
 	seen := f.waitFor(nonce, false)
 	published := time.Now()
-	if err := broker.Publish(ctx, ch, dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce}); err != nil {
+	if err := lg.Mark(ctx, nonce); err != nil {
 		return fmt.Errorf("publish catch-up mark: %w", err)
 	}
 	stall := time.NewTicker(stallCheck)
@@ -394,7 +389,7 @@ func (w *Worker) catchUp(ctx context.Context, f *follower, fatal <-chan error) e
 			last = n
 			continue
 		}
-		tail, err := broker.LogTail(ctx, w.brokerConn(), published.Add(-time.Second))
+		tail, err := w.brokerConn().LogTail(ctx, published.Add(-time.Second))
 		if err != nil {
 			return err
 		}
@@ -463,15 +458,15 @@ func (w *Worker) addressed(correlationID string, status int, v any) broker.Addre
 
 // answer sends the DB API answer to request d: the HTTP status and the JSON
 // body the orchestrator passes on as they are.
-func (w *Worker) answer(ctx context.Context, d amqp.Delivery, status int, v any) {
-	w.answerAll(ctx, d.ReplyTo, []broker.Addressed{w.addressed(d.CorrelationId, status, v)})
+func (w *Worker) answer(ctx context.Context, d broker.Delivery, status int, v any) {
+	w.answerAll(ctx, d.ReplyTo, []broker.Addressed{w.addressed(d.CorrelationID, status, v)})
 }
 
 // answerAll sends the answers of a batch bound for one reply queue.
 func (w *Worker) answerAll(ctx context.Context, replyTo string, as []broker.Addressed) {
 	w.replyMu.Lock()
 	defer w.replyMu.Unlock()
-	if err := broker.ReplyAll(ctx, w.replyCh, replyTo, as); err != nil {
+	if err := w.replies.ReplyAll(ctx, replyTo, as); err != nil {
 		w.log.Warn("send answers", "error", err)
 	}
 }

@@ -29,16 +29,7 @@ type Request struct {
 
 // Requests are the requests a delivery carries: several when it has the
 // RequestsHeader, else the delivery itself.
-func Requests(d amqp.Delivery) ([]Request, error) {
-	if _, many := d.Headers[RequestsHeader]; !many {
-		return []Request{{CorrelationID: d.CorrelationId, Body: d.Body}}, nil
-	}
-	var rs []Request
-	if err := json.Unmarshal(d.Body, &rs); err != nil {
-		return nil, fmt.Errorf("decode a message of requests: %w", err)
-	}
-	return rs, nil
-}
+func Requests(d amqp.Delivery) ([]Request, error) { return deliveryOf(d).Requests() }
 
 // coalescer sends the coalesced calls to one queue with one expiration. It
 // has no goroutine of its own: the caller that finds nobody publishing

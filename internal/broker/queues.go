@@ -1,6 +1,8 @@
-// Package broker is the RabbitMQ side of the DBaaS: the fixed queue names and
-// their declarations, the orchestrator's RPC client, and the replication log
-// (syncQ) publisher and reader.
+// Package broker is the RabbitMQ side of the DBaaS, both ends of it: the
+// fixed queue names and their declarations, the orchestrator's RPC client,
+// and the worker's connection (Conn: the replication log it appends to and
+// follows, the writeQ and readQ consumers, its replies), so that the worker
+// itself handles no AMQP type.
 package broker
 
 import (
