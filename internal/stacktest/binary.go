@@ -13,39 +13,53 @@ import (
 	"testing"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// built holds one build per package: each is built once per test process,
+// before any test's deadline starts counting.
+var built sync.Map // package path → *build
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // Binary builds the static rideshare binary once per test process and
 // returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root, err := moduleRoot()
+	return Build(t, ".", "rideshare")
+}
+
+// Build builds the main package pkg (a path relative to the module root,
+// like "./examples/runtime-labelled") statically, once per test process,
+// into an executable named name, and returns its path.
+func Build(t testing.TB, pkg, name string) string {
+	t.Helper()
+	v, _ := built.LoadOrStore(pkg, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
+		root, err := ModuleRoot()
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
 		dir, err := os.MkdirTemp("", "rideshare-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "rideshare")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = &buildError{out: string(out), err: err}
+			b.err = &buildError{out: string(out), err: err}
 		}
 	})
-	if buildErr != nil {
-		t.Fatalf("build rideshare binary: %v", buildErr)
+	if b.err != nil {
+		t.Fatalf("build %s: %v", pkg, b.err)
 	}
-	return binPath
+	return b.path
 }
 
 type buildError struct {
@@ -55,8 +69,8 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
-// moduleRoot is the directory holding go.mod.
-func moduleRoot() (string, error) {
+// ModuleRoot is the directory holding go.mod.
+func ModuleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", err

@@ -31,7 +31,7 @@ func ZooKeeperPID() (int, error) {
 // descriptors, and a pipe they hold open would keep the command from ever
 // returning.
 func StartServices() error {
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return fmt.Errorf("find the module root: %w", err)
 	}

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -171,11 +169,11 @@ func readBack(t *testing.T, s *stacktest.Stack, name string, minSeq uint64) {
 
 func moduleRoot(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := stacktest.ModuleRoot()
 	if err != nil {
 		t.Fatalf("go env GOMOD: %v", err)
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	return root
 }
 
 // configWithRuntime writes a copy of the shipped hcl/local.hcl whose runtime
@@ -199,35 +197,11 @@ func configWithRuntime(t *testing.T, name string) string {
 	return p
 }
 
-var (
-	buildOnce sync.Once
-	labelled  string
-	buildErr  error
-)
-
 // labelledPlugin builds examples/runtime-labelled once (static, as a plugin
 // author would ship it) and returns the binary's path.
 func labelledPlugin(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root := moduleRoot(t)
-		dir, err := os.MkdirTemp("", "rideshare-plugin-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		labelled = filepath.Join(dir, "rideshare-runtime-labelled")
-		cmd := exec.Command("go", "build", "-o", labelled, "./examples/runtime-labelled")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%v: %s", err, b)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build examples/runtime-labelled: %v", buildErr)
-	}
-	return labelled
+	return stacktest.Build(t, "./examples/runtime-labelled", "rideshare-runtime-labelled")
 }
 
 // install copies the plugin binary at src into dir under its own name.
