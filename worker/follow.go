@@ -109,6 +109,7 @@ func (f *follower) run(ctx context.Context) error {
 // master's own and are left unread).
 func (f *follower) applyBatch(ctx context.Context, ds []broker.LogMessage) (bool, error) {
 	s := f.state
+	pos := position{epoch: s.Epoch, seq: s.Seq}
 	var (
 		writes []dbapi.Entry
 		nonces []string
@@ -131,20 +132,18 @@ func (f *follower) applyBatch(ctx context.Context, ds []broker.LogMessage) (bool
 			entries = nil
 		}
 		for _, e := range entries {
-			pos := position{epoch: s.Epoch, seq: s.Seq}
 			switch pos.read(e) {
 			case apply:
 				writes = append(writes, e)
 			case raise:
 				f.w.log.Info("new master epoch", "epoch", e.Epoch)
 			case fenced:
-				f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", s.Epoch)
+				f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", pos.epoch)
 			case skip:
 				if e.Kind == dbapi.EntryWrite {
-					f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", s.Seq, "current_epoch", s.Epoch)
+					f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", pos.seq, "current_epoch", pos.epoch)
 				}
 			}
-			s.Epoch, s.Seq = pos.epoch, pos.seq
 			if e.Nonce != "" {
 				nonces = append(nonces, e.Nonce)
 				f.mu.Lock()
@@ -158,6 +157,7 @@ func (f *follower) applyBatch(ctx context.Context, ds []broker.LogMessage) (bool
 			break
 		}
 	}
+	s.Epoch, s.Seq = pos.epoch, pos.seq
 	outs, err := f.w.st.Apply(ctx, storage.Batch{Writes: writes, Epoch: s.Epoch, Offset: s.Offset})
 	if err != nil {
 		return false, fmt.Errorf("apply log offsets up to %d (seq %d): %w", s.Offset, s.Seq, err)

@@ -27,10 +27,6 @@ type Request struct {
 	Body          json.RawMessage `json:"body"`
 }
 
-// Requests are the requests a delivery carries: several when it has the
-// RequestsHeader, else the delivery itself.
-func Requests(d amqp.Delivery) ([]Request, error) { return deliveryOf(d).Requests() }
-
 // coalescer sends the coalesced calls to one queue with one expiration. It
 // has no goroutine of its own: the caller that finds nobody publishing
 // publishes, for itself and for every call queued behind it (combining), so

@@ -101,8 +101,8 @@ type Delivery struct {
 	Acker
 }
 
-// Requests are the requests the delivery carries (see the package function
-// Requests).
+// Requests are the requests the delivery carries: several when it has the
+// RequestsHeader, else the delivery itself.
 func (d Delivery) Requests() ([]Request, error) {
 	if !d.Many {
 		return []Request{{CorrelationID: d.CorrelationID, Body: d.Body}}, nil

@@ -60,12 +60,12 @@ func TestAnswersAndRequests(t *testing.T) {
 	if _, err := Answers(amqp.Delivery{Headers: amqp.Table{AnswersHeader: int32(2)}, Body: []byte(`[{`)}); err == nil {
 		t.Fatalf("a broken message of answers was accepted")
 	}
-	rs, err := Requests(amqp.Delivery{CorrelationId: "r", Body: []byte(`{"table":"users"}`)})
+	rs, err := deliveryOf(amqp.Delivery{CorrelationId: "r", Body: []byte(`{"table":"users"}`)}).Requests()
 	if err != nil || len(rs) != 1 || rs[0].CorrelationID != "r" {
 		t.Fatalf("one request: %v %+v", err, rs)
 	}
 	body, _ := json.Marshal([]Request{{CorrelationID: "x", Body: json.RawMessage(`{"table":"users"}`)}, {CorrelationID: "y", Body: json.RawMessage(`{"table":"rides"}`)}})
-	rs, err = Requests(amqp.Delivery{Headers: amqp.Table{RequestsHeader: int32(2)}, Body: body})
+	rs, err = deliveryOf(amqp.Delivery{Headers: amqp.Table{RequestsHeader: int32(2)}, Body: body}).Requests()
 	if err != nil || len(rs) != 2 || rs[1].CorrelationID != "y" || string(rs[1].Body) != `{"table":"rides"}` {
 		t.Fatalf("many requests: %v %+v", err, rs)
 	}
