@@ -4,29 +4,17 @@ import (
 	"fmt"
 
 	"github.com/rideshare/dbaas/internal/config"
-	"github.com/rideshare/dbaas/plugins/election/zookeeper"
+	"github.com/rideshare/dbaas/plugins/builtin"
 	"github.com/rideshare/dbaas/plugins/pluginhost"
-	"github.com/rideshare/dbaas/plugins/runtime/docker"
-	"github.com/rideshare/dbaas/plugins/runtime/process"
-	"github.com/rideshare/dbaas/plugins/storage/postgres"
-	"github.com/rideshare/dbaas/plugins/storage/sqlite"
 )
-
-// builtinOptions are the option checks of the built-in backends, by kind and
-// by the name plugins/builtin gives them: each is the check the backend makes
-// itself when it opens (in this process or as a plugin subprocess).
-var builtinOptions = map[string]map[string]func(map[string]string) error{
-	pluginhost.KindRuntime:  {"process": process.ValidateOptions, "docker": docker.ValidateOptions},
-	pluginhost.KindStorage:  {"sqlite": sqlite.ValidateOptions, "postgres": postgres.ValidateOptions},
-	pluginhost.KindElection: {"zookeeper": zookeeper.ValidateOptions},
-}
 
 // CheckOptions checks the options of every runtime, storage and election
 // block that picks a built-in backend, as soon as the deployment is loaded,
-// with the check that backend makes when it opens: an unknown key (or a bad
-// value) is an error naming the block's position, the plugin, the key and
-// the accepted keys. A backend from plugin_dir (which may also shadow a
-// built-in name) checks its own options when it starts.
+// with the check that backend makes when it opens (builtin.Catalog.Options):
+// an unknown key (or a bad value) is an error naming the block's position,
+// the plugin, the key and the accepted keys. A backend from plugin_dir
+// (which may also shadow a built-in name) checks its own options when it
+// starts.
 func CheckOptions(cfg *config.Config) error {
 	pluginDir := AbsDir(cfg.PluginDir)
 	for _, b := range []struct {
@@ -38,7 +26,7 @@ func CheckOptions(cfg *config.Config) error {
 		{pluginhost.KindStorage, cfg.Storage, cfg.Storage.Options},
 		{pluginhost.KindElection, cfg.Election, cfg.Election.Options},
 	} {
-		check, ok := builtinOptions[b.kind][b.plugin.Name]
+		check, ok := builtin.Catalog.Options[b.kind][b.plugin.Name]
 		if !ok || pluginhost.InPluginDir(pluginDir, b.kind, b.plugin.Name) {
 			continue
 		}

@@ -11,7 +11,8 @@ import (
 	"github.com/rideshare/dbaas/plugins/pluginhost"
 )
 
-// Every built-in backend has its option check here, under its built-in name.
+// Every built-in backend has its option check in the catalog, under its
+// built-in name.
 func TestEveryBuiltinChecksOptions(t *testing.T) {
 	for kind, names := range map[string][]string{
 		pluginhost.KindRuntime:  builtin.Catalog.Names(pluginhost.KindRuntime),
@@ -19,12 +20,12 @@ func TestEveryBuiltinChecksOptions(t *testing.T) {
 		pluginhost.KindElection: builtin.Catalog.Names(pluginhost.KindElection),
 	} {
 		for _, name := range names {
-			if builtinOptions[kind][name] == nil {
-				t.Errorf("built-in %s %q has no option check in builtinOptions", kind, name)
+			if builtin.Catalog.Options[kind][name] == nil {
+				t.Errorf("built-in %s %q has no option check in builtin.Catalog.Options", kind, name)
 			}
 		}
-		if len(builtinOptions[kind]) != len(names) {
-			t.Errorf("builtinOptions[%s] has %d checks for %d built-ins %v", kind, len(builtinOptions[kind]), len(names), names)
+		if len(builtin.Catalog.Options[kind]) != len(names) {
+			t.Errorf("builtin.Catalog.Options[%s] has %d checks for %d built-ins %v", kind, len(builtin.Catalog.Options[kind]), len(names), names)
 		}
 	}
 }

@@ -42,6 +42,11 @@ var Catalog = pluginhost.Catalog{
 			return zookeeper.New(ctx, c, hclog.FromContext(ctx))
 		},
 	},
+	Options: map[string]map[string]pluginhost.OptionsCheck{
+		pluginhost.KindRuntime:  {"process": process.ValidateOptions, "docker": docker.ValidateOptions},
+		pluginhost.KindStorage:  {"sqlite": sqlite.ValidateOptions, "postgres": postgres.ValidateOptions},
+		pluginhost.KindElection: {"zookeeper": zookeeper.ValidateOptions},
+	},
 }
 
 // The built-ins are the plugin host's, so that `rideshare plugin <kind>

@@ -17,7 +17,15 @@ type Catalog struct {
 	Runtimes  map[string]runtime.Factory
 	Storages  map[string]storage.Opener
 	Elections map[string]election.Factory
+	// Options are the backends' option checks, by kind and name: each is
+	// the check the backend makes itself when it opens, so that a
+	// deployment's options can be checked as soon as it is loaded (as
+	// Nomad's catalog registers a config schema with each plugin).
+	Options map[string]map[string]OptionsCheck
 }
+
+// OptionsCheck refuses options a backend does not accept, naming the key.
+type OptionsCheck func(map[string]string) error
 
 // Names lists the catalog's names of kind, sorted.
 func (c Catalog) Names(kind string) []string {
