@@ -13,6 +13,13 @@ const (
 	RouteCrashSlave  = "/api/v1/crash/slave"  // POST → ["<pid>"]
 	RouteWorkerList  = "/api/v1/worker/list"  // GET → [pid, …], sorted
 	RouteWorkers     = "/api/v1/workers"      // GET → []WorkerInfo
+	RouteSwitchover  = "/api/v1/switchover"   // POST SwitchoverRequest → SwitchoverResult
+	RouteEvents      = "/api/v1/events"       // GET → []Event, oldest first
+	RouteStatus      = "/api/v1/status"       // GET → Status
+
+	// The dashboard (embedded static files) and the Prometheus scrape.
+	RouteUI      = "/ui/"
+	RouteMetrics = "/metrics" // GET → Prometheus text format; open, like the probes
 
 	// The health probes, never counted as reads.
 	RouteHealthz = "/healthz" // GET → {"status":"ok"}

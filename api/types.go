@@ -20,6 +20,9 @@ type WorkerInfo struct {
 	StartedFrom string `json:"started_from,omitempty"`
 	// CatchingUp is where a worker that does not serve yet stands.
 	CatchingUp *CatchUp `json:"catching_up,omitempty"`
+	// Lag is how many seqs the worker is behind the master's applied seq
+	// (0 for the master, and when there is no master).
+	Lag uint64 `json:"lag"`
 }
 
 // CatchUp is a catching-up worker's progress: loading a snapshot (bytes) or
@@ -42,4 +45,57 @@ type Readiness struct {
 	ReadySlaves int `json:"ready_slaves"`
 	// Error names what is missing when not ready.
 	Error string `json:"error,omitempty"`
+}
+
+// SwitchoverRequest is the body of POST /api/v1/switchover; an empty body
+// or an empty To picks the lowest-pid ready slave.
+type SwitchoverRequest struct {
+	To string `json:"to,omitempty"`
+}
+
+// SwitchoverResult is the answer of a switchover: the master changed from
+// From to To, whose epoch is Epoch.
+type SwitchoverResult struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Epoch uint64 `json:"epoch"`
+	// TookMS is how long the master took no writes, as the orchestrator saw
+	// it: from the old master's hand-over to the new master's record.
+	TookMS float64 `json:"took_ms"`
+}
+
+// Kinds of Event.
+const (
+	EventFailover   = "failover"   // the master died; Worker is the new master, DurationMS the gap
+	EventSwitchover = "switchover" // a planned change of master; DurationMS the stall
+	EventReplaced   = "replaced"   // a dead worker was replaced; Worker is the new one
+	EventCrash      = "crash"      // an operator crashed a worker (admin API)
+	EventScale      = "scale"      // the scaler decided; Reads is the count behind it
+)
+
+// Event is one entry of the orchestrator's timeline (GET /api/v1/events).
+type Event struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	Worker string    `json:"worker,omitempty"`
+	PID    int       `json:"pid,omitempty"`
+	Epoch  uint64    `json:"epoch,omitempty"`
+	// DurationMS: for a failover, from the master's loss to the new
+	// master's record; for a switchover, the stall.
+	DurationMS float64 `json:"duration_ms,omitempty"`
+	// Reads and Slaves: for a scale decision, the reads counted in the
+	// interval and the slaves decided.
+	Reads  int64  `json:"reads,omitempty"`
+	Slaves int    `json:"slaves,omitempty"`
+	Detail string `json:"detail"`
+}
+
+// Status is GET /api/v1/status: the workers with their lag, the master's
+// epoch and the last failover (rideshare status shows it).
+type Status struct {
+	Epoch        uint64       `json:"epoch"`
+	Master       string       `json:"master"`
+	MasterSeq    uint64       `json:"master_seq"`
+	Workers      []WorkerInfo `json:"workers"`
+	LastFailover *Event       `json:"last_failover,omitempty"`
 }
