@@ -26,8 +26,9 @@ ZK_HOME_DIR=${ZK_HOME_DIR:-/var/lib/zookeeper/rideshare}
 ZK_BIN=/usr/share/zookeeper/bin/zkServer.sh
 # iptables: the fault suite (test/faults/) cuts a worker off the services with it.
 # python3-grpcio, python3-protobuf: the Python runtime plugin (examples/python-runtime) that
-# TestPythonRuntimePlugin (test/plugins/) runs. protobuf-compiler: make proto.
-PACKAGES=(rabbitmq-server zookeeperd postgresql iptables python3-grpcio python3-protobuf protobuf-compiler)
+# TestPythonRuntimePlugin (test/plugins/) runs. protobuf-compiler and libprotobuf-dev (the
+# well-known types google/protobuf/*.proto the contracts import): make proto.
+PACKAGES=(rabbitmq-server zookeeperd postgresql iptables python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev)
 
 say() { echo "services: $*"; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }

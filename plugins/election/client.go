@@ -160,6 +160,11 @@ func (c *GRPCClient) pump(ctx context.Context, recv func() (*emptypb.Empty, erro
 	}
 }
 
+func (c *GRPCClient) Handover(ctx context.Context, to string) error {
+	_, err := c.rpc.Handover(ctx, &pb.IDRequest{Id: to})
+	return pluginrpc.FromStatus(ctx, err)
+}
+
 func (c *GRPCClient) Remove(ctx context.Context, id string) error {
 	_, err := c.rpc.Remove(ctx, &pb.IDRequest{Id: id})
 	return pluginrpc.FromStatus(ctx, err)

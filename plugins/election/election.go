@@ -111,7 +111,24 @@ type Candidate interface {
 	// Epoch reads the current epoch fresh from the backend: a master checks
 	// it after publishing, and stops if it has changed.
 	Epoch(ctx context.Context) (uint64, error)
+	// Handover gives up this member's lead to the live, non-draining
+	// member to (a planned switchover): in one step the lead ends, this
+	// member's record says slave, and until to claims the lead (or dies, or
+	// HandoverTimeout passes) only to can win a campaign. The epoch is not
+	// changed here: to's win moves it on, and fences the log as every win
+	// does. It fails with ErrNotLeader when this member does not lead, and
+	// with ErrNoMember when to is not a live, non-draining member.
+	Handover(ctx context.Context, to string) error
 }
+
+// ErrNoMember is returned (wrapped) by Handover when its target is not a
+// live, non-draining member.
+var ErrNoMember = errors.New("no such live member")
+
+// HandoverTimeout is how long a handover reserves the lead for its target:
+// a target that has not claimed it by then (stuck, or cut off) no longer
+// blocks the others.
+const HandoverTimeout = 10 * time.Second
 
 // Observer is the orchestrator's part of a session: it watches the members
 // and removes dead ones.

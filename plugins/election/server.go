@@ -23,6 +23,7 @@ const ServiceName = "rideshare.election.v1.Election"
 func init() {
 	pluginrpc.RegisterSentinel("election.not_leader", codes.FailedPrecondition, ErrNotLeader)
 	pluginrpc.RegisterSentinel("election.session_lost", codes.Aborted, ErrSessionLost)
+	pluginrpc.RegisterSentinel("election.no_member", codes.NotFound, ErrNoMember)
 }
 
 // Factory constructs an Election (one session) inside the plugin process when
@@ -150,6 +151,10 @@ func (s *server) Leader(ctx context.Context, _ *emptypb.Empty) (*pb.LeaderRespon
 		l, ok, err := e.Leader(ctx)
 		return &pb.LeaderResponse{Leader: leaderToProto(l), Ok: ok}, err
 	})
+}
+
+func (s *server) Handover(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
+	return unary(s, func(e Election) (*emptypb.Empty, error) { return empty, e.Handover(ctx, r.GetId()) })
 }
 
 func (s *server) Remove(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {

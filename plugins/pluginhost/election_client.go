@@ -109,6 +109,14 @@ func (c *electionClient) Campaign(ctx context.Context) (uint64, error) {
 	return sessionCall(ctx, c, "Campaign", func(inst *instance) (uint64, error) { return elOf(inst).Campaign(ctx) })
 }
 
+// Handover belongs to the joined session: only its leader may hand over.
+func (c *electionClient) Handover(ctx context.Context, to string) error {
+	_, err := sessionCall(ctx, c, "Handover", func(inst *instance) (struct{}, error) {
+		return struct{}{}, elOf(inst).Handover(ctx, to)
+	})
+	return err
+}
+
 func (c *electionClient) Epoch(ctx context.Context) (uint64, error) {
 	return call(ctx, c.sup, "Epoch", func(inst *instance) (uint64, error) { return elOf(inst).Epoch(ctx) }, nil)
 }

@@ -91,6 +91,20 @@ func TestElectionRoundTrip(t *testing.T) {
 	if err := el.Update(ctx, m); err != nil {
 		t.Fatal(err)
 	}
+	// Handover's errors keep their identity across the boundary, and a
+	// handover ends the lead.
+	if err := el.Handover(ctx, "nobody"); !errors.Is(err, election.ErrNoMember) {
+		t.Fatalf("Handover to an unknown member: want election.ErrNoMember, got %v", err)
+	}
+	if err := el.Handover(ctx, "w1"); err != nil {
+		t.Fatalf("Handover: %v", err)
+	}
+	if l, ok, err := el.Leader(ctx); err != nil || ok {
+		t.Fatalf("Leader after Handover = %+v %v %v, want none", l, ok, err)
+	}
+	if err := el.Handover(ctx, "w1"); !errors.Is(err, election.ErrNotLeader) {
+		t.Fatalf("Handover without the lead: want election.ErrNotLeader, got %v", err)
+	}
 	// ErrNotLeader keeps its identity.
 	if err := el.Remove(ctx, "w1"); err != nil {
 		t.Fatal(err)

@@ -588,6 +588,24 @@ func (e *memElection) Campaign(ctx context.Context) (uint64, error) {
 	}
 }
 
+// Handover ends this session's lead; one session per process holds no
+// other candidate to reserve the lead for, so it checks and releases only.
+func (e *memElection) Handover(_ context.Context, to string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.me == nil || e.leader == nil || e.leader.ID != e.me.ID {
+		return fmt.Errorf("mem election: hand over: %w", election.ErrNotLeader)
+	}
+	if _, ok := e.members[to]; !ok {
+		return fmt.Errorf("mem election: hand over to %s: %w", to, election.ErrNoMember)
+	}
+	e.leader = nil
+	e.me.Role = election.RoleSlave
+	e.members[e.me.ID] = *e.me
+	e.changeLocked()
+	return nil
+}
+
 func (e *memElection) Epoch(context.Context) (uint64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

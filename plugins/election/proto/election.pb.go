@@ -6,11 +6,12 @@
 // be the first call; every other call fails with FAILED_PRECONDITION while
 // there is no session. Close ends it.
 //
-// Errors: the status message is the implementation's own. Two errors keep
+// Errors: the status message is the implementation's own. Three errors keep
 // their identity through a google.rpc.ErrorInfo detail (domain
 // "rideshare.plugin"): FAILED_PRECONDITION "election.not_leader"
-// (election.ErrNotLeader) and ABORTED "election.session_lost"
-// (election.ErrSessionLost). UNAVAILABLE means only "the plugin could not be
+// (election.ErrNotLeader), ABORTED "election.session_lost"
+// (election.ErrSessionLost) and NOT_FOUND "election.no_member"
+// (election.ErrNoMember, from Handover). UNAVAILABLE means only "the plugin could not be
 // reached"; an implementation must not use it.
 //
 // Regenerate the Go code with `make proto`.
@@ -791,13 +792,14 @@ const file_election_proto_rawDesc = "" +
 	"\tIDRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"X\n" +
 	"\x11SnapshotsResponse\x12C\n" +
-	"\tsnapshots\x18\x01 \x03(\v2%.rideshare.election.v1.SnapshotRecordR\tsnapshots2\xce\a\n" +
+	"\tsnapshots\x18\x01 \x03(\v2%.rideshare.election.v1.SnapshotRecordR\tsnapshots2\x94\b\n" +
 	"\bElection\x12B\n" +
 	"\tConfigure\x12\x1d.rideshare.election.v1.Config\x1a\x16.google.protobuf.Empty\x12=\n" +
 	"\x04Join\x12\x1d.rideshare.election.v1.Member\x1a\x16.google.protobuf.Empty\x12?\n" +
 	"\x06Update\x12\x1d.rideshare.election.v1.Member\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\bCampaign\x12\x16.google.protobuf.Empty\x1a$.rideshare.election.v1.EpochResponse\x12E\n" +
-	"\x05Epoch\x12\x16.google.protobuf.Empty\x1a$.rideshare.election.v1.EpochResponse\x12I\n" +
+	"\x05Epoch\x12\x16.google.protobuf.Empty\x1a$.rideshare.election.v1.EpochResponse\x12D\n" +
+	"\bHandover\x12 .rideshare.election.v1.IDRequest\x1a\x16.google.protobuf.Empty\x12I\n" +
 	"\aMembers\x12\x16.google.protobuf.Empty\x1a&.rideshare.election.v1.MembersResponse\x12G\n" +
 	"\x06Leader\x12\x16.google.protobuf.Empty\x1a%.rideshare.election.v1.LeaderResponse\x12B\n" +
 	"\x06Remove\x12 .rideshare.election.v1.IDRequest\x1a\x16.google.protobuf.Empty\x12M\n" +
@@ -852,31 +854,33 @@ var file_election_proto_depIdxs = []int32{
 	1,  // 11: rideshare.election.v1.Election.Update:input_type -> rideshare.election.v1.Member
 	13, // 12: rideshare.election.v1.Election.Campaign:input_type -> google.protobuf.Empty
 	13, // 13: rideshare.election.v1.Election.Epoch:input_type -> google.protobuf.Empty
-	13, // 14: rideshare.election.v1.Election.Members:input_type -> google.protobuf.Empty
-	13, // 15: rideshare.election.v1.Election.Leader:input_type -> google.protobuf.Empty
-	8,  // 16: rideshare.election.v1.Election.Remove:input_type -> rideshare.election.v1.IDRequest
-	13, // 17: rideshare.election.v1.Election.Snapshots:input_type -> google.protobuf.Empty
-	4,  // 18: rideshare.election.v1.Election.PutSnapshot:input_type -> rideshare.election.v1.SnapshotRecord
-	8,  // 19: rideshare.election.v1.Election.DeleteSnapshot:input_type -> rideshare.election.v1.IDRequest
-	13, // 20: rideshare.election.v1.Election.Close:input_type -> google.protobuf.Empty
-	13, // 21: rideshare.election.v1.Election.Watch:input_type -> google.protobuf.Empty
-	13, // 22: rideshare.election.v1.Election.Done:input_type -> google.protobuf.Empty
-	13, // 23: rideshare.election.v1.Election.Configure:output_type -> google.protobuf.Empty
-	13, // 24: rideshare.election.v1.Election.Join:output_type -> google.protobuf.Empty
-	13, // 25: rideshare.election.v1.Election.Update:output_type -> google.protobuf.Empty
-	5,  // 26: rideshare.election.v1.Election.Campaign:output_type -> rideshare.election.v1.EpochResponse
-	5,  // 27: rideshare.election.v1.Election.Epoch:output_type -> rideshare.election.v1.EpochResponse
-	6,  // 28: rideshare.election.v1.Election.Members:output_type -> rideshare.election.v1.MembersResponse
-	7,  // 29: rideshare.election.v1.Election.Leader:output_type -> rideshare.election.v1.LeaderResponse
-	13, // 30: rideshare.election.v1.Election.Remove:output_type -> google.protobuf.Empty
-	9,  // 31: rideshare.election.v1.Election.Snapshots:output_type -> rideshare.election.v1.SnapshotsResponse
-	13, // 32: rideshare.election.v1.Election.PutSnapshot:output_type -> google.protobuf.Empty
-	13, // 33: rideshare.election.v1.Election.DeleteSnapshot:output_type -> google.protobuf.Empty
-	13, // 34: rideshare.election.v1.Election.Close:output_type -> google.protobuf.Empty
-	13, // 35: rideshare.election.v1.Election.Watch:output_type -> google.protobuf.Empty
-	13, // 36: rideshare.election.v1.Election.Done:output_type -> google.protobuf.Empty
-	23, // [23:37] is the sub-list for method output_type
-	9,  // [9:23] is the sub-list for method input_type
+	8,  // 14: rideshare.election.v1.Election.Handover:input_type -> rideshare.election.v1.IDRequest
+	13, // 15: rideshare.election.v1.Election.Members:input_type -> google.protobuf.Empty
+	13, // 16: rideshare.election.v1.Election.Leader:input_type -> google.protobuf.Empty
+	8,  // 17: rideshare.election.v1.Election.Remove:input_type -> rideshare.election.v1.IDRequest
+	13, // 18: rideshare.election.v1.Election.Snapshots:input_type -> google.protobuf.Empty
+	4,  // 19: rideshare.election.v1.Election.PutSnapshot:input_type -> rideshare.election.v1.SnapshotRecord
+	8,  // 20: rideshare.election.v1.Election.DeleteSnapshot:input_type -> rideshare.election.v1.IDRequest
+	13, // 21: rideshare.election.v1.Election.Close:input_type -> google.protobuf.Empty
+	13, // 22: rideshare.election.v1.Election.Watch:input_type -> google.protobuf.Empty
+	13, // 23: rideshare.election.v1.Election.Done:input_type -> google.protobuf.Empty
+	13, // 24: rideshare.election.v1.Election.Configure:output_type -> google.protobuf.Empty
+	13, // 25: rideshare.election.v1.Election.Join:output_type -> google.protobuf.Empty
+	13, // 26: rideshare.election.v1.Election.Update:output_type -> google.protobuf.Empty
+	5,  // 27: rideshare.election.v1.Election.Campaign:output_type -> rideshare.election.v1.EpochResponse
+	5,  // 28: rideshare.election.v1.Election.Epoch:output_type -> rideshare.election.v1.EpochResponse
+	13, // 29: rideshare.election.v1.Election.Handover:output_type -> google.protobuf.Empty
+	6,  // 30: rideshare.election.v1.Election.Members:output_type -> rideshare.election.v1.MembersResponse
+	7,  // 31: rideshare.election.v1.Election.Leader:output_type -> rideshare.election.v1.LeaderResponse
+	13, // 32: rideshare.election.v1.Election.Remove:output_type -> google.protobuf.Empty
+	9,  // 33: rideshare.election.v1.Election.Snapshots:output_type -> rideshare.election.v1.SnapshotsResponse
+	13, // 34: rideshare.election.v1.Election.PutSnapshot:output_type -> google.protobuf.Empty
+	13, // 35: rideshare.election.v1.Election.DeleteSnapshot:output_type -> google.protobuf.Empty
+	13, // 36: rideshare.election.v1.Election.Close:output_type -> google.protobuf.Empty
+	13, // 37: rideshare.election.v1.Election.Watch:output_type -> google.protobuf.Empty
+	13, // 38: rideshare.election.v1.Election.Done:output_type -> google.protobuf.Empty
+	24, // [24:39] is the sub-list for method output_type
+	9,  // [9:24] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name

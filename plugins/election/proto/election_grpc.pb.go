@@ -6,11 +6,12 @@
 // be the first call; every other call fails with FAILED_PRECONDITION while
 // there is no session. Close ends it.
 //
-// Errors: the status message is the implementation's own. Two errors keep
+// Errors: the status message is the implementation's own. Three errors keep
 // their identity through a google.rpc.ErrorInfo detail (domain
 // "rideshare.plugin"): FAILED_PRECONDITION "election.not_leader"
-// (election.ErrNotLeader) and ABORTED "election.session_lost"
-// (election.ErrSessionLost). UNAVAILABLE means only "the plugin could not be
+// (election.ErrNotLeader), ABORTED "election.session_lost"
+// (election.ErrSessionLost) and NOT_FOUND "election.no_member"
+// (election.ErrNoMember, from Handover). UNAVAILABLE means only "the plugin could not be
 // reached"; an implementation must not use it.
 //
 // Regenerate the Go code with `make proto`.
@@ -42,6 +43,7 @@ const (
 	Election_Update_FullMethodName         = "/rideshare.election.v1.Election/Update"
 	Election_Campaign_FullMethodName       = "/rideshare.election.v1.Election/Campaign"
 	Election_Epoch_FullMethodName          = "/rideshare.election.v1.Election/Epoch"
+	Election_Handover_FullMethodName       = "/rideshare.election.v1.Election/Handover"
 	Election_Members_FullMethodName        = "/rideshare.election.v1.Election/Members"
 	Election_Leader_FullMethodName         = "/rideshare.election.v1.Election/Leader"
 	Election_Remove_FullMethodName         = "/rideshare.election.v1.Election/Remove"
@@ -65,6 +67,8 @@ type ElectionClient interface {
 	// the campaign.
 	Campaign(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*EpochResponse, error)
 	Epoch(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*EpochResponse, error)
+	// Handover gives this member's lead to the member named by id.
+	Handover(ctx context.Context, in *IDRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	Members(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*MembersResponse, error)
 	Leader(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*LeaderResponse, error)
 	Remove(ctx context.Context, in *IDRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
@@ -134,6 +138,16 @@ func (c *electionClient) Epoch(ctx context.Context, in *emptypb.Empty, opts ...g
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(EpochResponse)
 	err := c.cc.Invoke(ctx, Election_Epoch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *electionClient) Handover(ctx context.Context, in *IDRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, Election_Handover_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +274,8 @@ type ElectionServer interface {
 	// the campaign.
 	Campaign(context.Context, *emptypb.Empty) (*EpochResponse, error)
 	Epoch(context.Context, *emptypb.Empty) (*EpochResponse, error)
+	// Handover gives this member's lead to the member named by id.
+	Handover(context.Context, *IDRequest) (*emptypb.Empty, error)
 	Members(context.Context, *emptypb.Empty) (*MembersResponse, error)
 	Leader(context.Context, *emptypb.Empty) (*LeaderResponse, error)
 	Remove(context.Context, *IDRequest) (*emptypb.Empty, error)
@@ -299,6 +315,9 @@ func (UnimplementedElectionServer) Campaign(context.Context, *emptypb.Empty) (*E
 }
 func (UnimplementedElectionServer) Epoch(context.Context, *emptypb.Empty) (*EpochResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Epoch not implemented")
+}
+func (UnimplementedElectionServer) Handover(context.Context, *IDRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Handover not implemented")
 }
 func (UnimplementedElectionServer) Members(context.Context, *emptypb.Empty) (*MembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Members not implemented")
@@ -434,6 +453,24 @@ func _Election_Epoch_Handler(srv interface{}, ctx context.Context, dec func(inte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ElectionServer).Epoch(ctx, req.(*emptypb.Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Election_Handover_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IDRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ElectionServer).Handover(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Election_Handover_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ElectionServer).Handover(ctx, req.(*IDRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -612,6 +649,10 @@ var Election_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Epoch",
 			Handler:    _Election_Epoch_Handler,
+		},
+		{
+			MethodName: "Handover",
+			Handler:    _Election_Handover_Handler,
 		},
 		{
 			MethodName: "Members",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -20,13 +21,20 @@ type campaignWatches struct {
 	children <-chan zk.Event // workers: a member joined or left
 	cand     <-chan zk.Event // the member we defer to: changed (draining) or gone
 	candPath string
+
+	// The handover reservation last seen (its znode's creation zxid), when
+	// this campaign first saw it, and the timer of its expiry.
+	resZxid int64
+	resSeen time.Time
+	expire  <-chan time.Time
 }
 
 // Campaign blocks until this member leads and returns its epoch.
 //
 // Rules: nobody is elected while a leader znode exists; when none exists the
 // live, non-draining member with the lowest pid (then lowest id) claims the
-// lead. Everyone else waits for a watch to fire — on the leader znode, on
+// lead — unless a handover reserved it for another live, non-draining
+// member (Handover), which then claims it instead. Everyone else waits for a watch to fire — on the leader znode, on
 // the workers' children, or on the record of the member it defers to (that
 // one may start draining) — and then looks again. No polling.
 //
@@ -104,8 +112,19 @@ func (e *Election) tryLead(ctx context.Context, self election.Member, w *campaig
 	if err != nil {
 		return 0, deferred, err
 	}
+	var (
+		res     reservation
+		resStat *zk.Stat
+	)
+	err = e.do(ctx, "read "+e.handoverPath, func() (err error) {
+		res, resStat, err = e.readReservation()
+		return err
+	})
+	if err != nil {
+		return 0, deferred, err
+	}
 	registered := false
-	var cand *election.Member
+	cand := w.reserved(res, resStat, members, e.handoverTimeout)
 	for i := range members {
 		m := &members[i]
 		if m.ID == self.ID {
@@ -128,7 +147,7 @@ func (e *Election) tryLead(ctx context.Context, self election.Member, w *campaig
 		var epoch uint64
 		var ok bool
 		err := e.do(ctx, "claim "+e.leaderPath, func() (err error) {
-			epoch, ok, err = e.claim(*cand)
+			epoch, ok, err = e.claim(*cand, resStat)
 			return err
 		})
 		if err != nil {
@@ -161,13 +180,20 @@ func (e *Election) tryLead(ctx context.Context, self election.Member, w *campaig
 }
 
 // claim makes us leader in one transaction, or not at all:
+//
 //   - set epoch to epoch+1, version-checked: two claimants can never both
 //     use the same epoch, and no epoch is spent without a leader;
+//
 //   - create the EPHEMERAL leader znode: fails if anyone already leads;
+//
 //   - mark our member record master: fails if we were removed.
 //
-// ok is false (err nil) when another claimant got there first.
-func (e *Election) claim(self election.Member) (uint64, bool, error) {
+//   - delete the handover reservation, if one was read (res): a win ends it,
+//     whoever it named.
+//
+// ok is false (err nil) when another claimant got there first, or the
+// reservation changed meanwhile.
+func (e *Election) claim(self election.Member, res *zk.Stat) (uint64, bool, error) {
 	cur, stat, err := e.readEpoch()
 	if err != nil {
 		return 0, false, err
@@ -182,15 +208,19 @@ func (e *Election) claim(self election.Member) (uint64, bool, error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("encode member %s: %w", self.ID, err)
 	}
-	_, err = e.conn.Multi(
+	ops := []any{
 		&zk.SetDataRequest{Path: e.epochPath, Data: []byte(strconv.FormatUint(next, 10)), Version: stat.Version},
 		&zk.CreateRequest{Path: e.leaderPath, Data: ldata, Acl: e.acl, Flags: zk.FlagEphemeral},
 		&zk.SetDataRequest{Path: e.memberPath(self.ID), Data: mdata, Version: -1},
-	)
+	}
+	if res != nil {
+		ops = append(ops, &zk.DeleteRequest{Path: e.handoverPath, Version: res.Version})
+	}
+	_, err = e.conn.Multi(ops...)
 	switch {
 	case err == nil:
 		return next, true, nil
-	case errors.Is(err, zk.ErrBadVersion), errors.Is(err, zk.ErrNodeExists):
+	case errors.Is(err, zk.ErrBadVersion), errors.Is(err, zk.ErrNodeExists), res != nil && errors.Is(err, zk.ErrNoNode):
 		e.log.Debug("claim lost to another member", "error", err)
 		return 0, false, nil
 	default:
@@ -260,6 +290,8 @@ func (e *Election) wait(ctx context.Context, w *campaignWatches) error {
 		w.children = nil
 	case <-w.cand:
 		w.cand, w.candPath = nil, ""
+	case <-w.expire:
+		w.expire = nil
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func TestClaimIsAtomic(t *testing.T) {
 	for pid, e := range map[int]*Election{1: a, 2: b} {
 		go func() {
 			<-start
-			epoch, ok, err := e.claim(worker(pid))
+			epoch, ok, err := e.claim(worker(pid), nil)
 			results <- result{pid, epoch, ok, err}
 		}()
 	}

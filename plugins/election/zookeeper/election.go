@@ -96,6 +96,10 @@ type Election struct {
 	workersPath string
 	leaderPath  string
 	epochPath   string
+	// handoverPath reserves the lead for a handover's target (Handover),
+	// for handoverTimeout (election.HandoverTimeout; tests shorten it).
+	handoverPath    string
+	handoverTimeout time.Duration
 	// snapshotsPath holds the snapshot catalog; created by the first
 	// PutSnapshot, so a session that only reads it writes nothing.
 	snapshotsPath string
@@ -162,18 +166,20 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 	}
 
 	e := &Election{
-		standalone:    len(cfg.Servers) == 1,
-		log:           log.With("root", root),
-		acl:           zk.WorldACL(zk.PermAll),
-		root:          root,
-		workersPath:   root + "/workers",
-		leaderPath:    root + "/leader",
-		epochPath:     root + "/epoch",
-		snapshotsPath: root + "/snapshots",
-		lostAfter:     lostAfter,
-		connReady:     make(chan struct{}),
-		connected:     make(chan struct{}),
-		done:          make(chan struct{}),
+		standalone:      len(cfg.Servers) == 1,
+		log:             log.With("root", root),
+		acl:             zk.WorldACL(zk.PermAll),
+		root:            root,
+		workersPath:     root + "/workers",
+		leaderPath:      root + "/leader",
+		epochPath:       root + "/epoch",
+		handoverPath:    root + "/handover",
+		handoverTimeout: election.HandoverTimeout,
+		snapshotsPath:   root + "/snapshots",
+		lostAfter:       lostAfter,
+		connReady:       make(chan struct{}),
+		connected:       make(chan struct{}),
+		done:            make(chan struct{}),
 	}
 	dial := opt.dial
 	if dial == nil {
