@@ -172,6 +172,16 @@ func (c *Client) CrashSlave(ctx context.Context) ([]string, error) {
 	return pids, err
 }
 
+// Switchover hands the master's lead to the worker to ("" : the lowest-pid
+// ready slave) with no failed write (POST /api/v1/switchover). A 409
+// (ErrConflict) when there is no master or no such ready slave. Never
+// retried: a second order would move the lead again.
+func (c *Client) Switchover(ctx context.Context, to string) (SwitchoverResult, error) {
+	var res SwitchoverResult
+	err := c.call(ctx, "POST "+RouteSwitchover, http.MethodPost, RouteSwitchover, SwitchoverRequest{To: to}, &res, false)
+	return res, err
+}
+
 // WorkerList is the sorted pids of every worker (GET /api/v1/worker/list).
 func (c *Client) WorkerList(ctx context.Context) ([]int, error) {
 	var pids []int

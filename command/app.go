@@ -20,6 +20,7 @@ func App() *cli.App {
 			gatewayCommand(),
 			statusCommand(),
 			crashCommand(),
+			switchoverCommand(),
 			backupCommand(),
 			restoreCommand(),
 			benchCommand(),

@@ -122,6 +122,7 @@ func (o *Orchestrator) Handler() http.Handler {
 	mux.Handle(api.RouteCrashSlave, httpjson.Methods{http.MethodPost: o.handleCrashSlave})
 	mux.Handle(api.RouteWorkerList, httpjson.Methods{http.MethodGet: o.handleWorkerList})
 	mux.Handle(api.RouteWorkers, httpjson.Methods{http.MethodGet: o.handleWorkers})
+	mux.Handle(api.RouteSwitchover, httpjson.Methods{http.MethodPost: o.handleSwitchover})
 	mux.Handle(api.RouteReadyz, httpjson.Methods{http.MethodGet: o.handleReadyz})
 	mux.Handle(api.RouteLivez, httpjson.Methods{http.MethodGet: o.handleLivez})
 	mux.Handle(api.RouteHealthz, httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {

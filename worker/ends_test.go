@@ -104,6 +104,11 @@ func (a fakeAck) Ack(multiple bool) error {
 	return nil
 }
 
+func (a fakeAck) Nack(_, requeue bool) error {
+	a.b.record("nack %s requeue=%v", a.name, requeue)
+	return nil
+}
+
 // fakeStream is a logStream holding the given messages; it is closed after
 // them, as a consumer the broker ended.
 type fakeStream struct {
@@ -124,11 +129,15 @@ func (b *fakeBroker) stream(ms ...broker.LogMessage) *fakeStream {
 func (s *fakeStream) Messages() <-chan broker.LogMessage { return s.ms }
 func (s *fakeStream) Close() error                       { s.b.record("close log"); return nil }
 
-// fakeElection answers Epoch; nothing else of it is used here.
+// fakeElection answers Epoch and takes Handover; nothing else of it is
+// used here.
 type fakeElection struct {
 	election.Election
 	epoch uint64
 	err   error
+
+	handoverErr error
+	handedTo    []string
 }
 
 func (e *fakeElection) Epoch(context.Context) (uint64, error) { return e.epoch, e.err }

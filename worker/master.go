@@ -98,7 +98,7 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 			if !ok {
 				return errors.New("write consumer closed")
 			}
-			if err := m.handle(ctx, takeBatch(d, in, w.cfg.BatchSize)); err != nil {
+			if err := m.commit(ctx, takeBatch(d, in, w.cfg.BatchSize)); err != nil {
 				return err // unacked: the writes go back to writeQ
 			}
 		}

@@ -116,7 +116,8 @@ const renewEvery = 500 * time.Millisecond
 //   - a lost broker connection is dialled again and the worker starts a new
 //     term (serve) on it; a master keeps its lead, and so its epoch, for
 //     BrokerGrace while it dials, then hands it over;
-//   - a master that stops leading starts again as a slave (see serve);
+//   - a master that stops leading starts again as a slave (see serve), in
+//     the same session when it handed its lead over (a switchover);
 //   - a lost election session is renewed (see renewSession).
 func (w *Worker) Run(ctx context.Context) error {
 	conn, err := w.connect(ctx, 0)
@@ -142,7 +143,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		lost := brokerLost(conn, closed)
 		stepDown := w.reopen != nil && (errors.Is(err, errStepDown) || errors.Is(err, election.ErrSessionLost))
-		if !lost && !stepDown {
+		handedOver := errors.Is(err, errHandedOver)
+		if !lost && !stepDown && !handedOver {
 			return err
 		}
 		wasMaster := w.demote()

@@ -88,6 +88,9 @@ func (r *Replier) ReplyAll(ctx context.Context, replyTo string, answers []Addres
 // delivery of its consumer too. amqp091's Delivery is one.
 type Acker interface {
 	Ack(multiple bool) error
+	// Nack with requeue puts the message back in its queue, for whoever
+	// consumes it next.
+	Nack(multiple, requeue bool) error
 }
 
 // Delivery is one message taken from writeQ or readQ.
@@ -98,6 +101,9 @@ type Delivery struct {
 	ReplyTo       string
 	// Many: the message carries several requests (RequestsHeader).
 	Many bool
+	// Kind is "" for a write or a read, else what order the message is
+	// (KindSwitchover).
+	Kind string
 	Acker
 }
 
@@ -116,7 +122,7 @@ func (d Delivery) Requests() ([]Request, error) {
 
 func deliveryOf(d amqp.Delivery) Delivery {
 	_, many := d.Headers[RequestsHeader]
-	return Delivery{Body: d.Body, MessageID: d.MessageId, CorrelationID: d.CorrelationId, ReplyTo: d.ReplyTo, Many: many, Acker: d}
+	return Delivery{Body: d.Body, MessageID: d.MessageId, CorrelationID: d.CorrelationId, ReplyTo: d.ReplyTo, Many: many, Kind: d.Type, Acker: d}
 }
 
 // Consumer consumes writeQ or readQ with manual acks.

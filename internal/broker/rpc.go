@@ -92,6 +92,9 @@ type CallOptions struct {
 	// correlation id). Two calls with the same one are one write delivered
 	// twice: it takes effect once and both hear the same answer.
 	MessageID string
+	// Kind marks a request that is not a write or a read (AMQP type): an
+	// order to the master, such as KindSwitchover. Not with Coalesce.
+	Kind string
 }
 
 // Answer is a worker's reply as the orchestrator relays it: the HTTP status
@@ -247,7 +250,7 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		r.mu.Unlock()
 	}()
 
-	if opt.Coalesce && !opt.Persistent && opt.MessageID == "" {
+	if opt.Coalesce && !opt.Persistent && opt.MessageID == "" && opt.Kind == "" {
 		x := &coalesced{id: id, body: body, sent: make(chan struct{})}
 		r.coalescerFor(queue, opt.Expiration).submit(x)
 		return r.await(ctx, st, queue, id, wait, x.sent, func() error { return x.err })
@@ -257,6 +260,7 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		CorrelationId: id,
 		MessageId:     cmp.Or(opt.MessageID, id),
 		ReplyTo:       r.opts.ReplyQueue,
+		Type:          opt.Kind,
 		Body:          body,
 	}
 	if opt.Expiration > 0 {

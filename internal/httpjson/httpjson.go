@@ -122,6 +122,17 @@ func DecodeBody(w http.ResponseWriter, r *http.Request, into any) bool {
 // DecodeBodyRaw is DecodeBody that also returns the body as read, for a
 // caller that passes it on once it has checked it.
 func DecodeBodyRaw(w http.ResponseWriter, r *http.Request, into any) ([]byte, bool) {
+	return decodeBody(w, r, into, false)
+}
+
+// DecodeOptionalBody is DecodeBody for a body that may be left out: an empty
+// one leaves into as it is.
+func DecodeOptionalBody(w http.ResponseWriter, r *http.Request, into any) bool {
+	_, ok := decodeBody(w, r, into, true)
+	return ok
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, into any, optional bool) ([]byte, bool) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -131,6 +142,8 @@ func DecodeBodyRaw(w http.ResponseWriter, r *http.Request, into any) ([]byte, bo
 	case err != nil:
 		WriteError(w, http.StatusBadRequest, fmt.Sprintf("body: cannot read: %v", err))
 		return nil, false
+	case len(bytes.TrimSpace(data)) == 0 && optional:
+		return data, true
 	case len(bytes.TrimSpace(data)) == 0:
 		WriteError(w, http.StatusBadRequest, "body: missing, want a JSON object")
 		return nil, false
