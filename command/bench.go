@@ -30,7 +30,10 @@ func benchCommand() *cli.Command {
 With -failover N it then kill -9s the master N times and the oldest slave N times, each
 from a settled stack, and prints the median/min/max time from the kill to the first
 successful write, to 1 master + N slaves listed again, and to all of them ready (caught
-up). It signals the pids GET /api/v1/workers shows, so it must run on the workers' host.`,
+up). It signals the pids GET /api/v1/workers shows, so it must run on the workers' host.
+With -switchover N it then hands the lead to a slave N times (POST /api/v1/switchover) while
+4 writers insert, and prints the longest write during each switchover beside the longest
+write of the steady 2 s before it (the floor), and the failed writes.`,
 		Flags: []cli.Flag{
 			addrFlag(),
 			&cli.StringFlag{Name: "amqp", Value: "amqp://guest:guest@127.0.0.1:5672/", EnvVars: []string{"RIDESHARE_AMQP_URL"},
@@ -43,6 +46,7 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 			&cli.IntFlag{Name: "runs", Value: 1, Usage: "measure everything this many times and print the median of each figure (ratios are per run, to that run's floor)"},
 			&cli.IntFlag{Name: "failover", Usage: "run this many master and slave kill -9 drills after the measurements"},
 			&cli.DurationFlag{Name: "failover-timeout", Value: 60 * time.Second, Usage: "bound of one drill"},
+			&cli.IntFlag{Name: "switchover", Usage: "run this many switchovers under 4 writers after the measurements, timing the longest write beside the steady floor"},
 			&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
 			&cli.IntFlag{Name: "preload-rows", Usage: "before anything else, insert this many users (a history for the drills)"},
 			&cli.IntFlag{Name: "preload-updates", Usage: "then update their passwords this many times in all"},
@@ -104,6 +108,16 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 				rep, err := bench.Failover(ctx, fo)
 				if c.Bool("json") {
 					out["failover"] = rep
+				} else if len(rep.Samples) > 0 {
+					fmt.Fprintln(w)
+					rep.WriteTable(w)
+				}
+				ferr = err
+			}
+			if n := c.Int("switchover"); n > 0 && ferr == nil {
+				rep, err := bench.Switchover(ctx, bench.SwitchoverOptions{Addr: c.String("addr"), Iterations: n, Logf: logf})
+				if c.Bool("json") {
+					out["switchover"] = rep
 				} else if len(rep.Samples) > 0 {
 					fmt.Fprintln(w)
 					rep.WriteTable(w)
