@@ -49,15 +49,12 @@ func (p *Plugin) CloseOpen() error {
 	if p.srv == nil {
 		return nil
 	}
-	return p.srv.closeOpen()
+	return p.srv.el.Close(Election.Close)
 }
 
 // GRPCServer registers the election service, wrapping p.Factory.
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	base := p.Context
-	if base == nil {
-		base = context.Background()
-	}
+	base := pluginrpc.Base(p.Context)
 	p.srv = &server{factory: p.Factory, base: base}
 	p.srv.el.Missing = "election plugin not configured: the host must call Configure first"
 	p.srv.el.Present = "election plugin already configured"
@@ -80,29 +77,6 @@ type server struct {
 
 var empty = &emptypb.Empty{}
 
-func (s *server) closeOpen() error {
-	e, ok := s.el.Take()
-	if !ok {
-		return nil
-	}
-	return e.Close()
-}
-
-// unary is the shape of every unary handler: get the session, call, map the error.
-func unary[R any](s *server, call func(Election) (R, error)) (R, error) {
-	e, err := s.el.Get()
-	if err != nil {
-		var zero R
-		return zero, err
-	}
-	r, err := call(e)
-	if err != nil {
-		var zero R
-		return zero, pluginrpc.ToStatus(err)
-	}
-	return r, nil
-}
-
 func (s *server) Configure(_ context.Context, cfg *pb.Config) (*emptypb.Empty, error) {
 	err := s.el.Set(func() (Election, error) {
 		if s.factory == nil {
@@ -114,29 +88,29 @@ func (s *server) Configure(_ context.Context, cfg *pb.Config) (*emptypb.Empty, e
 }
 
 func (s *server) Join(ctx context.Context, m *pb.Member) (*emptypb.Empty, error) {
-	return unary(s, func(e Election) (*emptypb.Empty, error) { return empty, e.Join(ctx, memberFromProto(m)) })
+	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Join(ctx, memberFromProto(m)) })
 }
 
 func (s *server) Update(ctx context.Context, m *pb.Member) (*emptypb.Empty, error) {
-	return unary(s, func(e Election) (*emptypb.Empty, error) { return empty, e.Update(ctx, memberFromProto(m)) })
+	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Update(ctx, memberFromProto(m)) })
 }
 
 func (s *server) Campaign(ctx context.Context, _ *emptypb.Empty) (*pb.EpochResponse, error) {
-	return unary(s, func(e Election) (*pb.EpochResponse, error) {
+	return pluginrpc.Unary(&s.el, func(e Election) (*pb.EpochResponse, error) {
 		ep, err := e.Campaign(ctx)
 		return &pb.EpochResponse{Epoch: ep}, err
 	})
 }
 
 func (s *server) Epoch(ctx context.Context, _ *emptypb.Empty) (*pb.EpochResponse, error) {
-	return unary(s, func(e Election) (*pb.EpochResponse, error) {
+	return pluginrpc.Unary(&s.el, func(e Election) (*pb.EpochResponse, error) {
 		ep, err := e.Epoch(ctx)
 		return &pb.EpochResponse{Epoch: ep}, err
 	})
 }
 
 func (s *server) Members(ctx context.Context, _ *emptypb.Empty) (*pb.MembersResponse, error) {
-	return unary(s, func(e Election) (*pb.MembersResponse, error) {
+	return pluginrpc.Unary(&s.el, func(e Election) (*pb.MembersResponse, error) {
 		ms, err := e.Members(ctx)
 		resp := &pb.MembersResponse{Members: make([]*pb.Member, len(ms))}
 		for i, m := range ms {
@@ -147,22 +121,22 @@ func (s *server) Members(ctx context.Context, _ *emptypb.Empty) (*pb.MembersResp
 }
 
 func (s *server) Leader(ctx context.Context, _ *emptypb.Empty) (*pb.LeaderResponse, error) {
-	return unary(s, func(e Election) (*pb.LeaderResponse, error) {
+	return pluginrpc.Unary(&s.el, func(e Election) (*pb.LeaderResponse, error) {
 		l, ok, err := e.Leader(ctx)
 		return &pb.LeaderResponse{Leader: leaderToProto(l), Ok: ok}, err
 	})
 }
 
 func (s *server) Handover(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
-	return unary(s, func(e Election) (*emptypb.Empty, error) { return empty, e.Handover(ctx, r.GetId()) })
+	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Handover(ctx, r.GetId()) })
 }
 
 func (s *server) Remove(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
-	return unary(s, func(e Election) (*emptypb.Empty, error) { return empty, e.Remove(ctx, r.GetId()) })
+	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Remove(ctx, r.GetId()) })
 }
 
 func (s *server) Snapshots(ctx context.Context, _ *emptypb.Empty) (*pb.SnapshotsResponse, error) {
-	return unary(s, func(e Election) (*pb.SnapshotsResponse, error) {
+	return pluginrpc.Unary(&s.el, func(e Election) (*pb.SnapshotsResponse, error) {
 		rs, err := e.Snapshots(ctx)
 		resp := &pb.SnapshotsResponse{Snapshots: make([]*pb.SnapshotRecord, len(rs))}
 		for i, r := range rs {
@@ -173,15 +147,15 @@ func (s *server) Snapshots(ctx context.Context, _ *emptypb.Empty) (*pb.Snapshots
 }
 
 func (s *server) PutSnapshot(ctx context.Context, r *pb.SnapshotRecord) (*emptypb.Empty, error) {
-	return unary(s, func(e Election) (*emptypb.Empty, error) { return empty, e.PutSnapshot(ctx, snapshotFromProto(r)) })
+	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.PutSnapshot(ctx, snapshotFromProto(r)) })
 }
 
 func (s *server) DeleteSnapshot(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
-	return unary(s, func(e Election) (*emptypb.Empty, error) { return empty, e.DeleteSnapshot(ctx, r.GetId()) })
+	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.DeleteSnapshot(ctx, r.GetId()) })
 }
 
 func (s *server) Close(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
-	return empty, pluginrpc.ToStatus(s.closeOpen())
+	return empty, pluginrpc.ToStatus(s.el.Close(Election.Close))
 }
 
 func (s *server) Watch(_ *emptypb.Empty, stream grpc.ServerStreamingServer[emptypb.Empty]) error {

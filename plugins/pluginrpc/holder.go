@@ -1,6 +1,7 @@
 package pluginrpc
 
 import (
+	"context"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -54,4 +55,39 @@ func (h *Holder[T]) Take() (impl T, ok bool) {
 	var zero T
 	h.impl, h.set = zero, false
 	return impl, ok
+}
+
+// Close takes the held instance, if any, and closes it with close: the
+// plugin side calls it when serving ends without the host having closed it.
+func (h *Holder[T]) Close(close func(T) error) error {
+	impl, ok := h.Take()
+	if !ok {
+		return nil
+	}
+	return close(impl)
+}
+
+// Unary is the shape of every unary handler of a kind's server: get the held
+// instance, call, and map the error to its status.
+func Unary[T, R any](h *Holder[T], call func(T) (R, error)) (R, error) {
+	impl, err := h.Get()
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	r, err := call(impl)
+	if err != nil {
+		var zero R
+		return zero, ToStatus(err)
+	}
+	return r, nil
+}
+
+// Base is the context a kind's Plugin gives its implementation: ctx, or
+// context.Background() when the caller set none.
+func Base(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }

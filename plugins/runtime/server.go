@@ -40,10 +40,7 @@ type Plugin struct {
 
 // GRPCServer registers the runtime service, wrapping p.Factory.
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	base := p.Context
-	if base == nil {
-		base = context.Background()
-	}
+	base := pluginrpc.Base(p.Context)
 	pb.RegisterRuntimeServer(s, newServer(p.Factory, base))
 	return nil
 }

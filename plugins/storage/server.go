@@ -50,15 +50,12 @@ func (p *Plugin) CloseOpen() error {
 	if p.srv == nil {
 		return nil
 	}
-	return p.srv.closeOpen()
+	return p.srv.st.Close(Storage.Close)
 }
 
 // GRPCServer registers the storage service, wrapping p.Opener.
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	base := p.Context
-	if base == nil {
-		base = context.Background()
-	}
+	base := pluginrpc.Base(p.Context)
 	p.srv = &server{open: p.Opener, base: base}
 	p.srv.st.Missing = "storage plugin has no open database: the host must call Open first"
 	p.srv.st.Present = "storage plugin already holds an open database"
@@ -90,30 +87,6 @@ func (s *server) take() (Storage, error) {
 	return st, nil
 }
 
-// closeOpen closes the open Storage, if any.
-func (s *server) closeOpen() error {
-	st, ok := s.st.Take()
-	if !ok {
-		return nil
-	}
-	return st.Close()
-}
-
-// unary is the shape of every unary handler: get the database, call, map the error.
-func unary[R any](s *server, call func(Storage) (R, error)) (R, error) {
-	st, err := s.st.Get()
-	if err != nil {
-		var zero R
-		return zero, err
-	}
-	r, err := call(st)
-	if err != nil {
-		var zero R
-		return zero, pluginrpc.ToStatus(err)
-	}
-	return r, nil
-}
-
 func (s *server) Open(_ context.Context, cfg *pb.Config) (*emptypb.Empty, error) {
 	err := s.st.Set(func() (Storage, error) {
 		if s.open == nil {
@@ -125,14 +98,14 @@ func (s *server) Open(_ context.Context, cfg *pb.Config) (*emptypb.Empty, error)
 }
 
 func (s *server) State(ctx context.Context, _ *emptypb.Empty) (*pb.State, error) {
-	return unary(s, func(st Storage) (*pb.State, error) {
+	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.State, error) {
 		state, err := st.State(ctx)
 		return stateToProto(state), err
 	})
 }
 
 func (s *server) Apply(ctx context.Context, b *pb.Batch) (*pb.ApplyResponse, error) {
-	return unary(s, func(st Storage) (*pb.ApplyResponse, error) {
+	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.ApplyResponse, error) {
 		batch, err := batchFromProto(b)
 		if err != nil {
 			return nil, err
@@ -147,7 +120,7 @@ func (s *server) Apply(ctx context.Context, b *pb.Batch) (*pb.ApplyResponse, err
 }
 
 func (s *server) Lookup(ctx context.Context, r *pb.LookupRequest) (*pb.LookupResponse, error) {
-	return unary(s, func(st Storage) (*pb.LookupResponse, error) {
+	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.LookupResponse, error) {
 		res, ok, err := st.Lookup(ctx, r.GetWriteId())
 		resp := &pb.LookupResponse{Result: resultToProto(res), Found: ok}
 		switch {
@@ -164,7 +137,7 @@ func (s *server) Lookup(ctx context.Context, r *pb.LookupRequest) (*pb.LookupRes
 }
 
 func (s *server) Read(ctx context.Context, q *pb.ReadRequest) (*pb.ReadResponse, error) {
-	return unary(s, func(st Storage) (*pb.ReadResponse, error) {
+	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.ReadResponse, error) {
 		req, err := readFromProto(q)
 		if err != nil {
 			return nil, err
@@ -178,7 +151,7 @@ func (s *server) Read(ctx context.Context, q *pb.ReadRequest) (*pb.ReadResponse,
 }
 
 func (s *server) Hash(ctx context.Context, _ *emptypb.Empty) (*pb.HashResponse, error) {
-	return unary(s, func(st Storage) (*pb.HashResponse, error) {
+	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.HashResponse, error) {
 		h, err := st.Hash(ctx)
 		return &pb.HashResponse{Hash: h}, err
 	})
