@@ -3,8 +3,8 @@ package worker
 import (
 	"context"
 
-	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // What the worker takes from the broker, as small interfaces: the broker's
@@ -18,7 +18,7 @@ import (
 type logAppender interface {
 	// Append stores entries as one log message and returns once the broker
 	// confirmed it; an error leaves it unknown whether they are in the log.
-	Append(ctx context.Context, entries ...dbapi.Entry) error
+	Append(ctx context.Context, entries ...replog.Entry) error
 	// Mark appends a mark entry with nonce.
 	Mark(ctx context.Context, nonce string) error
 	Close() error

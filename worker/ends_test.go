@@ -17,6 +17,7 @@ import (
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // fakeBroker stands in for the broker's ends (logAppender, logStream,
@@ -26,7 +27,7 @@ import (
 type fakeBroker struct {
 	mu        sync.Mutex
 	events    []string
-	appended  []dbapi.Entry
+	appended  []replog.Entry
 	bodies    map[string]string // correlation id → answer body
 	appendErr error
 }
@@ -58,7 +59,7 @@ func (b *fakeBroker) take() []string {
 }
 
 // Append is logAppender's.
-func (b *fakeBroker) Append(_ context.Context, entries ...dbapi.Entry) error {
+func (b *fakeBroker) Append(_ context.Context, entries ...replog.Entry) error {
 	if b.appendErr != nil {
 		b.record("append failed")
 		return b.appendErr
@@ -71,7 +72,7 @@ func (b *fakeBroker) Append(_ context.Context, entries ...dbapi.Entry) error {
 }
 
 func (b *fakeBroker) Mark(ctx context.Context, nonce string) error {
-	return b.Append(ctx, dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce})
+	return b.Append(ctx, replog.Entry{Kind: replog.EntryMark, Nonce: nonce})
 }
 
 func (b *fakeBroker) Close() error { b.record("close"); return nil }
@@ -288,7 +289,7 @@ func TestMasterBatch(t *testing.T) {
 			}
 			var seqs []uint64
 			for _, e := range b.appended {
-				if e.Kind != dbapi.EntryWrite || e.Epoch != 5 || e.WriteID == "" {
+				if e.Kind != replog.EntryWrite || e.Epoch != 5 || e.WriteID == "" {
 					t.Errorf("appended %+v: want a write of epoch 5 with its write id", e)
 				}
 				seqs = append(seqs, e.Seq)
@@ -330,14 +331,14 @@ func TestFollower(t *testing.T) {
 	user := func(name string) *dbapi.WriteRequest {
 		return &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert, Values: map[string]any{"username": name, "password": "p"}}
 	}
-	w := func(epoch, seq uint64, name string) dbapi.Entry {
-		return dbapi.Entry{Kind: dbapi.EntryWrite, Epoch: epoch, Seq: seq, WriteID: name, Write: user(name)}
+	w := func(epoch, seq uint64, name string) replog.Entry {
+		return replog.Entry{Kind: replog.EntryWrite, Epoch: epoch, Seq: seq, WriteID: name, Write: user(name)}
 	}
-	ep := func(e uint64, nonce string) dbapi.Entry {
-		return dbapi.Entry{Kind: dbapi.EntryEpoch, Epoch: e, Nonce: nonce}
+	ep := func(e uint64, nonce string) replog.Entry {
+		return replog.Entry{Kind: replog.EntryEpoch, Epoch: e, Nonce: nonce}
 	}
-	mark := func(nonce string) dbapi.Entry { return dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce} }
-	msg := func(off int64, es ...dbapi.Entry) broker.LogMessage {
+	mark := func(nonce string) replog.Entry { return replog.Entry{Kind: replog.EntryMark, Nonce: nonce} }
+	msg := func(off int64, es ...replog.Entry) broker.LogMessage {
 		return broker.LogMessage{Offset: off, Entries: es, Size: 10}
 	}
 	closed := "replication log consumer closed"

@@ -7,13 +7,13 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // follower reads the replication log and applies it to the storage by the
-// rule of dbapi.Entry (position.read): epoch entries raise the epoch; a write
+// rule of replog.Entry (position.read): epoch entries raise the epoch; a write
 // applies iff its epoch is the current one and its seq is the next one; all
 // else is skipped.
 // It is the only writer of the storage until the worker becomes master.
@@ -111,7 +111,7 @@ func (f *follower) applyBatch(ctx context.Context, ds []broker.LogMessage) (bool
 	s := f.state
 	pos := position{epoch: s.Epoch, seq: s.Seq}
 	var (
-		writes []dbapi.Entry
+		writes []replog.Entry
 		nonces []string
 		stop   bool
 		last   broker.LogMessage
@@ -140,7 +140,7 @@ func (f *follower) applyBatch(ctx context.Context, ds []broker.LogMessage) (bool
 			case fenced:
 				f.w.log.Warn("fenced: skipping a write of a deposed master", "seq", e.Seq, "epoch", e.Epoch, "current_epoch", pos.epoch)
 			case skip:
-				if e.Kind == dbapi.EntryWrite {
+				if e.Kind == replog.EntryWrite {
 					f.w.log.Debug("skipping write entry", "seq", e.Seq, "epoch", e.Epoch, "applied", pos.seq, "current_epoch", pos.epoch)
 				}
 			}

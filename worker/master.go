@@ -10,6 +10,7 @@ import (
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // errStepDown: the master stopped leading with a database that holds
@@ -54,7 +55,7 @@ func (w *Worker) lead(ctx context.Context, f *follower, epoch uint64, fatal <-ch
 	defer lg.Close()
 	nonce := newNonce()
 	fenced := f.waitFor(nonce, true)
-	if err := lg.Append(ctx, dbapi.Entry{Kind: dbapi.EntryEpoch, Epoch: epoch, Nonce: nonce}); err != nil {
+	if err := lg.Append(ctx, replog.Entry{Kind: replog.EntryEpoch, Epoch: epoch, Nonce: nonce}); err != nil {
 		return fmt.Errorf("publish epoch %d: %w", epoch, err)
 	}
 	select {
@@ -121,7 +122,7 @@ func (m *master) handle(ctx context.Context, batch []broker.Delivery) error {
 	w := m.w
 	var (
 		ds      []broker.Delivery
-		entries []dbapi.Entry
+		entries []replog.Entry
 	)
 	for _, d := range batch {
 		var req dbapi.WriteRequest
@@ -138,7 +139,7 @@ func (m *master) handle(ctx context.Context, batch []broker.Delivery) error {
 		if writeID == "" {
 			writeID = d.CorrelationID
 		}
-		entries = append(entries, dbapi.Entry{Kind: dbapi.EntryWrite, Seq: m.seq + uint64(len(entries)) + 1,
+		entries = append(entries, replog.Entry{Kind: replog.EntryWrite, Seq: m.seq + uint64(len(entries)) + 1,
 			Epoch: m.epoch, WriteID: writeID, Write: &req})
 		ds = append(ds, d)
 	}
@@ -187,7 +188,7 @@ func (m *master) handle(ctx context.Context, batch []broker.Delivery) error {
 }
 
 // writeAnswer is the DB API answer to one write of a committed batch.
-func writeAnswer(e dbapi.Entry, o storage.Outcome) (int, any) {
+func writeAnswer(e replog.Entry, o storage.Outcome) (int, any) {
 	switch {
 	case o.Invalid != "":
 		return http.StatusBadRequest, dbapi.ErrorBody{Error: o.Invalid}

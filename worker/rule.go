@@ -1,9 +1,9 @@
 package worker
 
-import "github.com/rideshare/dbaas/dbapi"
+import "github.com/rideshare/dbaas/replog"
 
 // position is where a replica stands in the log: the epoch it has read and
-// the seq it has applied. Its read method is the apply rule of dbapi.Entry,
+// the seq it has applied. Its read method is the apply rule of replog.Entry,
 // the one every replica runs in log order (invariants 2 and 3); the
 // follower applies the log by it, and settle asks it whether a master's
 // unsure batch counts.
@@ -22,15 +22,15 @@ const (
 )
 
 // read applies the rule to e and moves the position.
-func (p *position) read(e dbapi.Entry) verdict {
+func (p *position) read(e replog.Entry) verdict {
 	switch {
-	case e.Kind == dbapi.EntryWrite && e.Write != nil && e.Epoch == p.epoch && e.Seq == p.seq+1:
+	case e.Kind == replog.EntryWrite && e.Write != nil && e.Epoch == p.epoch && e.Seq == p.seq+1:
 		p.seq = e.Seq
 		return apply
-	case e.Kind == dbapi.EntryEpoch && e.Epoch > p.epoch:
+	case e.Kind == replog.EntryEpoch && e.Epoch > p.epoch:
 		p.epoch = e.Epoch
 		return raise
-	case e.Kind == dbapi.EntryWrite && e.Epoch < p.epoch:
+	case e.Kind == replog.EntryWrite && e.Epoch < p.epoch:
 		return fenced
 	}
 	return skip

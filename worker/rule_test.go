@@ -6,16 +6,17 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // The apply rule, entry by entry: what every replica does with the log.
 func TestApplyRule(t *testing.T) {
-	write := func(epoch, seq uint64) dbapi.Entry {
-		return dbapi.Entry{Kind: dbapi.EntryWrite, Epoch: epoch, Seq: seq, Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert}}
+	write := func(epoch, seq uint64) replog.Entry {
+		return replog.Entry{Kind: replog.EntryWrite, Epoch: epoch, Seq: seq, Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert}}
 	}
-	epoch := func(e uint64) dbapi.Entry { return dbapi.Entry{Kind: dbapi.EntryEpoch, Epoch: e} }
+	epoch := func(e uint64) replog.Entry { return replog.Entry{Kind: replog.EntryEpoch, Epoch: e} }
 	type step struct {
-		e    dbapi.Entry
+		e    replog.Entry
 		want verdict
 		at   position // after the entry
 	}
@@ -51,11 +52,11 @@ func TestApplyRule(t *testing.T) {
 			{write(3, 11), skip, position{2, 10}},
 		}},
 		{"a write without its payload is skipped", position{2, 10}, []step{
-			{dbapi.Entry{Kind: dbapi.EntryWrite, Epoch: 2, Seq: 11}, skip, position{2, 10}},
+			{replog.Entry{Kind: replog.EntryWrite, Epoch: 2, Seq: 11}, skip, position{2, 10}},
 			{write(2, 11), apply, position{2, 11}},
 		}},
 		{"a mark changes nothing", position{2, 10}, []step{
-			{dbapi.Entry{Kind: dbapi.EntryMark, Nonce: "n"}, skip, position{2, 10}},
+			{replog.Entry{Kind: replog.EntryMark, Nonce: "n"}, skip, position{2, 10}},
 		}},
 	}
 	for _, c := range cases {
@@ -73,11 +74,11 @@ func TestApplyRule(t *testing.T) {
 // The master's answer to each write of a committed batch.
 func TestWriteAnswer(t *testing.T) {
 	id := int64(7)
-	insert := dbapi.Entry{Kind: dbapi.EntryWrite, Seq: 12, Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert}}
-	update := dbapi.Entry{Kind: dbapi.EntryWrite, Seq: 12, Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpUpdate}}
+	insert := replog.Entry{Kind: replog.EntryWrite, Seq: 12, Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert}}
+	update := replog.Entry{Kind: replog.EntryWrite, Seq: 12, Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpUpdate}}
 	cases := []struct {
 		name   string
-		e      dbapi.Entry
+		e      replog.Entry
 		o      storage.Outcome
 		status int
 		check  func(t *testing.T, v any)

@@ -58,7 +58,7 @@ func (w *Worker) settle(ctx context.Context) error {
 }
 
 // batchInLog reads the log from just after the batch's epoch entry up to a
-// mark published now, by the replicas' rule (dbapi.Entry): it says whether
+// mark published now, by the replicas' rule (replog.Entry): it says whether
 // every seq of the batch is there, in order, at the batch's epoch, before
 // any newer epoch entry (after which every replica skips them). The mark is
 // published on this term's connection, after the one that carried the batch

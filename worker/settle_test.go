@@ -8,6 +8,7 @@ import (
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/stacktest"
+	"github.com/rideshare/dbaas/replog"
 	"github.com/rideshare/dbaas/worker"
 )
 
@@ -18,30 +19,30 @@ import (
 // offset 0.
 func TestBatchInLog(t *testing.T) {
 	stacktest.RequireServices(t)
-	epoch := func(e uint64) []dbapi.Entry { return []dbapi.Entry{{Kind: dbapi.EntryEpoch, Epoch: e}} }
-	writes := func(e uint64, seqs ...uint64) []dbapi.Entry {
-		var out []dbapi.Entry
+	epoch := func(e uint64) []replog.Entry { return []replog.Entry{{Kind: replog.EntryEpoch, Epoch: e}} }
+	writes := func(e uint64, seqs ...uint64) []replog.Entry {
+		var out []replog.Entry
 		for _, s := range seqs {
-			out = append(out, dbapi.Entry{Kind: dbapi.EntryWrite, Epoch: e, Seq: s, WriteID: "w",
+			out = append(out, replog.Entry{Kind: replog.EntryWrite, Epoch: e, Seq: s, WriteID: "w",
 				Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert, Values: map[string]any{"username": "u", "password": "p"}}})
 		}
 		return out
 	}
 	cases := []struct {
 		name        string
-		log         [][]dbapi.Entry // one message each, from offset 0
+		log         [][]replog.Entry // one message each, from offset 0
 		first, last uint64
 		held        bool
 	}{
-		{"whole batch", [][]dbapi.Entry{epoch(5), writes(5, 1, 2, 3)}, 1, 3, true},
-		{"after earlier batches of the same master", [][]dbapi.Entry{epoch(5), writes(5, 1, 2), writes(5, 3, 4)}, 3, 4, true},
-		{"a newer master fenced after it", [][]dbapi.Entry{epoch(5), writes(5, 1, 2, 3), epoch(6), writes(6, 4)}, 1, 3, true},
-		{"append cut before the last write", [][]dbapi.Entry{epoch(5), writes(5, 1, 2)}, 1, 3, false},
-		{"nothing appended", [][]dbapi.Entry{epoch(5)}, 1, 3, false},
-		{"a newer master fenced before it", [][]dbapi.Entry{epoch(5), epoch(6), writes(5, 1, 2, 3)}, 1, 3, false},
-		{"a newer master fenced inside it", [][]dbapi.Entry{epoch(5), writes(5, 1), epoch(6), writes(5, 2, 3)}, 1, 3, false},
-		{"the same seqs at another epoch", [][]dbapi.Entry{epoch(5), writes(4, 1, 2, 3)}, 1, 3, false},
-		{"a write without its payload", [][]dbapi.Entry{epoch(5), writes(5, 1), {{Kind: dbapi.EntryWrite, Epoch: 5, Seq: 2}}}, 1, 2, false},
+		{"whole batch", [][]replog.Entry{epoch(5), writes(5, 1, 2, 3)}, 1, 3, true},
+		{"after earlier batches of the same master", [][]replog.Entry{epoch(5), writes(5, 1, 2), writes(5, 3, 4)}, 3, 4, true},
+		{"a newer master fenced after it", [][]replog.Entry{epoch(5), writes(5, 1, 2, 3), epoch(6), writes(6, 4)}, 1, 3, true},
+		{"append cut before the last write", [][]replog.Entry{epoch(5), writes(5, 1, 2)}, 1, 3, false},
+		{"nothing appended", [][]replog.Entry{epoch(5)}, 1, 3, false},
+		{"a newer master fenced before it", [][]replog.Entry{epoch(5), epoch(6), writes(5, 1, 2, 3)}, 1, 3, false},
+		{"a newer master fenced inside it", [][]replog.Entry{epoch(5), writes(5, 1), epoch(6), writes(5, 2, 3)}, 1, 3, false},
+		{"the same seqs at another epoch", [][]replog.Entry{epoch(5), writes(4, 1, 2, 3)}, 1, 3, false},
+		{"a write without its payload", [][]replog.Entry{epoch(5), writes(5, 1), {{Kind: replog.EntryWrite, Epoch: 5, Seq: 2}}}, 1, 2, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // Conn is a worker's broker connection: the replication log (syncQ) it
@@ -218,14 +218,14 @@ func (c *Conn) OpenLog() (*Log, error) {
 
 // Append appends entries as one message and waits for its confirm (see
 // Publish).
-func (l *Log) Append(ctx context.Context, entries ...dbapi.Entry) error {
+func (l *Log) Append(ctx context.Context, entries ...replog.Entry) error {
 	return Publish(ctx, l.ch, entries...)
 }
 
 // Mark appends a mark entry with nonce: a worker that reads it back has
 // read the log up to now.
 func (l *Log) Mark(ctx context.Context, nonce string) error {
-	return l.Append(ctx, dbapi.Entry{Kind: dbapi.EntryMark, Nonce: nonce})
+	return l.Append(ctx, replog.Entry{Kind: replog.EntryMark, Nonce: nonce})
 }
 
 // Close closes the log's channel.
@@ -235,7 +235,7 @@ func (l *Log) Close() error { return l.ch.Close() }
 // its stream offset. Err says it could not be read (Offset is still set
 // when the message had one); every replica skips such a message alike.
 type LogMessage struct {
-	Entries []dbapi.Entry
+	Entries []replog.Entry
 	Offset  int64
 	Err     error
 	Size    int // bytes of the message body

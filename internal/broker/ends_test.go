@@ -11,6 +11,7 @@ import (
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/stacktest"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // The worker's ends of the broker on a real RabbitMQ: what goes on the wire
@@ -38,18 +39,18 @@ func TestConnEnds(t *testing.T) {
 		}
 		defer lg.Close()
 		w := &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert, Values: map[string]any{"username": "u", "password": "p"}}
-		if err := lg.Append(ctx, dbapi.Entry{Kind: dbapi.EntryEpoch, Epoch: 1}); err != nil {
+		if err := lg.Append(ctx, replog.Entry{Kind: replog.EntryEpoch, Epoch: 1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := lg.Append(ctx, dbapi.Entry{Kind: dbapi.EntryWrite, Epoch: 1, Seq: 1, WriteID: "a", Write: w},
-			dbapi.Entry{Kind: dbapi.EntryWrite, Epoch: 1, Seq: 2, WriteID: "b", Write: w}); err != nil {
+		if err := lg.Append(ctx, replog.Entry{Kind: replog.EntryWrite, Epoch: 1, Seq: 1, WriteID: "a", Write: w},
+			replog.Entry{Kind: replog.EntryWrite, Epoch: 1, Seq: 2, WriteID: "b", Write: w}); err != nil {
 			t.Fatal(err)
 		}
 		if err := lg.Mark(ctx, "n"); err != nil {
 			t.Fatal(err)
 		}
 		// A message holding one entry object, as logs before batching do.
-		old, _ := json.Marshal(dbapi.Entry{Kind: dbapi.EntryWrite, Epoch: 1, Seq: 3, WriteID: "c", Write: w})
+		old, _ := json.Marshal(replog.Entry{Kind: replog.EntryWrite, Epoch: 1, Seq: 3, WriteID: "c", Write: w})
 		if err := raw.PublishWithContext(ctx, "", broker.SyncQ, false, false, amqp.Publishing{Body: old}); err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // Publish appends entries to the replication log, in order, as ONE message
@@ -19,7 +20,7 @@ import (
 // An error means the entries may or may not be in the log: the caller must
 // not assume either (the master stops, and the next one reads the log to find
 // out).
-func Publish(ctx context.Context, ch *amqp.Channel, entries ...dbapi.Entry) error {
+func Publish(ctx context.Context, ch *amqp.Channel, entries ...replog.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -67,23 +68,23 @@ func Follow(ctx context.Context, ch *amqp.Channel, offset int64, prefetch int) (
 // DecodeEntries reads one log delivery: its entries, in order, and its
 // stream offset. A message holds a JSON array of entries (Publish) or, as
 // logs written before batching do, a single entry object.
-func DecodeEntries(d amqp.Delivery) ([]dbapi.Entry, int64, error) {
+func DecodeEntries(d amqp.Delivery) ([]replog.Entry, int64, error) {
 	off, ok := d.Headers["x-stream-offset"].(int64)
 	if !ok {
 		return nil, 0, fmt.Errorf("log delivery without x-stream-offset header")
 	}
 	body := bytes.TrimSpace(d.Body)
-	var entries []dbapi.Entry
+	var entries []replog.Entry
 	if len(body) > 0 && body[0] == '[' {
 		if err := dbapi.Decode(body, &entries); err != nil {
 			return nil, off, fmt.Errorf("decode log entries at offset %d: %w", off, err)
 		}
 	} else {
-		var e dbapi.Entry
+		var e replog.Entry
 		if err := dbapi.Decode(body, &e); err != nil {
 			return nil, off, fmt.Errorf("decode log entry at offset %d: %w", off, err)
 		}
-		entries = []dbapi.Entry{e}
+		entries = []replog.Entry{e}
 	}
 	for i := range entries {
 		if w := entries[i].Write; w != nil {

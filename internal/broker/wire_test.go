@@ -8,6 +8,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // A log message is a JSON array of entries; one written before batching is a
@@ -15,9 +16,9 @@ import (
 // message without its stream offset or with a bad entry is refused naming it.
 func TestDecodeEntries(t *testing.T) {
 	off := amqp.Table{"x-stream-offset": int64(41)}
-	batch, _ := json.Marshal([]dbapi.Entry{
-		{Kind: dbapi.EntryEpoch, Epoch: 3, Nonce: "n"},
-		{Kind: dbapi.EntryWrite, Seq: 7, Epoch: 3, WriteID: "w7", Write: &dbapi.WriteRequest{Table: "rides", Op: "insert",
+	batch, _ := json.Marshal([]replog.Entry{
+		{Kind: replog.EntryEpoch, Epoch: 3, Nonce: "n"},
+		{Kind: replog.EntryWrite, Seq: 7, Epoch: 3, WriteID: "w7", Write: &dbapi.WriteRequest{Table: "rides", Op: "insert",
 			Values: map[string]any{"ride_id": 12, "created_by": "a", "timestamp": "01-01-2030:00-00-00", "source": 1, "destination": 2}}},
 	})
 	es, o, err := DecodeEntries(amqp.Delivery{Headers: off, Body: batch})
@@ -28,7 +29,7 @@ func TestDecodeEntries(t *testing.T) {
 		t.Fatalf("ride_id decoded as %T %v, want int64 12", es[1].Write.Values["ride_id"], es[1].Write.Values["ride_id"])
 	}
 	es, _, err = DecodeEntries(amqp.Delivery{Headers: off, Body: []byte(`{"kind":"mark","epoch":0,"nonce":"m"}`)})
-	if err != nil || len(es) != 1 || es[0].Kind != dbapi.EntryMark || es[0].Nonce != "m" {
+	if err != nil || len(es) != 1 || es[0].Kind != replog.EntryMark || es[0].Nonce != "m" {
 		t.Fatalf("single entry: %v %+v", err, es)
 	}
 	if _, _, err := DecodeEntries(amqp.Delivery{Body: batch}); err == nil || !strings.Contains(err.Error(), "x-stream-offset") {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // The cost of the plugin boundary: the same in-memory Read of one row by
@@ -14,7 +15,7 @@ import (
 
 func benchStorage(b *testing.B, st storage.Storage) {
 	ctx := context.Background()
-	var ws []dbapi.Entry
+	var ws []replog.Entry
 	for i := 1; i <= 100; i++ {
 		ws = append(ws, insertUser(uint64(i), fmt.Sprintf("user%03d", i)))
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // ---- runtime ----
@@ -274,7 +275,7 @@ func (r memRecord) outcome() storage.Outcome {
 
 func (s *memStorage) Apply(ctx context.Context, b storage.Batch) ([]storage.Outcome, error) {
 	for i, e := range b.Writes {
-		if e.Kind != dbapi.EntryWrite || e.Write == nil {
+		if e.Kind != replog.EntryWrite || e.Write == nil {
 			return nil, fmt.Errorf("mem storage: batch entry %d (seq %d, kind %q) carries no write", i, e.Seq, e.Kind)
 		}
 		if i > 0 && e.Seq <= b.Writes[i-1].Seq {
@@ -351,7 +352,7 @@ func checkMem(w *dbapi.WriteRequest) (dbapi.Table, error) {
 }
 
 // applyMem applies one write that is not a redelivery to d.
-func applyMem(d *memData, e *dbapi.Entry) storage.Outcome {
+func applyMem(d *memData, e *replog.Entry) storage.Outcome {
 	w := e.Write
 	o := storage.Outcome{Result: storage.Result{Seq: e.Seq}}
 	t, err := checkMem(w)

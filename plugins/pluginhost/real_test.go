@@ -20,6 +20,7 @@ import (
 	"github.com/rideshare/dbaas/plugins/runtime/runtimetest"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
+	"github.com/rideshare/dbaas/replog"
 )
 
 func registerReal() {
@@ -47,11 +48,11 @@ func TestSQLiteThroughPlugin(t *testing.T) {
 	}
 	defer local.Close()
 
-	entries := []dbapi.Entry{insertUser(1, "alice"), insertRide(2, "alice"), insertRide(3, "alice"),
-		{Kind: dbapi.EntryWrite, Seq: 4, Epoch: 1, WriteID: "u4", Write: &dbapi.WriteRequest{Table: "rides", Op: dbapi.OpUpdate,
+	entries := []replog.Entry{insertUser(1, "alice"), insertRide(2, "alice"), insertRide(3, "alice"),
+		{Kind: replog.EntryWrite, Seq: 4, Epoch: 1, WriteID: "u4", Write: &dbapi.WriteRequest{Table: "rides", Op: dbapi.OpUpdate,
 			Values: map[string]any{"destination": int64(9)}, Where: map[string]any{"ride_id": int64(2)}}}}
 	for i, e := range entries {
-		b := storage.Batch{Writes: []dbapi.Entry{e}, Epoch: 1, Offset: int64(i)}
+		b := storage.Batch{Writes: []replog.Entry{e}, Epoch: 1, Offset: int64(i)}
 		got, err := st.Apply(ctx, b)
 		if err != nil {
 			t.Fatalf("Apply %d through the plugin: %v", i, err)
@@ -67,7 +68,7 @@ func TestSQLiteThroughPlugin(t *testing.T) {
 	dup.WriteID = "w-alice-again"
 	bad := insertRide(6, "alice")
 	bad.Write.Values["destination"] = 1.5
-	b := storage.Batch{Writes: []dbapi.Entry{dup, bad, insertUser(7, "alice"), insertRide(8, "alice")}, Epoch: 1, Offset: 5}
+	b := storage.Batch{Writes: []replog.Entry{dup, bad, insertUser(7, "alice"), insertRide(8, "alice")}, Epoch: 1, Offset: 5}
 	want, err := local.Apply(ctx, cloneBatch(b))
 	if err != nil {
 		t.Fatal(err)

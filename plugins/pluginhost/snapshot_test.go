@@ -16,16 +16,16 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // snapshotBatch fills a store with rows long enough that its snapshot takes
 // several stream messages (storage.SnapshotChunkBytes).
 func snapshotBatch() storage.Batch {
 	long := strings.Repeat("snapshot ✓ \"chunk\"\n", storage.SnapshotChunkBytes/16)
-	var ws []dbapi.Entry
+	var ws []replog.Entry
 	for i := range 4 {
 		e := insertUser(uint64(i+1), fmt.Sprintf("user%d", i))
 		e.Write.Values["password"] = long
@@ -122,7 +122,7 @@ func TestImportAbortedThroughPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := b.Bytes()
-	if _, err := dst.Apply(ctx, storage.Batch{Writes: []dbapi.Entry{insertUser(1, "kept")}, Epoch: 7, Offset: 70}); err != nil {
+	if _, err := dst.Apply(ctx, storage.Batch{Writes: []replog.Entry{insertUser(1, "kept")}, Epoch: 7, Offset: 70}); err != nil {
 		t.Fatal(err)
 	}
 	before := stateOf(t, dst)
@@ -202,7 +202,7 @@ func TestExportAbortedThroughPlugin(t *testing.T) {
 		t.Fatalf("a whole Export after the aborted ones: %v", err)
 	}
 	// and no read transaction was left open to hold up writes
-	if _, err := src.Apply(ctx, storage.Batch{Writes: []dbapi.Entry{insertUser(6, "after")}, Epoch: 2, Offset: 60}); err != nil {
+	if _, err := src.Apply(ctx, storage.Batch{Writes: []replog.Entry{insertUser(6, "after")}, Epoch: 2, Offset: 60}); err != nil {
 		t.Fatal(err)
 	}
 }

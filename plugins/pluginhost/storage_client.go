@@ -9,6 +9,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // LoadStorage starts the storage plugin name and opens the database cfg
@@ -86,7 +87,7 @@ func (c *storageClient) applyAgain(ctx context.Context, inst *instance, b storag
 // recorded is the outcome of a committed write as its record tells it
 // (Redelivered, since it was applied by the first attempt). A write without
 // write id has no record: Result{Seq: e.Seq} is all that is known of it.
-func recorded(ctx context.Context, st storage.Storage, e dbapi.Entry) (storage.Outcome, error) {
+func recorded(ctx context.Context, st storage.Storage, e replog.Entry) (storage.Outcome, error) {
 	if e.WriteID == "" {
 		return storage.Outcome{Result: storage.Result{Seq: e.Seq}}, nil
 	}

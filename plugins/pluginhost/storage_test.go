@@ -14,15 +14,16 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
-func insertUser(seq uint64, name string) dbapi.Entry {
-	return dbapi.Entry{Kind: dbapi.EntryWrite, Seq: seq, Epoch: 1, WriteID: "w-" + name,
+func insertUser(seq uint64, name string) replog.Entry {
+	return replog.Entry{Kind: replog.EntryWrite, Seq: seq, Epoch: 1, WriteID: "w-" + name,
 		Write: &dbapi.WriteRequest{Table: "users", Op: dbapi.OpInsert, Values: map[string]any{"username": name, "password": strings.Repeat("a", 40)}}}
 }
 
-func insertRide(seq uint64, by string) dbapi.Entry {
-	return dbapi.Entry{Kind: dbapi.EntryWrite, Seq: seq, Epoch: 1, WriteID: fmt.Sprintf("r-%s-%d", by, seq),
+func insertRide(seq uint64, by string) replog.Entry {
+	return replog.Entry{Kind: replog.EntryWrite, Seq: seq, Epoch: 1, WriteID: fmt.Sprintf("r-%s-%d", by, seq),
 		Write: &dbapi.WriteRequest{Table: "rides", Op: dbapi.OpInsert, Values: map[string]any{
 			"created_by": by, "timestamp": "01-01-2030:00-00-10", "source": int64(3), "destination": int64(7)}}}
 }
@@ -48,8 +49,8 @@ func TestStorageRoundTrip(t *testing.T) {
 		t.Fatalf("initial State = %+v, %v", s0, err)
 	}
 
-	for i, e := range []dbapi.Entry{insertUser(1, "alice"), insertRide(2, "alice")} {
-		b := storage.Batch{Writes: []dbapi.Entry{e}, Epoch: 1, Offset: int64(10 + i)}
+	for i, e := range []replog.Entry{insertUser(1, "alice"), insertRide(2, "alice")} {
+		b := storage.Batch{Writes: []replog.Entry{e}, Epoch: 1, Offset: int64(10 + i)}
 		got, err := st.Apply(ctx, b)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +76,7 @@ func TestStorageRoundTrip(t *testing.T) {
 	bad := insertRide(4, "bob")
 	bad.Write.Values["source"] = "north"
 	ride := insertRide(6, "alice")
-	b := storage.Batch{Writes: []dbapi.Entry{dup, bad, insertUser(5, "alice"), ride}, Epoch: 2, Offset: 12}
+	b := storage.Batch{Writes: []replog.Entry{dup, bad, insertUser(5, "alice"), ride}, Epoch: 2, Offset: 12}
 	want, err := local.Apply(ctx, cloneBatch(b))
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +179,7 @@ func TestStorageRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.Apply(ctx, storage.Batch{Writes: []dbapi.Entry{insertUser(1, "bob")}, Epoch: 1, Offset: 0}); err != nil {
+	if _, err := st.Apply(ctx, storage.Batch{Writes: []replog.Entry{insertUser(1, "bob")}, Epoch: 1, Offset: 0}); err != nil {
 		t.Fatal(err)
 	}
 	sup := st.(*storageClient).sup
@@ -227,7 +228,7 @@ func TestStorageRestart(t *testing.T) {
 
 // cloneBatch copies b deeply enough that applying it leaves b unchanged.
 func cloneBatch(b storage.Batch) storage.Batch {
-	ws := make([]dbapi.Entry, len(b.Writes))
+	ws := make([]replog.Entry, len(b.Writes))
 	for i, e := range b.Writes {
 		w := *e.Write
 		w.Values, w.Where = maps.Clone(w.Values), maps.Clone(w.Where)
@@ -250,7 +251,7 @@ func TestStorageApplyRetryAfterCrash(t *testing.T) {
 		dup.WriteID = "w-alice-again"
 		anon := insertUser(5, "bob")
 		anon.WriteID = ""
-		return cloneBatch(storage.Batch{Writes: []dbapi.Entry{insertUser(1, "alice"), insertRide(2, "alice"), dup, bad, anon}, Epoch: 1, Offset: 50})
+		return cloneBatch(storage.Batch{Writes: []replog.Entry{insertUser(1, "alice"), insertRide(2, "alice"), dup, bad, anon}, Epoch: 1, Offset: 50})
 	}
 	applied := []storage.Outcome{
 		{Result: storage.Result{Seq: 1, RowsAffected: 1}},

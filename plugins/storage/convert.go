@@ -10,6 +10,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	pb "github.com/rideshare/dbaas/plugins/storage/proto"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // valueToProto carries a validated value (int64 or string, nil for NULL)
@@ -152,10 +153,10 @@ func batchToProto(b Batch) (*pb.Batch, error) {
 func batchFromProto(b *pb.Batch) (Batch, error) {
 	out := Batch{Epoch: b.GetEpoch(), Offset: b.GetOffset()}
 	if len(b.GetWrites()) > 0 {
-		out.Writes = make([]dbapi.Entry, len(b.GetWrites()))
+		out.Writes = make([]replog.Entry, len(b.GetWrites()))
 	}
 	for i, e := range b.GetWrites() {
-		ge := dbapi.Entry{Kind: e.GetKind(), Seq: e.GetSeq(), Epoch: e.GetEpoch(), WriteID: e.GetWriteId(), Nonce: e.GetNonce()}
+		ge := replog.Entry{Kind: e.GetKind(), Seq: e.GetSeq(), Epoch: e.GetEpoch(), WriteID: e.GetWriteId(), Nonce: e.GetNonce()}
 		if w := e.GetWrite(); w != nil {
 			values, err := mapFromProto(w.GetValues())
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // WriteIDWindow is how many seqs of write-id records a replica keeps: Apply
@@ -48,7 +49,7 @@ type Result struct {
 // replica stands in the log after them.
 type Batch struct {
 	// Writes are EntryWrite entries in log order, with increasing Seq.
-	Writes []dbapi.Entry `json:"writes,omitempty"`
+	Writes []replog.Entry `json:"writes,omitempty"`
 	// Epoch is the highest master epoch read in the log up to Offset.
 	Epoch uint64 `json:"epoch"`
 	// Offset is the syncQ stream offset of the last entry read; the master,

@@ -25,12 +25,13 @@
 package storagepb
 
 import (
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
-	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
+
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 const (
@@ -415,7 +416,7 @@ func (x *WriteRequest) GetWhere() map[string]*Value {
 	return nil
 }
 
-// Entry is dbapi.Entry: one replication-log entry (Apply receives writes).
+// Entry is replog.Entry: one replication-log entry (Apply receives writes).
 type Entry struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`

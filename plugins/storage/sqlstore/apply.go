@@ -9,6 +9,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // savepoint isolates one key-changing update of a batch. One name serves
@@ -129,7 +130,7 @@ func (s *Store) check(b storage.Batch) ([]checked, error) {
 	ws := make([]checked, len(b.Writes))
 	for i := range b.Writes {
 		e := &b.Writes[i]
-		if e.Kind != dbapi.EntryWrite || e.Write == nil {
+		if e.Kind != replog.EntryWrite || e.Write == nil {
 			return nil, fmt.Errorf("%s: apply: batch entry %d (seq %d, kind %q) carries no write", s.name, i, e.Seq, e.Kind)
 		}
 		if i > 0 && e.Seq <= b.Writes[i-1].Seq {
@@ -151,7 +152,7 @@ func (s *Store) check(b storage.Batch) ([]checked, error) {
 // applyOne applies one write that is not a redelivery and returns its
 // outcome; next.NextID moves past the id it inserted. A conflict is an
 // outcome; an error of the database fails the whole batch.
-func (s *Store) applyOne(ctx context.Context, r *runner, e *dbapi.Entry, c checked, next *storage.State) (storage.Outcome, error) {
+func (s *Store) applyOne(ctx context.Context, r *runner, e *replog.Entry, c checked, next *storage.State) (storage.Outcome, error) {
 	o := storage.Outcome{Result: storage.Result{Seq: e.Seq}}
 	if c.invalid != "" {
 		o.Invalid = c.invalid
@@ -229,7 +230,7 @@ func (s *Store) execIsolated(ctx context.Context, r *runner, w *dbapi.WriteReque
 }
 
 // writeIDs lists the distinct non-empty write ids of ws.
-func writeIDs(ws []dbapi.Entry) []string {
+func writeIDs(ws []replog.Entry) []string {
 	ids := make([]string, 0, len(ws))
 	seen := make(map[string]struct{}, len(ws))
 	for _, e := range ws {

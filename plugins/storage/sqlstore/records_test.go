@@ -4,11 +4,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
 	"github.com/rideshare/dbaas/plugins/storage/sqlstore"
 	"github.com/rideshare/dbaas/plugins/storage/storagetest"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // records counts the rows of the write-id records table.
@@ -34,13 +34,13 @@ func TestPruneRecords(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t)
 			const w = storage.WriteIDWindow
-			apply := func(ws ...dbapi.Entry) {
+			apply := func(ws ...replog.Entry) {
 				t.Helper()
 				if _, err := s.Apply(context.Background(), storage.Batch{Writes: ws, Epoch: 1, Offset: int64(ws[len(ws)-1].Seq)}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			e := func(seq uint64, id string) dbapi.Entry { return storagetest.Entry(seq, id, storagetest.User(id, "p")) }
+			e := func(seq uint64, id string) replog.Entry { return storagetest.Entry(seq, id, storagetest.User(id, "p")) }
 			const p = sqlstore.PruneEvery
 			apply(e(1, "a"), e(2, "b"))
 			// from seq 2 across multiples of p to w+p: seqs <= p go (a, b)

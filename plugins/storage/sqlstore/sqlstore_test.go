@@ -17,6 +17,7 @@ import (
 	"github.com/rideshare/dbaas/plugins/storage/sqlite"
 	"github.com/rideshare/dbaas/plugins/storage/sqlstore"
 	"github.com/rideshare/dbaas/plugins/storage/storagetest"
+	"github.com/rideshare/dbaas/replog"
 )
 
 func openSQLite(t *testing.T) *sqlstore.Store {
@@ -191,7 +192,7 @@ func TestOneConnection(t *testing.T) {
 	s := openPostgres(t, map[string]string{postgres.OptionMaxOpenConns: "1"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	outs, err := s.Apply(ctx, storage.Batch{Epoch: 1, Offset: 2, Writes: []dbapi.Entry{
+	outs, err := s.Apply(ctx, storage.Batch{Epoch: 1, Offset: 2, Writes: []replog.Entry{
 		storagetest.Entry(1, "a", storagetest.User("alice", "pa")),
 		storagetest.Entry(2, "b", dbapi.WriteRequest{Table: "users", Op: dbapi.OpUpdate, Values: map[string]any{"username": "al"}, Where: map[string]any{"username": "alice"}}),
 	}})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 func mustApply(t testing.TB, s storage.Storage, b storage.Batch) []storage.Outcome {
@@ -27,7 +28,7 @@ func mustApply(t testing.TB, s storage.Storage, b storage.Batch) []storage.Outco
 	return outs
 }
 
-func wantOutcomes(t testing.TB, ws []dbapi.Entry, got, want []storage.Outcome) {
+func wantOutcomes(t testing.TB, ws []replog.Entry, got, want []storage.Outcome) {
 	t.Helper()
 	for i := range want {
 		wantOutcome(t, fmt.Sprintf("write %d (seq %d, id %q)", i, ws[i].Seq, ws[i].WriteID), got[i], want[i])
@@ -65,14 +66,14 @@ func wantRows(t testing.TB, s storage.Storage, q dbapi.ReadRequest, want []map[s
 // outcome, in one batch; State, data and records agree.
 func testBatchMixed(t *testing.T, open Opener) {
 	s := open(t)
-	mustApply(t, s, storage.Batch{Writes: []dbapi.Entry{
+	mustApply(t, s, storage.Batch{Writes: []replog.Entry{
 		Entry(1, "w-alice", User("alice", "pa")),
 		Entry(2, "w-ride1", Ride("alice", "01-01-2030:00-00-10", 1, 2)),
 	}, Epoch: 1, Offset: 20})
 
 	bad := Ride("bob", "01-01-2030:00-00-11", 1, 2)
 	bad.Values["source"] = "north"
-	ws := []dbapi.Entry{
+	ws := []replog.Entry{
 		Entry(3, "b-bob", User("bob", "pb")),
 		Entry(4, "b-dup", User("alice", "other")),                       // alice exists: 409
 		Entry(5, "b-bad", bad),                                          // not an integer: 400
@@ -144,7 +145,7 @@ func testBatchConflictInMiddle(t *testing.T, open Opener) {
 	ts := "01-01-2030:00-00-10"
 	dupRide := Ride("bob", ts, 9, 9)
 	dupRide.Values["ride_id"] = int64(1)
-	ws := []dbapi.Entry{
+	ws := []replog.Entry{
 		Entry(1, "a", User("alice", "pa")),
 		Entry(2, "b", User("bob", "pb")),
 		Entry(3, "c", Ride("alice", ts, 1, 2)),
@@ -204,8 +205,8 @@ func testBatchEquivalence(t *testing.T, open Opener) {
 		{Table: "users", Op: dbapi.OpUpdate, Values: map[string]any{"username": "alice"}, Where: map[string]any{"username": "carol"}},
 		User("dave", "pd"),
 	}
-	entries := func() []dbapi.Entry {
-		es := make([]dbapi.Entry, len(writes))
+	entries := func() []replog.Entry {
+		es := make([]replog.Entry, len(writes))
 		for i, w := range writes {
 			es[i] = Entry(uint64(i+1), fmt.Sprintf("w-%d", i+1), w)
 		}
@@ -259,8 +260,8 @@ func testBatchError(t *testing.T, open Opener) {
 	s := open(t)
 	(&feeder{t: t, s: s}).must(User("alice", "pa"))
 	before := snap(t, s)
-	good := func() []dbapi.Entry {
-		return []dbapi.Entry{
+	good := func() []replog.Entry {
+		return []replog.Entry{
 			Entry(2, "x-2", User("bob", "pb")),
 			Entry(3, "x-3", Ride("bob", "01-01-2030:00-00-10", 1, 2)),
 			Entry(4, "x-4", User("alice", "dup")),
@@ -290,7 +291,7 @@ func testBatchError(t *testing.T, open Opener) {
 		t.Fatalf("cancelled context: %v, want context.Canceled", err)
 	}
 
-	_, err = s.Apply(ctx(t), storage.Batch{Writes: append(good(), dbapi.Entry{Kind: dbapi.EntryMark, Seq: 5, Epoch: 1}), Epoch: 1, Offset: 30})
+	_, err = s.Apply(ctx(t), storage.Batch{Writes: append(good(), replog.Entry{Kind: replog.EntryMark, Seq: 5, Epoch: 1}), Epoch: 1, Offset: 30})
 	nothing("a mark among the writes", err)
 
 	ws := good()
@@ -317,8 +318,8 @@ func testBatchCancelled(t *testing.T, open Opener) {
 	s := open(t)
 	const n, rounds = 200, 16
 	var seq uint64
-	batch := func(round int) []dbapi.Entry {
-		ws := make([]dbapi.Entry, n)
+	batch := func(round int) []replog.Entry {
+		ws := make([]replog.Entry, n)
 		for i := range ws {
 			ws[i] = Entry(seq+uint64(i)+1, fmt.Sprintf("r%d-%d", round, i), User(fmt.Sprintf("u%02d-%03d", round, i), "p"))
 		}

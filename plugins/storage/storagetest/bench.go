@@ -7,6 +7,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // BenchOpener returns a fresh, empty store for one benchmark; it registers its
@@ -47,7 +48,7 @@ func BenchmarkGroupCommit(b *testing.B, open BenchOpener) {
 			s := open(b)
 			ctx := context.Background()
 			var seq uint64
-			ws := make([]dbapi.Entry, GroupCommitWrites)
+			ws := make([]replog.Entry, GroupCommitWrites)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -87,7 +88,7 @@ func BenchmarkRead(b *testing.B, open BenchOpener) {
 	s := open(b)
 	ctx := context.Background()
 	seq := uint64(0)
-	var ws []dbapi.Entry
+	var ws []replog.Entry
 	add := func(w dbapi.WriteRequest) {
 		seq++
 		ws = append(ws, Entry(seq, "", w))

@@ -9,12 +9,13 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 func testPruneWriteIDs(t *testing.T, open Opener) {
 	const w = storage.WriteIDWindow
 	s := open(t)
-	batch := func(ws ...dbapi.Entry) []storage.Outcome {
+	batch := func(ws ...replog.Entry) []storage.Outcome {
 		t.Helper()
 		return mustApply(t, s, storage.Batch{Writes: ws, Epoch: 1, Offset: int64(ws[len(ws)-1].Seq)})
 	}

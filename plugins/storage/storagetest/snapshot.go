@@ -16,6 +16,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // fillVaried applies one batch with every kind of row and record: text
@@ -27,7 +28,7 @@ func fillVaried(t testing.TB, s storage.Storage) []string {
 	explicit.Values["ride_id"] = int64(1 << 40)
 	invalid := User("zed", "p")
 	invalid.Values["age"] = int64(3)
-	ws := []dbapi.Entry{
+	ws := []replog.Entry{
 		Entry(1, "f-1", User("alice", "pa")),
 		Entry(2, "f-2", User("Émile", "pé")),
 		Entry(3, "f-3", User(`x'); DROP TABLE users; --`, "\"quoted\"\n\ttab \\ \u2028 日本")),
@@ -136,7 +137,7 @@ func CopyBySnapshot(t *testing.T, from, to Opener) {
 	}
 	// Both go on alike: a redelivery is answered from the imported record,
 	// a new ride takes the imported NextID.
-	next := storage.Batch{Writes: []dbapi.Entry{
+	next := storage.Batch{Writes: []replog.Entry{
 		Entry(14, "f-4", Ride("alice", "01-01-2030:00-00-10", 1, 2)),
 		Entry(15, "g-1", Ride("alice", "03-01-2030:00-00-10", 5, 6)),
 		Entry(16, "g-2", User("Émile", "again")),

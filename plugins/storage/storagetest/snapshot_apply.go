@@ -14,6 +14,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // churnWrites is the number of writes of every churn batch.
@@ -24,7 +25,7 @@ const churnWrites = 8
 // always gives the same outcomes.
 func churn(i int) storage.Batch {
 	base := uint64(i * churnWrites)
-	var ws []dbapi.Entry
+	var ws []replog.Entry
 	add := func(id string, w dbapi.WriteRequest) {
 		ws = append(ws, Entry(base+uint64(len(ws))+1, id, w))
 	}
@@ -95,7 +96,7 @@ func testExportDoesNotBlockApply(t *testing.T, open Opener) {
 	}
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws := []dbapi.Entry{
+	ws := []replog.Entry{
 		Entry(before.state.Seq+1, "during-1", User("aaa-first", "p")),
 		Entry(before.state.Seq+2, "during-2", dbapi.WriteRequest{Table: "users", Op: dbapi.OpDelete, Where: map[string]any{"username": "big-02999"}}),
 		Entry(before.state.Seq+3, "during-3", User("zzz-last", "p")),

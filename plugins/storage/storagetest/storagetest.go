@@ -20,6 +20,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 // Opener returns a fresh, empty store for one test; it registers its own
@@ -33,10 +34,10 @@ func ctx(t testing.TB) context.Context {
 }
 
 // Entry builds a write entry of epoch 1.
-func Entry(seq uint64, writeID string, w dbapi.WriteRequest) dbapi.Entry {
+func Entry(seq uint64, writeID string, w dbapi.WriteRequest) replog.Entry {
 	w.Values = maps.Clone(w.Values)
 	w.Where = maps.Clone(w.Where)
-	return dbapi.Entry{Kind: dbapi.EntryWrite, Seq: seq, Epoch: 1, WriteID: writeID, Write: &w}
+	return replog.Entry{Kind: replog.EntryWrite, Seq: seq, Epoch: 1, WriteID: writeID, Write: &w}
 }
 
 // User is an insert into users.
@@ -58,8 +59,8 @@ func Member(ride int64, user string) dbapi.WriteRequest {
 
 // ApplyOne applies e as a batch of its own: the log read up to offset at
 // e.Epoch.
-func ApplyOne(ctx context.Context, s storage.Storage, e dbapi.Entry, offset int64) (storage.Outcome, error) {
-	outs, err := s.Apply(ctx, storage.Batch{Writes: []dbapi.Entry{e}, Epoch: e.Epoch, Offset: offset})
+func ApplyOne(ctx context.Context, s storage.Storage, e replog.Entry, offset int64) (storage.Outcome, error) {
+	outs, err := s.Apply(ctx, storage.Batch{Writes: []replog.Entry{e}, Epoch: e.Epoch, Offset: offset})
 	if err != nil {
 		return storage.Outcome{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/plugins/storage"
+	"github.com/rideshare/dbaas/replog"
 )
 
 func testFresh(t *testing.T, open Opener) {
@@ -255,7 +256,7 @@ func testEmptyBatch(t *testing.T, open Opener) {
 	}
 	e := Entry(1, "a", User("u", "p"))
 	e.Epoch = 5
-	if _, err := s.Apply(ctx(t), storage.Batch{Writes: []dbapi.Entry{e}, Epoch: 5, Offset: 19}); err != nil {
+	if _, err := s.Apply(ctx(t), storage.Batch{Writes: []replog.Entry{e}, Epoch: 5, Offset: 19}); err != nil {
 		t.Fatal(err)
 	}
 	if st := mustState(t, s); st != (storage.State{Seq: 1, Epoch: 5, Offset: 19, NextID: 1}) {
@@ -263,7 +264,7 @@ func testEmptyBatch(t *testing.T, open Opener) {
 	}
 	e = Entry(2, "b", User("v", "p"))
 	e.Epoch = 4
-	if _, err := s.Apply(ctx(t), storage.Batch{Writes: []dbapi.Entry{e}, Epoch: 4, Offset: 20}); err != nil {
+	if _, err := s.Apply(ctx(t), storage.Batch{Writes: []replog.Entry{e}, Epoch: 4, Offset: 20}); err != nil {
 		t.Fatal(err)
 	}
 	if st := mustState(t, s); st != (storage.State{Seq: 2, Epoch: 5, Offset: 20, NextID: 1}) {
@@ -302,7 +303,7 @@ func testJSON(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var e1, e2 dbapi.Entry
+		var e1, e2 replog.Entry
 		if err := json.Unmarshal(wire, &e1); err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +314,7 @@ func testJSON(t *testing.T, open Opener) {
 		}
 		for _, r := range []struct {
 			s storage.Storage
-			e dbapi.Entry
+			e replog.Entry
 		}{{plain, e1}, {withNumber, e2}} {
 			got, err := ApplyOne(ctx(t), r.s, r.e, int64(seq))
 			if err != nil {

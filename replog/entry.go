@@ -1,4 +1,9 @@
-package dbapi
+// Package replog is the format of the replication log (syncQ): the entries
+// a master appends, every replica reads in order, and the storage contract
+// applies (plugins/storage). The HTTP API's types are in dbapi.
+package replog
+
+import "github.com/rideshare/dbaas/dbapi"
 
 // Kinds of replication-log entries on syncQ.
 const (
@@ -22,10 +27,10 @@ const (
 // Because every replica reads the same log in the same order, all of them skip
 // and apply exactly the same entries and converge (invariant 2).
 type Entry struct {
-	Kind    string        `json:"kind"`
-	Seq     uint64        `json:"seq,omitempty"`
-	Epoch   uint64        `json:"epoch"`
-	WriteID string        `json:"write_id,omitempty"`
-	Write   *WriteRequest `json:"write,omitempty"`
-	Nonce   string        `json:"nonce,omitempty"`
+	Kind    string              `json:"kind"`
+	Seq     uint64              `json:"seq,omitempty"`
+	Epoch   uint64              `json:"epoch"`
+	WriteID string              `json:"write_id,omitempty"`
+	Write   *dbapi.WriteRequest `json:"write,omitempty"`
+	Nonce   string              `json:"nonce,omitempty"`
 }
