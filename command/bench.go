@@ -30,7 +30,9 @@ func benchCommand() *cli.Command {
 With -failover N it then kill -9s the master N times and the oldest slave N times, each
 from a settled stack, and prints the median/min/max time from the kill to the first
 successful write, to 1 master + N slaves listed again, and to all of them ready (caught
-up). It signals the pids GET /api/v1/workers shows, so it must run on the workers' host.`,
+up). It signals the pids GET /api/v1/workers shows, so it must run on the workers' host.
+It sends $RIDESHARE_TOKEN as the bearer token, and $RIDESHARE_DB_TOKEN instead on the DB API
+when the deployment's db_token differs from its admin_token.`,
 		Flags: []cli.Flag{
 			addrFlag(),
 			&cli.StringFlag{Name: "amqp", Value: "amqp://guest:guest@127.0.0.1:5672/", EnvVars: []string{"RIDESHARE_AMQP_URL"},
@@ -57,9 +59,10 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 				}
 			}
 			out := map[string]any{}
+			tok, dbTok := os.Getenv(EnvToken), os.Getenv(EnvDBToken)
 			if rows := c.Int("preload-rows"); rows > 0 {
 				took, err := bench.Preload(ctx, bench.PreloadOptions{Addr: c.String("addr"), Rows: rows, Updates: c.Int("preload-updates"),
-					Concurrency: 128, Logf: logf})
+					Concurrency: 128, Logf: logf, Token: tok, DBToken: dbTok})
 				if err != nil {
 					return err
 				}
@@ -67,7 +70,7 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 			}
 			if sc := c.String("scenarios"); sc != "none" && sc != "" {
 				opts := bench.Options{Addr: c.String("addr"), AMQPURL: c.String("amqp"), Duration: c.Duration("duration"),
-					Warmup: c.Duration("warmup"), Concurrency: c.Int("concurrency"), Logf: logf}
+					Warmup: c.Duration("warmup"), Concurrency: c.Int("concurrency"), Logf: logf, Token: tok, DBToken: dbTok}
 				if opts.Warmup == 0 {
 					opts.Warmup = -1
 				}
@@ -100,7 +103,8 @@ up). It signals the pids GET /api/v1/workers shows, so it must run on the worker
 			}
 			var ferr error
 			if n := c.Int("failover"); n > 0 {
-				fo := bench.FailoverOptions{Addr: c.String("addr"), Iterations: n, Timeout: c.Duration("failover-timeout"), Logf: logf}
+				fo := bench.FailoverOptions{Addr: c.String("addr"), Iterations: n, Timeout: c.Duration("failover-timeout"), Logf: logf,
+					Token: tok, DBToken: dbTok}
 				rep, err := bench.Failover(ctx, fo)
 				if c.Bool("json") {
 					out["failover"] = rep

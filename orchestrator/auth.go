@@ -17,10 +17,6 @@ import (
 // Prometheus scrape and the dashboard's static files, which hold no data).
 // A class whose token is not configured is open, as before tokens existed.
 
-// dbRoutes is the DB API's subtree: all of it, unknown paths included, is
-// behind the DB token, so a caller without it learns nothing of the API.
-const dbRoutes = "/api/v1/db/"
-
 // admin guards an admin route (crash, switchover, worker list, workers,
 // events, status) with Options.AdminToken.
 func (o *Orchestrator) admin(h http.Handler) http.Handler {

@@ -125,7 +125,7 @@ func (o *Orchestrator) Handler() http.Handler {
 	mux.Handle(api.RouteDBWrite, o.db(httpjson.Methods{http.MethodPost: o.handleWrite}))
 	mux.Handle(api.RouteDBRead, o.db(httpjson.Methods{http.MethodPost: o.handleRead}))
 	mux.Handle(api.RouteDBClear, o.db(httpjson.Methods{http.MethodPost: o.handleClear}))
-	mux.Handle(dbRoutes, o.db(http.HandlerFunc(httpjson.NotFound))) // unknown DB API paths too
+	mux.Handle(api.RouteDBPrefix, o.db(http.HandlerFunc(httpjson.NotFound))) // unknown DB paths too: no probing
 	mux.Handle(api.RouteCrashMaster, o.admin(httpjson.Methods{http.MethodPost: o.handleCrashMaster}))
 	mux.Handle(api.RouteCrashSlave, o.admin(httpjson.Methods{http.MethodPost: o.handleCrashSlave}))
 	mux.Handle(api.RouteWorkerList, o.admin(httpjson.Methods{http.MethodGet: o.handleWorkerList}))
