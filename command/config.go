@@ -41,12 +41,15 @@ func upVars(c *cli.Context) (map[string]string, error) {
 	return map[string]string{envUpVars: string(b)}, nil
 }
 
-// inheritedVars are the -var settings `rideshare up` handed this task.
+// inheritedVars are the -var settings `rideshare up` handed this task. They
+// are taken out of the environment once read: the processes this task
+// starts (workers, plugins) have no use for them.
 func inheritedVars() ([]string, error) {
 	raw := os.Getenv(envUpVars)
 	if raw == "" {
 		return nil, nil
 	}
+	os.Unsetenv(envUpVars)
 	var vars []string
 	if err := json.Unmarshal([]byte(raw), &vars); err != nil {
 		return nil, fmt.Errorf("%s: not a JSON list of name=value: %w", envUpVars, err)

@@ -101,11 +101,24 @@ func TestUpWithTokens(t *testing.T) {
 
 	// The tokens travel in the environment: no task's command line, state
 	// file or log holds them.
+	// Nor does a worker's environment: the orchestrator takes them out of its
+	// own once read.
+	workers := 0
 	for _, p := range descendants(up) {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
 		if strings.Contains(string(b), adminTok) || strings.Contains(string(b), dbTok) {
 			t.Errorf("process %d has a token on its command line: %s", p, strings.ReplaceAll(string(b), "\x00", " "))
 		}
+		if args := strings.Split(string(b), "\x00"); len(args) > 1 && args[1] == "worker" {
+			workers++
+			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p))
+			if err != nil || strings.Contains(string(env), adminTok) || strings.Contains(string(env), dbTok) {
+				t.Errorf("worker %d: environment holds a token (or cannot be read: %v)", p, err)
+			}
+		}
+	}
+	if workers < 2 {
+		t.Errorf("found %d workers below up, want at least 2", workers)
 	}
 	// Checked while up runs (its tasks' state files exist) and once it
 	// stopped (the logs are complete).
