@@ -67,6 +67,9 @@ func (c *Client) once(ctx context.Context, op, method, path string, payload []by
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if tok := c.tokenFor(path); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return &Error{Op: op, Err: err}

@@ -35,6 +35,8 @@ type Client struct {
 	backoff        time.Duration
 	readYourWrites bool
 	log            hclog.Logger
+	token          string // sent on every call ("": none)
+	dbToken        string // sent on DB API calls instead, when set
 
 	seq atomic.Uint64 // highest seq seen in a write answer
 }
@@ -60,6 +62,15 @@ func WithLogger(l hclog.Logger) Option { return func(c *Client) { c.log = l } }
 // WithReadYourWrites turns the automatic min_seq on reads on or off
 // (default on). Off, a read carries only the min_seq its request names.
 func WithReadYourWrites(on bool) Option { return func(c *Client) { c.readYourWrites = on } }
+
+// WithToken sends "Authorization: Bearer <token>" on every call (the
+// orchestrator's admin_token or db_token; "" sends none).
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithDBToken sends token instead of WithToken's on the DB API's calls
+// (Write, Read, Clear, DeleteAll), for a client that makes both admin and
+// DB API calls to an orchestrator whose two tokens differ.
+func WithDBToken(token string) Option { return func(c *Client) { c.dbToken = token } }
 
 // NewClient returns a client of the orchestrator at baseURL (like
 // "http://127.0.0.1:8083"; a bare host:port gets http://).
@@ -199,4 +210,12 @@ func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
 // Health is GET /healthz: nil when the orchestrator's HTTP server answers 2xx.
 func (c *Client) Health(ctx context.Context) error {
 	return c.call(ctx, "GET "+RouteHealthz, http.MethodGet, RouteHealthz, nil, nil, true)
+}
+
+// tokenFor is the bearer token a call to path sends ("": none).
+func (c *Client) tokenFor(path string) string {
+	if c.dbToken != "" && strings.HasPrefix(path, RouteDBPrefix) {
+		return c.dbToken
+	}
+	return c.token
 }

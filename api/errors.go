@@ -15,6 +15,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable: no answer in time — 502/503/504, or no connection.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrUnauthorized: the orchestrator wants a token this client did not
+	// send, or not the one it sent (401; see WithToken).
+	ErrUnauthorized = errors.New("unauthorized")
 )
 
 // Error is a failed call. Status is the HTTP status (0 when there was no
@@ -40,13 +43,16 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches the kinds ErrBadInput, ErrConflict and ErrUnavailable.
+// Is matches the kinds ErrBadInput, ErrConflict, ErrUnauthorized and
+// ErrUnavailable.
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrBadInput:
 		return e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge
 	case ErrConflict:
 		return e.Status == http.StatusConflict
+	case ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized
 	case ErrUnavailable:
 		switch e.Status {
 		case 0:

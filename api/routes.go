@@ -7,6 +7,8 @@ const (
 	RouteDBWrite = "/api/v1/db/write"
 	RouteDBRead  = "/api/v1/db/read"
 	RouteDBClear = "/api/v1/db/clear"
+	// RouteDBPrefix is the DB API's subtree, all of it behind the DB token.
+	RouteDBPrefix = "/api/v1/db/"
 
 	// The admin API.
 	RouteCrashMaster = "/api/v1/crash/master" // POST → ["<pid>"]

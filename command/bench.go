@@ -33,7 +33,9 @@ successful write, to 1 master + N slaves listed again, and to all of them ready 
 up). It signals the pids GET /api/v1/workers shows, so it must run on the workers' host.
 With -switchover N it then hands the lead to a slave N times (POST /api/v1/switchover) while
 4 writers insert, and prints the longest write during each switchover beside the longest
-write of the steady 2 s before it (the floor), and the failed writes.`,
+write of the steady 2 s before it (the floor), and the failed writes.
+It sends $RIDESHARE_TOKEN as the bearer token, and $RIDESHARE_DB_TOKEN instead on the DB API
+when the deployment's db_token differs from its admin_token.`,
 		Flags: []cli.Flag{
 			addrFlag(),
 			&cli.StringFlag{Name: "amqp", Value: "amqp://guest:guest@127.0.0.1:5672/", EnvVars: []string{"RIDESHARE_AMQP_URL"},
@@ -61,9 +63,10 @@ write of the steady 2 s before it (the floor), and the failed writes.`,
 				}
 			}
 			out := map[string]any{}
+			tok, dbTok := os.Getenv(EnvToken), os.Getenv(EnvDBToken)
 			if rows := c.Int("preload-rows"); rows > 0 {
 				took, err := bench.Preload(ctx, bench.PreloadOptions{Addr: c.String("addr"), Rows: rows, Updates: c.Int("preload-updates"),
-					Concurrency: 128, Logf: logf})
+					Concurrency: 128, Logf: logf, Token: tok, DBToken: dbTok})
 				if err != nil {
 					return err
 				}
@@ -71,7 +74,7 @@ write of the steady 2 s before it (the floor), and the failed writes.`,
 			}
 			if sc := c.String("scenarios"); sc != "none" && sc != "" {
 				opts := bench.Options{Addr: c.String("addr"), AMQPURL: c.String("amqp"), Duration: c.Duration("duration"),
-					Warmup: c.Duration("warmup"), Concurrency: c.Int("concurrency"), Logf: logf}
+					Warmup: c.Duration("warmup"), Concurrency: c.Int("concurrency"), Logf: logf, Token: tok, DBToken: dbTok}
 				if opts.Warmup == 0 {
 					opts.Warmup = -1
 				}
@@ -104,7 +107,8 @@ write of the steady 2 s before it (the floor), and the failed writes.`,
 			}
 			var ferr error
 			if n := c.Int("failover"); n > 0 {
-				fo := bench.FailoverOptions{Addr: c.String("addr"), Iterations: n, Timeout: c.Duration("failover-timeout"), Logf: logf}
+				fo := bench.FailoverOptions{Addr: c.String("addr"), Iterations: n, Timeout: c.Duration("failover-timeout"), Logf: logf,
+					Token: tok, DBToken: dbTok}
 				rep, err := bench.Failover(ctx, fo)
 				if c.Bool("json") {
 					out["failover"] = rep
@@ -115,7 +119,8 @@ write of the steady 2 s before it (the floor), and the failed writes.`,
 				ferr = err
 			}
 			if n := c.Int("switchover"); n > 0 && ferr == nil {
-				rep, err := bench.Switchover(ctx, bench.SwitchoverOptions{Addr: c.String("addr"), Iterations: n, Logf: logf})
+				rep, err := bench.Switchover(ctx, bench.SwitchoverOptions{Addr: c.String("addr"), Iterations: n, Logf: logf,
+					Token: tok, DBToken: dbTok})
 				if c.Bool("json") {
 					out["switchover"] = rep
 				} else if len(rep.Samples) > 0 {

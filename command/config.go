@@ -1,6 +1,8 @@
 package command
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,10 +21,51 @@ func configFlags() []cli.Flag {
 	}
 }
 
-// loadConfig reads the deployment named by the config flags and checks the
-// options of its built-in backends.
+// envUpVars carries the -var settings of `rideshare up` to the tasks it
+// starts, as a JSON list of "name=value": in their environment, not on their
+// command lines, which every user of the machine can read (ps) and the task
+// runtime records in its state files, since a variable may hold a token or
+// a password. A task applies them before its own -var settings.
+const envUpVars = "RIDESHARE_UP_VARS"
+
+// upVars is the environment that hands c's -var settings to up's tasks.
+func upVars(c *cli.Context) (map[string]string, error) {
+	vars := c.StringSlice("var")
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(vars)
+	if err != nil {
+		return nil, fmt.Errorf("encode -var settings: %w", err)
+	}
+	return map[string]string{envUpVars: string(b)}, nil
+}
+
+// inheritedVars are the -var settings `rideshare up` handed this task. They
+// are taken out of the environment once read: the processes this task
+// starts (workers, plugins) have no use for them.
+func inheritedVars() ([]string, error) {
+	raw := os.Getenv(envUpVars)
+	if raw == "" {
+		return nil, nil
+	}
+	os.Unsetenv(envUpVars)
+	var vars []string
+	if err := json.Unmarshal([]byte(raw), &vars); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON list of name=value: %w", envUpVars, err)
+	}
+	return vars, nil
+}
+
+// loadConfig reads the deployment named by the config flags (with the -var
+// settings `rideshare up` handed down, if any) and checks the options of
+// its built-in backends.
 func loadConfig(c *cli.Context) (*config.Config, error) {
-	cfg, err := config.Load(c.String("config"), c.StringSlice("var"))
+	vars, err := inheritedVars()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(c.String("config"), append(vars, c.StringSlice("var")...))
 	if err != nil {
 		return nil, err
 	}

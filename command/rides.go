@@ -51,7 +51,8 @@ func ridesCommand() *cli.Command {
 				}
 				log.Info("area names loaded", "file", svc.AreaNames, "areas", len(areas.Names))
 			}
-			db := api.NewClient(orchestratorURL(c, cfg), api.WithLogger(log.Named("db")))
+			db := api.NewClient(orchestratorURL(c, cfg), api.WithLogger(log.Named("db")),
+				api.WithToken(cfg.Orchestrator.DBToken))
 			log.Info("using the DB API and the users service", "orchestrator", db.BaseURL(), "users", usersURL,
 				"areas", fmt.Sprintf("%d-%d", areas.Min, areas.Max))
 			srv := rides.New(rides.Config{DB: db, UsersURL: usersURL, Areas: areas, Log: log})

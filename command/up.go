@@ -33,12 +33,13 @@ const (
 type upTask struct {
 	name   string
 	args   []string
+	env    map[string]string
 	health string // URL answering 200 once the task serves
 	log    string // where its stdout and stderr go
 }
 
 func (t upTask) spec() runtime.Spec {
-	return runtime.Spec{ID: t.name, Args: t.args, LogPath: t.log}
+	return runtime.Spec{ID: t.name, Args: t.args, Env: t.env, LogPath: t.log}
 }
 
 // upCommand launches the whole local stack in the foreground, restarts a
@@ -90,12 +91,15 @@ func up(ctx context.Context, c *cli.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// Every task reads the same deployment: the file on its command line,
+	// the -var settings (tokens, broker passwords) in its environment.
 	common := []string{"-config", c.String("config")}
-	for _, v := range c.StringSlice("var") {
-		common = append(common, "-var", v)
+	env, err := upVars(c)
+	if err != nil {
+		return err
 	}
 	task := func(name, listen string, args ...string) upTask {
-		return upTask{name: name, args: append(append([]string{name}, args...), common...),
+		return upTask{name: name, args: append(append([]string{name}, args...), common...), env: env,
 			health: "http://" + listen + api.RouteHealthz, log: filepath.Join(dataDir, "logs", name+".log")}
 	}
 	tasks := []upTask{task("orchestrator", cfg.Orchestrator.Listen, "-stop-workers")}

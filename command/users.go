@@ -27,7 +27,8 @@ func usersCommand() *cli.Command {
 				return err
 			}
 			log := logger("users")
-			db := api.NewClient(orchestratorURL(c, cfg), api.WithLogger(log.Named("db")))
+			db := api.NewClient(orchestratorURL(c, cfg), api.WithLogger(log.Named("db")),
+				api.WithToken(cfg.Orchestrator.DBToken))
 			log.Info("using the DB API", "orchestrator", db.BaseURL())
 			srv := users.New(users.Config{DB: db, Log: log})
 			return serveUntilSignal(c.Context, log, listenAddr(c, svc.Listen), srv.Handler())

@@ -6,9 +6,10 @@
 //   - The rule with the longest matching path prefix wins; a prefix matches
 //     the path itself and anything below it ("/api/v1/users" matches
 //     "/api/v1/users" and "/api/v1/users/bob", not "/api/v1/usersx").
-//   - Method, path, query, headers (Host and Origin included) and body reach
-//     the target unchanged, X-Forwarded-For/-Host/-Proto are added as an ALB
-//     does; the target's status, headers and body come back unchanged.
+//   - Method, path, query, headers (Host, Origin and Authorization
+//     included) and body reach the target unchanged, X-Forwarded-For/-Host/
+//     -Proto are added as an ALB does; the target's status, headers and body
+//     come back unchanged.
 //   - A target that cannot be reached is a 502 with a JSON {"error":…} naming
 //     the target; a path no rule matches is a 404 in the same form.
 //   - GET /healthz is answered by the gateway itself.

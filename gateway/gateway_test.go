@@ -18,12 +18,14 @@ func echo(t *testing.T, name string) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Target", name)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="db"`)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusTeapot)
 		json.NewEncoder(w).Encode(map[string]any{
 			"target": name, "method": r.Method, "uri": r.RequestURI, "host": r.Host,
 			"origin": r.Header.Get("Origin"), "custom": r.Header.Get("X-Custom"),
 			"xff": r.Header.Get("X-Forwarded-For"), "body": string(body),
+			"authorization": r.Header.Get("Authorization"),
 		})
 	}))
 	t.Cleanup(srv.Close)
@@ -59,6 +61,7 @@ func TestLongestPrefixWinsAndRequestPassesUnchanged(t *testing.T) {
 		req.Header.Set("Origin", "rides")
 		req.Header.Set("X-Custom", "kept")
 		req.Header.Set("X-Forwarded-For", "10.0.0.9")
+		req.Header.Set("Authorization", "Bearer t0k3n") // an orchestrator's token behind a gateway
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -69,9 +72,13 @@ func TestLongestPrefixWinsAndRequestPassesUnchanged(t *testing.T) {
 		if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Target") != tc.want {
 			t.Errorf("%s %s: status %d target header %q, want 418 from %s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("X-Target"), tc.want)
 		}
+		if ch := resp.Header.Get("WWW-Authenticate"); ch != `Bearer realm="db"` {
+			t.Errorf("%s %s: WWW-Authenticate %q did not come back", tc.method, tc.path, ch)
+		}
 		want := map[string]string{
 			"target": tc.want, "method": tc.method, "uri": tc.path, "host": "rideshare.example",
 			"origin": "rides", "custom": "kept", "xff": "10.0.0.9, 127.0.0.1", "body": `{"k":"v"}`,
+			"authorization": "Bearer t0k3n",
 		}
 		for k, v := range want {
 			if got[k] != v {

@@ -29,6 +29,19 @@ variable "stack" {
   default = "local"
 }
 
+variable "admin_token" {
+  # The bearer token the orchestrator's admin API (crash, switchover, worker
+  # list, workers, events, status) requires; "" leaves it open. The CLI sends
+  # RIDESHARE_TOKEN.
+  default = ""
+}
+
+variable "db_token" {
+  # The bearer token the DB API (/api/v1/db/*) requires, which users and rides
+  # send; "" leaves it open.
+  default = ""
+}
+
 amqp_url   = var.amqp_url
 data_dir   = var.data_dir
 plugin_dir = "${var.data_dir}/plugins"
@@ -49,6 +62,8 @@ election "zookeeper" {}
 orchestrator {
   listen      = "127.0.0.1:8083"
   rpc_timeout = "10s"
+  admin_token = var.admin_token
+  db_token    = var.db_token
 }
 
 worker {

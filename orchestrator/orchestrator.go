@@ -65,6 +65,11 @@ type Options struct {
 	// otherwise they keep running for the next orchestrator to adopt.
 	StopWorkersOnExit bool
 
+	// AdminToken and DBToken, when set, are the bearer tokens the admin API
+	// and the DB API require (auth.go); "" leaves that API open.
+	AdminToken string
+	DBToken    string
+
 	Logger hclog.Logger
 }
 
@@ -115,14 +120,17 @@ func New(opts Options) (*Orchestrator, error) {
 // Handler is the HTTP API.
 func (o *Orchestrator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(api.RouteDBWrite, httpjson.Methods{http.MethodPost: o.handleWrite})
-	mux.Handle(api.RouteDBRead, httpjson.Methods{http.MethodPost: o.handleRead})
-	mux.Handle(api.RouteDBClear, httpjson.Methods{http.MethodPost: o.handleClear})
-	mux.Handle(api.RouteCrashMaster, httpjson.Methods{http.MethodPost: o.handleCrashMaster})
-	mux.Handle(api.RouteCrashSlave, httpjson.Methods{http.MethodPost: o.handleCrashSlave})
-	mux.Handle(api.RouteWorkerList, httpjson.Methods{http.MethodGet: o.handleWorkerList})
-	mux.Handle(api.RouteWorkers, httpjson.Methods{http.MethodGet: o.handleWorkers})
-	mux.Handle(api.RouteSwitchover, httpjson.Methods{http.MethodPost: o.handleSwitchover})
+	// Each route is wrapped by its class (auth.go): o.db, o.admin, or
+	// nothing for the open ones (probes, /metrics, the dashboard's files).
+	mux.Handle(api.RouteDBWrite, o.db(httpjson.Methods{http.MethodPost: o.handleWrite}))
+	mux.Handle(api.RouteDBRead, o.db(httpjson.Methods{http.MethodPost: o.handleRead}))
+	mux.Handle(api.RouteDBClear, o.db(httpjson.Methods{http.MethodPost: o.handleClear}))
+	mux.Handle(api.RouteDBPrefix, o.db(http.HandlerFunc(httpjson.NotFound))) // unknown DB paths too: no probing
+	mux.Handle(api.RouteCrashMaster, o.admin(httpjson.Methods{http.MethodPost: o.handleCrashMaster}))
+	mux.Handle(api.RouteCrashSlave, o.admin(httpjson.Methods{http.MethodPost: o.handleCrashSlave}))
+	mux.Handle(api.RouteWorkerList, o.admin(httpjson.Methods{http.MethodGet: o.handleWorkerList}))
+	mux.Handle(api.RouteWorkers, o.admin(httpjson.Methods{http.MethodGet: o.handleWorkers}))
+	mux.Handle(api.RouteSwitchover, o.admin(httpjson.Methods{http.MethodPost: o.handleSwitchover}))
 	mux.Handle(api.RouteReadyz, httpjson.Methods{http.MethodGet: o.handleReadyz})
 	mux.Handle(api.RouteLivez, httpjson.Methods{http.MethodGet: o.handleLivez})
 	mux.Handle(api.RouteHealthz, httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {

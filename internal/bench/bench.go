@@ -89,6 +89,10 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logf, when set, reports progress.
 	Logf func(format string, args ...any)
+	// Token is sent as a bearer token on every call to the orchestrator,
+	// DBToken instead on the DB API's when set (api.WithToken,
+	// api.WithDBToken).
+	Token, DBToken string
 }
 
 func (o *Options) defaults() {
@@ -201,7 +205,7 @@ type Session struct {
 func newSession(opts Options, concurrency int) *Session {
 	h := newHTTPClient(concurrency, opts.RequestTimeout)
 	c := api.NewClient(opts.Addr, api.WithHTTPClient(h), api.WithTimeout(opts.RequestTimeout),
-		api.WithAttempts(1), api.WithReadYourWrites(false))
+		api.WithAttempts(1), api.WithReadYourWrites(false), api.WithToken(opts.Token), api.WithDBToken(opts.DBToken))
 	return &Session{opts: opts, runID: randomID()[:8], http: h, client: c}
 }
 

@@ -51,6 +51,8 @@ type FailoverOptions struct {
 	// ConnectTimeout bounds the first contact with the orchestrator (5s).
 	ConnectTimeout time.Duration
 	Logf           func(format string, args ...any)
+	// Token and DBToken are the bearer tokens, as in Options.
+	Token, DBToken string
 }
 
 // Sample is one drill.
@@ -178,7 +180,8 @@ func NewDriller(ctx context.Context, opts FailoverOptions) (*Driller, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	bo := Options{Addr: opts.Addr, RequestTimeout: 15 * time.Second, ConnectTimeout: opts.ConnectTimeout}
+	bo := Options{Addr: opts.Addr, RequestTimeout: 15 * time.Second, ConnectTimeout: opts.ConnectTimeout,
+		Token: opts.Token, DBToken: opts.DBToken}
 	bo.defaults()
 	opts.Addr = bo.Addr
 	d := &Driller{opts: opts, sess: newSession(bo, 4)}

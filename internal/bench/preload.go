@@ -21,12 +21,14 @@ type PreloadOptions struct {
 	Updates     int // updates of their passwords, round-robin over the rows
 	Concurrency int
 	Logf        func(format string, args ...any)
+	// Token and DBToken are the bearer tokens, as in Options.
+	Token, DBToken string
 }
 
 // Preload writes the history through the DB API and returns how long it took.
 func Preload(ctx context.Context, opts PreloadOptions) (time.Duration, error) {
 	conc := max(opts.Concurrency, 1)
-	o := Options{Addr: opts.Addr, Concurrency: conc}
+	o := Options{Addr: opts.Addr, Concurrency: conc, Token: opts.Token, DBToken: opts.DBToken}
 	o.defaults()
 	s := newSession(o, conc)
 	defer s.http.CloseIdleConnections()

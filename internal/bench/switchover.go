@@ -39,8 +39,8 @@ type SwitchoverOptions struct {
 	Window time.Duration
 	// Timeout bounds waiting for the stack to settle after a drill (60s).
 	Timeout time.Duration
-	// Client options (a token) for every call.
-	ClientOptions []api.Option
+	// Token and DBToken are the bearer tokens, as in Options.
+	Token, DBToken string
 	Logf          func(format string, args ...any)
 }
 
@@ -98,7 +98,7 @@ func Switchover(ctx context.Context, opts SwitchoverOptions) (SwitchoverReport, 
 	}
 	bo := Options{Addr: opts.Addr}
 	bo.defaults()
-	cl := api.NewClient(bo.Addr, append([]api.Option{api.WithAttempts(1)}, opts.ClientOptions...)...)
+	cl := api.NewClient(bo.Addr, api.WithAttempts(1), api.WithToken(opts.Token), api.WithDBToken(opts.DBToken))
 
 	var mu sync.Mutex
 	var spans []writeSpan

@@ -87,6 +87,12 @@ type Orchestrator struct {
 	// Slaves is how many slaves to run before any read has been counted
 	// (default Scaling.MinSlaves).
 	Slaves int
+	// AdminToken, when set, is the bearer token the admin API requires
+	// (crash, switchover, worker list, workers, events, status); DBToken
+	// the one the DB API (/api/v1/db/*) requires, which the users and rides
+	// services send. "" leaves that API open. Secrets: never log them.
+	AdminToken string
+	DBToken    string
 }
 
 // Values of builtin_plugins.

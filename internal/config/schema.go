@@ -50,6 +50,8 @@ type orchestratorBlock struct {
 	Listen     string   `hcl:"listen"`
 	RPCTimeout string   `hcl:"rpc_timeout,optional"`
 	Slaves     int      `hcl:"slaves,optional"`
+	AdminToken string   `hcl:"admin_token,optional"`
+	DBToken    string   `hcl:"db_token,optional"`
 	Body       hcl.Body `hcl:",body"`
 }
 
@@ -123,6 +125,8 @@ func (f *schema) decode(filename string) (*Config, error) {
 	o := f.Orchestrator
 	c.Orchestrator.RPCTimeout = d.duration(o.Body, "orchestrator", "rpc_timeout", o.RPCTimeout, orchestrator.DefaultRPCTimeout)
 	slaves := d.count(o.Body, "orchestrator", "slaves", o.Slaves, 0)
+	c.Orchestrator.AdminToken = d.token(o.Body, "orchestrator", "admin_token", o.AdminToken)
+	c.Orchestrator.DBToken = d.token(o.Body, "orchestrator", "db_token", o.DBToken)
 
 	w := f.Worker
 	if w == nil {
@@ -220,4 +224,17 @@ func (d *decoder) count(body hcl.Body, block, attr string, n, def int) int {
 		return def
 	}
 	return n
+}
+
+// token checks an access token attribute: "" (open) or a value a client can
+// send in "Authorization: Bearer <token>", which holds no whitespace or
+// control character. The message never repeats the value: it is a secret.
+func (d *decoder) token(body hcl.Body, block, attr, s string) string {
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			d.fail(body, attr, block+"."+attr, "holds whitespace or a control character (a bearer token cannot)")
+			return ""
+		}
+	}
+	return s
 }

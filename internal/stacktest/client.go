@@ -18,11 +18,13 @@ import (
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 // API is the typed client of the stack's orchestrator as tests want it: one
-// attempt (a test sees every failure), 30 s per call, and no automatic
-// min_seq (a read carries the min_seq its request names).
+// attempt (a test sees every failure), 30 s per call, no automatic min_seq
+// (a read carries the min_seq its request names), and the stack's admin and
+// DB tokens, if it has any.
 func (s *Stack) API() *api.Client {
 	return api.NewClient(s.URL, api.WithHTTPClient(httpClient), api.WithAttempts(1),
-		api.WithTimeout(30*time.Second), api.WithReadYourWrites(false))
+		api.WithTimeout(30*time.Second), api.WithReadYourWrites(false),
+		api.WithToken(s.Config.Orchestrator.AdminToken), api.WithDBToken(s.Config.Orchestrator.DBToken))
 }
 
 // status is the HTTP status of a call through API: 200 on success, 0 when
@@ -35,9 +37,10 @@ func status(err error) int {
 }
 
 // Do sends a raw JSON request to the orchestrator, for what the typed client
-// does not send (malformed bodies, wrong methods, a status to check), and
-// decodes the answer into out (when non-nil and the body is JSON). It
-// returns the status, or 0 when the request did not get an answer.
+// does not send (malformed bodies, wrong methods, a status to check), with
+// the stack's token for the path, if it has one, and decodes the answer into
+// out (when non-nil and the body is JSON). It returns the status, or 0 when
+// the request did not get an answer.
 func (s *Stack) Do(method, path string, body any, out any) int {
 	code, _ := s.DoRaw(method, path, body, out)
 	return code
@@ -61,6 +64,13 @@ func (s *Stack) DoRaw(method, path string, body any, out any) (int, []byte) {
 		return 0, nil
 	}
 	req.Header.Set("Content-Type", "application/json")
+	tok := s.Config.Orchestrator.AdminToken
+	if strings.HasPrefix(path, api.RouteDBPrefix) {
+		tok = s.Config.Orchestrator.DBToken
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, nil

@@ -62,6 +62,8 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		Slaves: cfg.Orchestrator.Slaves, ScaleInterval: cfg.Scaling.Interval,
 		ReadsPerSlave: cfg.Scaling.ReadsPerSlave, MinSlaves: cfg.Scaling.MinSlaves, MaxSlaves: cfg.Scaling.MaxSlaves,
 		StopWorkersOnExit: opts.StopWorkers,
+		AdminToken:        cfg.Orchestrator.AdminToken,
+		DBToken:           cfg.Orchestrator.DBToken,
 		Logger:            log,
 	})
 	if err != nil {

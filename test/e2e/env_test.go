@@ -44,18 +44,20 @@ type seen struct {
 	method, path, origin, forwardedFor string
 }
 
-func newEnv(t *testing.T, orchestratorURL string) *env {
+// newEnv starts the services on the orchestrator at orchestratorURL; opts
+// (e.g. api.WithToken) go to every DB API client.
+func newEnv(t *testing.T, orchestratorURL string, opts ...api.Option) *env {
 	t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Name: "e2e", Level: hclog.Warn, Output: testWriter{t}})
-	e := &env{t: t, db: api.NewClient(orchestratorURL)}
+	e := &env{t: t, db: api.NewClient(orchestratorURL, opts...)}
 
 	var gw http.Handler
 	gwSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.ServeHTTP(w, r) }))
 	t.Cleanup(gwSrv.Close)
 	e.gateway = gwSrv.URL
 
-	e.usersDB = api.NewClient(orchestratorURL, api.WithLogger(log))
-	e.ridesDB = api.NewClient(orchestratorURL, api.WithLogger(log))
+	e.usersDB = api.NewClient(orchestratorURL, append([]api.Option{api.WithLogger(log)}, opts...)...)
+	e.ridesDB = api.NewClient(orchestratorURL, append([]api.Option{api.WithLogger(log)}, opts...)...)
 	us := users.New(users.Config{DB: e.usersDB, Log: log.Named("users")})
 	e.usersSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
