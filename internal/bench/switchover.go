@@ -41,7 +41,7 @@ type SwitchoverOptions struct {
 	Timeout time.Duration
 	// Token and DBToken are the bearer tokens, as in Options.
 	Token, DBToken string
-	Logf          func(format string, args ...any)
+	Logf           func(format string, args ...any)
 }
 
 // SwitchoverSample is one drill.
