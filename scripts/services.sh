@@ -27,7 +27,10 @@ ZK_BIN=/usr/share/zookeeper/bin/zkServer.sh
 # iptables: the fault suite (test/faults/) cuts a worker off the services with it.
 # python3-grpcio, python3-protobuf: the Python runtime plugin (examples/python-runtime) that
 # TestPythonRuntimePlugin (test/plugins/) runs. protobuf-compiler: make proto.
-PACKAGES=(rabbitmq-server zookeeperd postgresql iptables python3-grpcio python3-protobuf protobuf-compiler)
+# chromium: the dashboard's browser test (test/ui/) drives it headless; fonts-dejavu-core: text
+# in its screenshot (installed without recommends, chromium brings no font).
+PACKAGES=(rabbitmq-server zookeeperd postgresql iptables python3-grpcio python3-protobuf protobuf-compiler
+  chromium fonts-dejavu-core)
 
 say() { echo "services: $*"; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }

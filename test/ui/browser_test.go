@@ -2,7 +2,6 @@ package uitest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -134,9 +133,6 @@ func run[T any](b *browser, timeout time.Duration, action chromedp.Action[T]) (T
 func eval[T any](b *browser, expr string) (T, error) {
 	return run(b, 30*time.Second, chromedp.Evaluate[T](expr))
 }
-
-// errNotYet is what a poll condition returns while it waits.
-var errNotYet = errors.New("not yet")
 
 // waitFor calls cond every 250 ms until it returns nil, at most timeout;
 // then it fails the test with what cond said last.

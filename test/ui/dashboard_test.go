@@ -116,7 +116,12 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("pid %d shown by the page is not in %s", replacement, api.RouteWorkers)
 	}
 
-	saveScreenshot(t, b)
+	path := os.Getenv(ScreenshotEnv)
+	if path == "" {
+		path = filepath.Join(t.ArtifactDir(), "dashboard.png")
+		t.Logf("the artifact directory is kept only with go test -artifacts; or set %s", ScreenshotEnv)
+	}
+	saveScreenshot(t, b, path)
 	checkToken(t, b, s.URL)
 
 	if p := b.Problems(); len(p) > 0 {
@@ -193,12 +198,9 @@ func checkToken(t *testing.T, b *browser, base string) {
 	})
 }
 
-func saveScreenshot(t *testing.T, b *browser) {
+// saveScreenshot saves the whole page as a PNG at path.
+func saveScreenshot(t *testing.T, b *browser, path string) {
 	t.Helper()
-	path := os.Getenv(ScreenshotEnv)
-	if path == "" {
-		path = filepath.Join(t.ArtifactDir(), "dashboard.png")
-	}
 	png, err := run(b, 60*time.Second, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)

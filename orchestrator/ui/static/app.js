@@ -9,7 +9,8 @@
 (() => {
   const TOKEN_KEY = "rideshare_admin_token";
   const POLL_MS = 1000;
-  const WINDOW_MS = 5 * 60 * 1000; // the charts' time span
+  const WINDOW_MS = 5 * 60 * 1000; // the charts' time span, at most
+  const MIN_SPAN_MS = 30 * 1000; // the charts' time span, at least (right after the page opens)
   const MISSING_RETRY_MS = 15000; // a route that answered 404 is asked again this late
   const EVENTS_SHOWN = 50;
   const INFO_MS = 15000; // how long a message that is not an error stays
@@ -201,7 +202,7 @@
     if (w.ready) return el("td", "ready", "state-ready");
     const c = w.catching_up;
     if (!c) return el("td", "starting", "state-catching");
-    const td = el("td", "catching up: " + c.phase + " ", "state-catching");
+    const td = el("td", "catching up: " + c.phase.replace(/_/g, " ") + " ", "state-catching");
     if (c.total > 0) {
       const bar = el("progress");
       bar.max = c.total;
@@ -236,10 +237,15 @@
 
   // ---- events -----------------------------------------------------------
 
+  // when is a time of today as a time of day, of another day with its date.
+  function when(d) {
+    return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+  }
+
   function drawEvents(text) {
     const events = (JSON.parse(text) || []).slice(-EVENTS_SHOWN).reverse();
     $("events").tBodies[0].replaceChildren(...events.map((e) => row([
-      new Date(e.time).toLocaleTimeString(),
+      when(new Date(e.time)),
       el("td", e.kind, "kind-" + e.kind),
       e.worker || "",
       e.pid || "",
@@ -368,17 +374,19 @@
     }
   }
 
-  // sparkline draws pts (time, value) over the window as polylines, broken
-  // where a value is unknown; y runs from 0 to max.
+  // sparkline draws pts (time, value) as polylines, broken where a value is
+  // unknown; x runs over the time there is data for (MIN_SPAN_MS to
+  // WINDOW_MS), y from 0 to max.
   function sparkline(pts, max, unit) {
     const NS = "http://www.w3.org/2000/svg", W = 300, H = 60, now = Date.now();
+    const span = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, now - pts[0].t));
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     svg.setAttribute("preserveAspectRatio", "none");
     const title = document.createElementNS(NS, "title");
     title.textContent = "max " + number(max, 2) + unit;
     svg.append(title);
-    const x = (t) => (W * (t - (now - WINDOW_MS))) / WINDOW_MS;
+    const x = (t) => (W * (t - (now - span))) / span;
     const y = (v) => H - 2 - (max > 0 ? ((H - 4) * v) / max : 0);
     let run = []; // [x, y] of the current unbroken stretch
     const flush = () => {
@@ -401,12 +409,15 @@
 
   // ---- actions ----------------------------------------------------------
 
+  // act POSTs a button's data-action (with its data-body, if any) and shows
+  // the answer.
   async function act(button) {
     const buttons = document.querySelectorAll("button[data-action]");
     buttons.forEach((b) => (b.disabled = true));
     const path = button.dataset.action;
     try {
-      const text = await call("POST", path, path === "/api/v1/switchover" ? {} : undefined);
+      const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
+      const text = await call("POST", path, body);
       say("action", "info", describe(button.textContent, JSON.parse(text)));
     } catch (err) {
       if (err instanceof HTTPError && err.status === 404) {
@@ -432,9 +443,28 @@
   // ---- the loop ---------------------------------------------------------
 
   let timer = null;
+  let running = false; // a refresh is under way
+  let again = false; // and another was asked for meanwhile
 
+  // refresh polls every source once, then again after POLL_MS. Called while
+  // it runs (a button, the token), it runs once more right after, so there
+  // is only ever one loop.
   async function refresh() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
     clearTimeout(timer);
+    do {
+      again = false;
+      await refreshOnce();
+    } while (again);
+    running = false;
+    timer = setTimeout(refresh, POLL_MS);
+  }
+
+  async function refreshOnce() {
     try {
       await Promise.all([
         poll("workers", drawWorkers),
@@ -449,7 +479,6 @@
     } catch (err) {
       say("dashboard", "error", "dashboard: " + err.message); // a bug of ours: still in the page
     }
-    timer = setTimeout(refresh, POLL_MS);
   }
 
   function init() {
