@@ -17,6 +17,7 @@ import (
 	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/httpjson"
+	"github.com/rideshare/dbaas/orchestrator/ui"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -136,6 +137,7 @@ func (o *Orchestrator) Handler() http.Handler {
 	mux.Handle(api.RouteHealthz, httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}})
+	mux.Handle(api.RouteUI, ui.Handler())
 	mux.HandleFunc("/", httpjson.NotFound)
 	return mux
 }

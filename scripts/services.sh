@@ -28,7 +28,10 @@ ZK_BIN=/usr/share/zookeeper/bin/zkServer.sh
 # python3-grpcio, python3-protobuf: the Python runtime plugin (examples/python-runtime) that
 # TestPythonRuntimePlugin (test/plugins/) runs. protobuf-compiler and libprotobuf-dev (the
 # well-known types google/protobuf/*.proto the contracts import): make proto.
-PACKAGES=(rabbitmq-server zookeeperd postgresql iptables python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev)
+# chromium: the dashboard's browser test (test/ui/) drives it headless; fonts-dejavu-core: text
+# in its screenshot (installed without recommends, chromium brings no font).
+PACKAGES=(rabbitmq-server zookeeperd postgresql iptables python3-grpcio python3-protobuf protobuf-compiler
+  libprotobuf-dev chromium fonts-dejavu-core)
 
 say() { echo "services: $*"; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }
