@@ -36,6 +36,8 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		return nil, nil, err
 	}
 	load := LoaderFor(cfg, opts.Binary, log.Named("plugins"))
+	restarts := orchestrator.NewPluginRestarts()
+	load.OnRestart = restarts.Add
 	rt, rtCloser, err := load.Runtime(ctx, cfg.Runtime.Name, RuntimeConfig(cfg, opts.Binary))
 	if err != nil {
 		return nil, nil, err
@@ -62,6 +64,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		Slaves: cfg.Orchestrator.Slaves, ScaleInterval: cfg.Scaling.Interval,
 		ReadsPerSlave: cfg.Scaling.ReadsPerSlave, MinSlaves: cfg.Scaling.MinSlaves, MaxSlaves: cfg.Scaling.MaxSlaves,
 		StopWorkersOnExit: opts.StopWorkers,
+		PluginRestarts:    restarts,
 		Logger:            log,
 	})
 	if err != nil {
