@@ -92,12 +92,13 @@ func (l *leadership) seen(leader election.Leader, ok bool, present map[string]bo
 }
 
 // takeDead returns up to n dead workers awaiting replacement, for the n
-// workers a reconcile starts. Dead workers beyond n need no replacement
-// (the desired count fell meanwhile) and are forgotten.
+// workers a reconcile starts (n ≤ 0 when it starts none, or drains).
+// Dead workers beyond n need no replacement (the desired count fell
+// meanwhile) and are forgotten.
 func (l *leadership) takeDead(n int) []deadWorker {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := l.dead[:min(n, len(l.dead))]
+	out := l.dead[:max(0, min(n, len(l.dead)))]
 	l.dead = nil
 	return out
 }
