@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,13 +50,13 @@ var methods = [...]string{
 	http.MethodPatch, http.MethodHead, http.MethodOptions, OtherMethod,
 }
 
-func methodIndex(m string) uint8 {
+func methodIndex(m string) int {
 	for i, s := range methods[:len(methods)-1] {
 		if s == m {
-			return uint8(i)
+			return i
 		}
 	}
-	return uint8(len(methods) - 1)
+	return len(methods) - 1
 }
 
 // NewRegistry is a server's own registry, with the Go runtime and process
@@ -75,7 +76,10 @@ func Handler(reg *prometheus.Registry) http.Handler {
 type Metrics struct {
 	requests *prometheus.CounterVec   // route, method, code
 	duration *prometheus.HistogramVec // route, method
-	routes   sync.Map                 // pattern → *Route
+	// routes maps a pattern to its Route: read without a lock, replaced by
+	// a copy (under mu) when a route is first seen.
+	mu     sync.Mutex
+	routes atomic.Pointer[map[string]*Route]
 }
 
 // New registers the request metrics in reg.
@@ -92,50 +96,96 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"route", "method"}),
 	}
 	reg.MustRegister(m.requests, m.duration)
+	m.routes.Store(&map[string]*Route{})
 	return m
 }
 
 // Route is the instrumentation of one route, its label values resolved.
 type Route struct {
-	requests *prometheus.CounterVec
+	requests *prometheus.CounterVec // curried with the route
 	duration prometheus.ObserverVec
-	cells    sync.Map // cellKey → *cell
+	mu       sync.Mutex
+	// byMethod holds, per method index, the children seen so far.
+	byMethod [len(methods)]atomic.Pointer[methodCells]
 }
 
-type cellKey struct {
-	method uint8
-	code   uint16
-}
-
-type cell struct {
-	count    prometheus.Counter
+// methodCells are a route's children for one method: its latency observer
+// and a counter per status code seen (a short list, replaced by a copy when
+// a code is first seen).
+type methodCells struct {
 	duration prometheus.Observer
+	codes    atomic.Pointer[[]codeCount]
+}
+
+type codeCount struct {
+	code  int
+	count prometheus.Counter
 }
 
 // Route is the instrumentation of pattern, made (and curried) once.
 func (m *Metrics) Route(pattern string) *Route {
-	if rt, ok := m.routes.Load(pattern); ok {
-		return rt.(*Route)
+	if rt, ok := (*m.routes.Load())[pattern]; ok {
+		return rt
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.routes.Load()
+	if rt, ok := old[pattern]; ok {
+		return rt
 	}
 	l := prometheus.Labels{"route": pattern}
-	rt, _ := m.routes.LoadOrStore(pattern, &Route{requests: m.requests.MustCurryWith(l), duration: m.duration.MustCurryWith(l)})
-	return rt.(*Route)
+	rt := &Route{requests: m.requests.MustCurryWith(l), duration: m.duration.MustCurryWith(l)}
+	routes := make(map[string]*Route, len(old)+1)
+	for k, v := range old {
+		routes[k] = v
+	}
+	routes[pattern] = rt
+	m.routes.Store(&routes)
+	return rt
 }
 
 // observe records one answered request.
 func (rt *Route) observe(method string, code int, took time.Duration) {
-	k := cellKey{method: methodIndex(method), code: uint16(code)}
-	c, ok := rt.cells.Load(k)
-	if !ok {
-		m := methods[k.method]
-		c, _ = rt.cells.LoadOrStore(k, &cell{
-			count:    rt.requests.WithLabelValues(m, strconv.Itoa(code)),
-			duration: rt.duration.WithLabelValues(m),
-		})
+	mi := methodIndex(method)
+	mc := rt.byMethod[mi].Load()
+	if mc == nil {
+		mc = rt.newMethod(mi)
 	}
-	cl := c.(*cell)
-	cl.count.Inc()
-	cl.duration.Observe(took.Seconds())
+	mc.duration.Observe(took.Seconds())
+	for _, c := range *mc.codes.Load() {
+		if c.code == code {
+			c.count.Inc()
+			return
+		}
+	}
+	rt.newCode(mi, mc, code).Inc()
+}
+
+func (rt *Route) newMethod(mi int) *methodCells {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if mc := rt.byMethod[mi].Load(); mc != nil {
+		return mc
+	}
+	mc := &methodCells{duration: rt.duration.WithLabelValues(methods[mi])}
+	mc.codes.Store(&[]codeCount{})
+	rt.byMethod[mi].Store(mc)
+	return mc
+}
+
+func (rt *Route) newCode(mi int, mc *methodCells, code int) prometheus.Counter {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	old := *mc.codes.Load()
+	for _, c := range old {
+		if c.code == code {
+			return c.count
+		}
+	}
+	c := codeCount{code: code, count: rt.requests.WithLabelValues(methods[mi], strconv.Itoa(code))}
+	codes := append(append(make([]codeCount, 0, len(old)+1), old...), c)
+	mc.codes.Store(&codes)
+	return c.count
 }
 
 // Serve runs h for one request of this route and records it.
