@@ -207,6 +207,21 @@ func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	return ws, err
 }
 
+// Status is the workers with their lag, the master's epoch and seq, and
+// the last failover (GET /api/v1/status).
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.call(ctx, "GET "+RouteStatus, http.MethodGet, RouteStatus, nil, &st, true)
+	return st, err
+}
+
+// Events is the orchestrator's timeline, oldest first (GET /api/v1/events).
+func (c *Client) Events(ctx context.Context) ([]Event, error) {
+	var evs []Event
+	err := c.call(ctx, "GET "+RouteEvents, http.MethodGet, RouteEvents, nil, &evs, true)
+	return evs, err
+}
+
 // Health is GET /healthz: nil when the orchestrator's HTTP server answers 2xx.
 func (c *Client) Health(ctx context.Context) error {
 	return c.call(ctx, "GET "+RouteHealthz, http.MethodGet, RouteHealthz, nil, nil, true)

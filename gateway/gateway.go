@@ -12,7 +12,9 @@
 //     come back unchanged.
 //   - A target that cannot be reached is a 502 with a JSON {"error":…} naming
 //     the target; a path no rule matches is a 404 in the same form.
-//   - GET /healthz is answered by the gateway itself.
+//   - GET /healthz and GET /metrics (the gateway's own Prometheus metrics,
+//     requests labelled by the rule's path prefix) are answered by the
+//     gateway itself.
 package gateway
 
 import (
@@ -30,8 +32,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/httpmetrics"
 )
 
 // rule is one listener rule.
@@ -39,12 +43,18 @@ type rule struct {
 	prefix string
 	target *url.URL
 	proxy  *httputil.ReverseProxy
+	// metrics counts the requests of this rule, labelled by its prefix.
+	metrics *httpmetrics.Route
 }
 
 // Gateway routes requests to targets by path prefix. It is an http.Handler.
 type Gateway struct {
 	rules []rule // longest prefix first
 	log   hclog.Logger
+
+	// The gateway's own routes and its metrics registry.
+	metrics                   http.Handler
+	health, scrape, unmatched *httpmetrics.Route
 }
 
 // New builds a gateway from the config's routes. Every path must start with
@@ -60,7 +70,10 @@ func New(routes []config.Route, log hclog.Logger) (*Gateway, error) {
 	transport.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.MaxIdleConnsPerHost = 64
 
-	g := &Gateway{log: log}
+	reg := httpmetrics.NewRegistry()
+	m := httpmetrics.New(reg)
+	g := &Gateway{log: log, metrics: httpmetrics.Handler(reg),
+		health: m.Route(healthPath), scrape: m.Route(api.RouteMetrics), unmatched: m.Route(httpmetrics.Unmatched)}
 	seen := map[string]bool{}
 	for _, r := range routes {
 		if !strings.HasPrefix(r.Path, "/") {
@@ -74,7 +87,7 @@ func New(routes []config.Route, log hclog.Logger) (*Gateway, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("gateway: route %q: target %q is not an http(s) URL", r.Path, r.Target)
 		}
-		g.rules = append(g.rules, rule{prefix: r.Path, target: u, proxy: g.proxy(r.Path, u, transport)})
+		g.rules = append(g.rules, rule{prefix: r.Path, target: u, proxy: g.proxy(r.Path, u, transport), metrics: m.Route(r.Path)})
 	}
 	sort.SliceStable(g.rules, func(i, j int) bool { return len(g.rules[i].prefix) > len(g.rules[j].prefix) })
 	return g, nil
@@ -114,20 +127,33 @@ func (g *Gateway) match(path string) *rule {
 	return nil
 }
 
+// healthPath is the gateway's own health probe.
+const healthPath = "/healthz"
+
 // ServeHTTP routes one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok","service":"gateway"}` + "\n"))
-		return
+	if r.Method == http.MethodGet {
+		switch r.URL.Path {
+		case healthPath:
+			g.health.Serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"status":"ok","service":"gateway"}` + "\n"))
+			}))
+			return
+		case api.RouteMetrics:
+			g.scrape.Serve(w, r, g.metrics)
+			return
+		}
 	}
 	rl := g.match(r.URL.Path)
 	if rl == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("gateway: no route for %s", r.URL.Path))
+		g.unmatched.Serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("gateway: no route for %s", r.URL.Path))
+		}))
 		return
 	}
 	g.log.Debug("forward", "method", r.Method, "path", r.URL.Path, "target", rl.target.String(), "origin", r.Header.Get("Origin"))
-	rl.proxy.ServeHTTP(w, r)
+	rl.metrics.Serve(w, r, rl.proxy)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

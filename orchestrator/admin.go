@@ -32,6 +32,8 @@ func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request)
 		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("%v", err))
 		return
 	}
+	o.events.add(api.Event{Kind: api.EventCrash, Worker: leader.ID, PID: pid, Epoch: leader.Epoch,
+		Detail: fmt.Sprintf("master %s (pid %d) crashed through the admin API", leader.ID, pid)})
 	httpjson.WriteJSON(w, http.StatusOK, []string{strconv.Itoa(pid)})
 }
 
@@ -51,6 +53,8 @@ func (o *Orchestrator) handleCrashSlave(w http.ResponseWriter, r *http.Request) 
 		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("%v", err))
 		return
 	}
+	o.events.add(api.Event{Kind: api.EventCrash, Worker: victim.ID, PID: victim.PID,
+		Detail: fmt.Sprintf("slave %s (pid %d) crashed through the admin API", victim.ID, victim.PID)})
 	httpjson.WriteJSON(w, http.StatusOK, []string{strconv.Itoa(victim.PID)})
 }
 

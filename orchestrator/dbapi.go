@@ -67,6 +67,7 @@ func (o *Orchestrator) call(w http.ResponseWriter, r *http.Request, queue string
 	ans, err := o.rpc.Call(ctx, queue, requestID(), msg, opt)
 	switch {
 	case errors.Is(err, broker.ErrTimeout):
+		o.metrics.rpcTimeout(queue)
 		httpjson.WriteError(w, http.StatusGatewayTimeout, fmt.Sprintf("no worker answered on %s within %s", queue, o.opts.RPCTimeout))
 		return
 	case err != nil:

@@ -18,6 +18,7 @@ import (
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/httpjson"
 	"github.com/rideshare/dbaas/orchestrator/ui"
+	"github.com/rideshare/dbaas/internal/httpmetrics"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	// StopWorkersOnExit stops every worker when Run returns (rideshare up);
 	// otherwise they keep running for the next orchestrator to adopt.
 	StopWorkersOnExit bool
+	// PluginRestarts counts the restarts of the plugins the caller loaded
+	// for this orchestrator (nil: a count of its own, left at zero).
+	PluginRestarts *PluginRestarts
 
 	// AdminToken and DBToken, when set, are the bearer tokens the admin API
 	// and the DB API require (auth.go); "" leaves that API open.
@@ -81,6 +85,9 @@ type Orchestrator struct {
 	rpc    *broker.RPC
 	sup    *Supervisor
 	scaler *scaler
+	// events is the timeline (GET /api/v1/events); metrics GET /metrics.
+	events  *journal
+	metrics *metrics
 }
 
 // New checks the options.
@@ -112,9 +119,14 @@ func New(opts Options) (*Orchestrator, error) {
 	if opts.ScaleInterval <= 0 {
 		opts.ScaleInterval = DefaultScaleInterval
 	}
-	o := &Orchestrator{opts: opts, log: opts.Logger}
+	if opts.PluginRestarts == nil {
+		opts.PluginRestarts = NewPluginRestarts()
+	}
+	o := &Orchestrator{opts: opts, log: opts.Logger, events: newJournal(DefaultEventsKept)}
 	o.sup = newSupervisor(opts.Runtime, opts.OpenElection, opts.Slaves, opts.Logger.Named("supervisor"), opts.NewWorker, opts.DestroyWorker)
-	o.scaler = &scaler{interval: opts.ScaleInterval, perSlave: opts.ReadsPerSlave, min: opts.MinSlaves, max: opts.MaxSlaves, set: o.sup.SetDesired}
+	o.sup.record = o.events.add
+	o.scaler = &scaler{interval: opts.ScaleInterval, perSlave: opts.ReadsPerSlave, min: opts.MinSlaves, max: opts.MaxSlaves, set: o.scaled}
+	o.metrics = newMetrics(o, opts.PluginRestarts)
 	return o, nil
 }
 
@@ -132,6 +144,9 @@ func (o *Orchestrator) Handler() http.Handler {
 	mux.Handle(api.RouteWorkerList, o.admin(httpjson.Methods{http.MethodGet: o.handleWorkerList}))
 	mux.Handle(api.RouteWorkers, o.admin(httpjson.Methods{http.MethodGet: o.handleWorkers}))
 	mux.Handle(api.RouteSwitchover, o.admin(httpjson.Methods{http.MethodPost: o.handleSwitchover}))
+	mux.Handle(api.RouteEvents, o.admin(httpjson.Methods{http.MethodGet: o.handleEvents}))
+	mux.Handle(api.RouteStatus, o.admin(httpjson.Methods{http.MethodGet: o.handleStatus}))
+	mux.Handle(api.RouteMetrics, httpjson.Methods{http.MethodGet: httpmetrics.Handler(o.metrics.reg).ServeHTTP})
 	mux.Handle(api.RouteReadyz, httpjson.Methods{http.MethodGet: o.handleReadyz})
 	mux.Handle(api.RouteLivez, httpjson.Methods{http.MethodGet: o.handleLivez})
 	mux.Handle(api.RouteHealthz, httpjson.Methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +154,7 @@ func (o *Orchestrator) Handler() http.Handler {
 	}})
 	mux.Handle(api.RouteUI, ui.Handler())
 	mux.HandleFunc("/", httpjson.NotFound)
-	return mux
+	return o.metrics.http.Middleware(mux)
 }
 
 // Run serves until ctx is done.

@@ -13,7 +13,8 @@ import (
 type scaler struct {
 	interval           time.Duration
 	perSlave, min, max int
-	set                func(slaves int)
+	// set receives each decision: the reads counted and the slaves decided.
+	set func(reads, slaves int)
 
 	mu      sync.Mutex
 	reads   int
@@ -44,7 +45,7 @@ func (s *scaler) loop(ctx context.Context) {
 		n := s.reads
 		s.reads = 0
 		s.mu.Unlock()
-		s.set(slavesFor(n, s.perSlave, s.min, s.max))
+		s.set(n, slavesFor(n, s.perSlave, s.min, s.max))
 	}
 }
 

@@ -44,6 +44,11 @@ type Supervisor struct {
 	// hungGrace is how long a worker that lost its session may live on;
 	// startGrace how long a new worker may take to register.
 	hungGrace, startGrace time.Duration
+
+	// lead tells failovers and replacements (failover.go); record puts them
+	// on the orchestrator's timeline (nil: nowhere).
+	lead   leadership
+	record func(api.Event)
 }
 
 type supervised struct {
@@ -169,6 +174,7 @@ func (s *Supervisor) exited(ctx context.Context, x runtime.Exit) {
 		return
 	}
 	s.log.Info("worker exited", "id", x.ID, "pid", x.PID, "exit_code", x.ExitCode, "draining", w.draining)
+	s.lead.exited(x.ID, x.PID, w.draining, time.Now())
 	if err := s.election().Remove(ctx, x.ID); err != nil {
 		s.log.Warn("remove election record", "id", x.ID, "error", err)
 	}
@@ -221,6 +227,12 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 	present := map[string]bool{}
 	for _, m := range members {
 		present[m.ID] = true
+	}
+	if err == nil {
+		if ev, ok := s.lead.seen(leader, hasLeader, present, now); ok {
+			s.log.Info("failover", "master", ev.Worker, "epoch", ev.Epoch, "duration_ms", ev.DurationMS)
+			s.emit(ev)
+		}
 	}
 	s.mu.Lock()
 	var stale []string
@@ -295,26 +307,39 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 			}
 		}(w.ID)
 	}
+	dead := s.lead.takeDead(start)
 	for i := 0; i < start; i++ {
-		if err := s.startWorker(ctx); err != nil {
+		h, err := s.startWorker(ctx)
+		if err != nil {
 			s.log.Error("start worker", "error", err)
+			s.lead.putBack(dead[min(i, len(dead)):])
 			s.retryLater(ctx)
 			return
+		}
+		if i < len(dead) {
+			s.emit(replacedEvent(dead[i], h.ID, h.PID))
 		}
 	}
 }
 
-func (s *Supervisor) startWorker(ctx context.Context) error {
+func (s *Supervisor) startWorker(ctx context.Context) (runtime.Handle, error) {
 	id := "w-" + newID()[:10]
 	h, err := s.rt.Start(ctx, s.newSpec(id))
 	if err != nil {
-		return fmt.Errorf("start worker %s: %w", id, err)
+		return h, fmt.Errorf("start worker %s: %w", id, err)
 	}
 	s.mu.Lock()
 	s.workers[h.ID] = &supervised{Handle: h}
 	s.mu.Unlock()
 	s.log.Info("started worker", "id", h.ID, "pid", h.PID)
-	return nil
+	return h, nil
+}
+
+// emit puts ev on the orchestrator's timeline.
+func (s *Supervisor) emit(ev api.Event) {
+	if s.record != nil {
+		s.record(ev)
+	}
 }
 
 // retryLater reconciles again after a pause: a start that failed is retried
@@ -330,19 +355,33 @@ func (s *Supervisor) pokeAfter(ctx context.Context, d time.Duration) {
 	})
 }
 
-// Workers lists the live workers with what the election knows of them.
+// Workers lists the live workers with what the election knows of them,
+// each with its lag behind the master.
 func (s *Supervisor) Workers(ctx context.Context) ([]api.WorkerInfo, error) {
+	v, err := s.view(ctx)
+	return v.workers, err
+}
+
+// supervisorView is one reading of the workers and the leader together.
+type supervisorView struct {
+	workers   []api.WorkerInfo // sorted by pid, Lag filled
+	leader    election.Leader
+	hasLeader bool
+}
+
+// view reads the election once for Workers, the status and the metrics.
+func (s *Supervisor) view(ctx context.Context) (supervisorView, error) {
 	el := s.election()
 	if el == nil {
-		return nil, errNoSession
+		return supervisorView{}, errNoSession
 	}
 	members, err := el.Members(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list election members: %w", err)
+		return supervisorView{}, fmt.Errorf("list election members: %w", err)
 	}
 	leader, hasLeader, err := el.Leader(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read election leader: %w", err)
+		return supervisorView{}, fmt.Errorf("read election leader: %w", err)
 	}
 	byID := map[string]election.Member{}
 	for _, m := range members {
@@ -366,7 +405,15 @@ func (s *Supervisor) Workers(ctx context.Context) ([]api.WorkerInfo, error) {
 		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
-	return out, nil
+	fillLag(out)
+	return supervisorView{workers: out, leader: leader, hasLeader: hasLeader}, nil
+}
+
+// Desired is the number of slaves the supervisor holds.
+func (s *Supervisor) Desired() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.desired
 }
 
 // Kill ends a worker at once (the crash API) and removes its election
@@ -375,6 +422,7 @@ func (s *Supervisor) Kill(ctx context.Context, id string) error {
 	if err := s.rt.Kill(ctx, id); err != nil {
 		return fmt.Errorf("kill worker %s: %w", id, err)
 	}
+	s.lead.lost(id, time.Now())
 	if el := s.election(); el != nil {
 		if err := el.Remove(ctx, id); err != nil {
 			return fmt.Errorf("remove election record of %s: %w", id, err)

@@ -18,7 +18,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/httpmetrics"
 )
 
 // MaxBodyBytes bounds every request body; a larger one is a 413.
@@ -156,10 +158,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, into any, optional bool)
 }
 
 // ServiceHandler adds the routes every RideShare service has — GET _count
-// (answers [N]), DELETE _count (resets it, answers {}), GET /healthz (not
-// counted) and a JSON 404 for any other path — and wraps mux with request
-// counting and access logging.
+// (answers [N]), DELETE _count (resets it, answers {}), GET /healthz and GET
+// /metrics (neither counted) and a JSON 404 for any other path — and wraps
+// mux with request counting, access logging and the request metrics of the
+// service's own registry.
 func ServiceHandler(name string, mux *http.ServeMux, count *atomic.Int64, log hclog.Logger) http.Handler {
+	reg := httpmetrics.NewRegistry()
+	mux.Handle(api.RouteMetrics, Methods{http.MethodGet: httpmetrics.Handler(reg).ServeHTTP})
 	mux.Handle(CountPath, Methods{
 		http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
 			WriteJSON(w, http.StatusOK, []int64{count.Load()})
@@ -173,5 +178,5 @@ func ServiceHandler(name string, mux *http.ServeMux, count *atomic.Int64, log hc
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": name})
 	}})
 	mux.HandleFunc("/", NotFound)
-	return LogRequests(log, CountRequests(count, mux))
+	return LogRequests(log, CountRequests(count, httpmetrics.New(reg).Middleware(mux)))
 }

@@ -28,6 +28,9 @@ type Loader struct {
 	// InProcess links the built-ins in instead of running them as plugins.
 	InProcess bool
 	Logger    hclog.Logger
+	// OnRestart, when set, hears of every restart of a plugin process this
+	// loader started (the orchestrator's metrics count them).
+	OnRestart func(kind, name string)
 }
 
 // LoaderFor is the loader a deployment asks for.
@@ -49,7 +52,7 @@ func (l Loader) options() pluginhost.LoadOptions {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return pluginhost.LoadOptions{PluginDir: l.PluginDir, Binary: l.Binary, Logger: log}
+	return pluginhost.LoadOptions{PluginDir: l.PluginDir, Binary: l.Binary, Logger: log, OnRestart: l.OnRestart}
 }
 
 // Runtime loads a worker runtime; closing the io.Closer ends its plugin.

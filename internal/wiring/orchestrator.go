@@ -36,6 +36,8 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		return nil, nil, err
 	}
 	load := LoaderFor(cfg, opts.Binary, log.Named("plugins"))
+	restarts := orchestrator.NewPluginRestarts()
+	load.OnRestart = restarts.Add
 	rt, rtCloser, err := load.Runtime(ctx, cfg.Runtime.Name, RuntimeConfig(cfg, opts.Binary))
 	if err != nil {
 		return nil, nil, err
@@ -64,6 +66,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		StopWorkersOnExit: opts.StopWorkers,
 		AdminToken:        cfg.Orchestrator.AdminToken,
 		DBToken:           cfg.Orchestrator.DBToken,
+		PluginRestarts:    restarts,
 		Logger:            log,
 	})
 	if err != nil {

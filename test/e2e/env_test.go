@@ -30,6 +30,7 @@ type env struct {
 	t        *testing.T
 	gateway  string // the load balancer: every client request goes here
 	usersURL string // the users service itself (its clear and _count, which the LB sends to rides)
+	ridesURL string // the rides service itself (its /metrics)
 	usersSrv *httptest.Server
 	db       *api.Client // a separate client, to inspect tables directly
 	usersDB  *api.Client // the services' own clients: their seqs are what
@@ -75,6 +76,7 @@ func newEnv(t *testing.T, orchestratorURL string, opts ...api.Option) *env {
 	})
 	ridesSrv := httptest.NewServer(rs.Handler())
 	t.Cleanup(ridesSrv.Close)
+	e.ridesURL = ridesSrv.URL
 
 	g, err := gateway.New([]config.Route{
 		{Path: "/api/v1/users", Target: e.usersURL},

@@ -2,8 +2,11 @@ package plugintest_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +77,16 @@ func TestRuntimePluginKilledLosesNoWorker(t *testing.T) {
 			return true
 		}
 		return false
+	})
+
+	waitFor(t, "the orchestrator's /metrics to count the runtime plugin's restart", 10*time.Second, func() bool {
+		resp, err := http.Get(s.URL + api.RouteMetrics)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `rideshare_plugin_restarts_total{kind="runtime"} 1`+"\n")
 	})
 
 	// Give a wrongly reported worker exit time to make the supervisor act.
