@@ -17,8 +17,8 @@ import (
 	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/httpjson"
-	"github.com/rideshare/dbaas/orchestrator/ui"
 	"github.com/rideshare/dbaas/internal/httpmetrics"
+	"github.com/rideshare/dbaas/orchestrator/ui"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
