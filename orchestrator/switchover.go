@@ -59,6 +59,12 @@ func (o *Orchestrator) handleSwitchover(w http.ResponseWriter, r *http.Request) 
 		httpjson.WriteError(w, status, msg)
 		return
 	}
+	var pid int
+	for _, wi := range ws {
+		if wi.ID == to {
+			pid = wi.PID
+		}
+	}
 	body, err := json.Marshal(broker.SwitchoverOrder{To: to, Epoch: leader.Epoch})
 	if err != nil {
 		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("encode the order: %v", err))
@@ -92,6 +98,8 @@ func (o *Orchestrator) handleSwitchover(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	took := time.Since(handed)
+	o.events.add(api.Event{Kind: api.EventSwitchover, Worker: to, PID: pid, Epoch: epoch,
+		DurationMS: float64(took.Microseconds()) / 1000, Detail: fmt.Sprintf("planned: %s handed its lead to %s", done.From, to)})
 	o.log.Info("switchover", "from", done.From, "to", to, "epoch", epoch, "took", took.Round(time.Millisecond), "order_answered_after", handed.Sub(sent).Round(time.Millisecond))
 	httpjson.WriteJSON(w, http.StatusOK, api.SwitchoverResult{From: done.From, To: to, Epoch: epoch, TookMS: float64(took.Microseconds()) / 1000})
 }

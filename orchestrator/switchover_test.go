@@ -61,6 +61,18 @@ func testSwitchoverUnderLoad(t *testing.T, config string) {
 	if len(s.Workers()) != len(before) {
 		t.Fatalf("workers %+v, want the same %d as before", s.Workers(), len(before))
 	}
+	// The timeline shows two planned switchovers, and no failover.
+	var events []api.Event
+	if code := s.Do("GET", api.RouteEvents, nil, &events); code != 200 {
+		t.Fatalf("GET %s: %d", api.RouteEvents, code)
+	}
+	kinds := map[string]int{}
+	for _, e := range events {
+		kinds[e.Kind]++
+	}
+	if kinds[api.EventSwitchover] != 2 || kinds[api.EventFailover] != 0 {
+		t.Fatalf("events %+v: want 2 switchovers and no failover", events)
+	}
 	s.WaitShape(2, 60*time.Second)
 	s.WaitConverged(60 * time.Second)
 	l.Check(t, s)
