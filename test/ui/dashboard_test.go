@@ -116,6 +116,38 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("pid %d shown by the page is not in %s", replacement, api.RouteWorkers)
 	}
 
+	// The timeline shows the crash and the replacement; the switchover
+	// button moves the lead, and the timeline and the master card show it.
+	waitEvents(t, b, api.EventCrash, api.EventReplaced)
+	oldMaster := ""
+	for _, w := range s.Workers() {
+		if w.Role == "master" {
+			oldMaster = w.ID
+		}
+	}
+	waitFor(t, 90*time.Second, "every worker ready before the switchover", func() error {
+		for _, w := range s.Workers() {
+			if !w.Ready {
+				return fmt.Errorf("%s not ready", w.ID)
+			}
+		}
+		return nil
+	})
+	if err := b.Do(30*time.Second, chromedp.Click(chromedp.CSS("#switchover"))); err != nil {
+		t.Fatalf("click switchover: %v", err)
+	}
+	waitEvents(t, b, api.EventSwitchover)
+	waitFor(t, 30*time.Second, "the master card naming the new master", func() error {
+		shown, err := eval[string](b, `document.getElementById("master").innerText`)
+		if err != nil {
+			return err
+		}
+		if shown == "" || strings.Contains(shown, oldMaster) {
+			return fmt.Errorf("master card %q, old master %s", shown, oldMaster)
+		}
+		return nil
+	})
+
 	path := os.Getenv(ScreenshotEnv)
 	if path == "" {
 		path = filepath.Join(t.ArtifactDir(), "dashboard.png")
@@ -209,4 +241,21 @@ func saveScreenshot(t *testing.T, b *browser, path string) {
 		t.Fatalf("save screenshot: %v", err)
 	}
 	t.Logf("screenshot of the dashboard: %s (%d bytes)", path, len(png))
+}
+
+// waitEvents waits until the page's timeline shows an event of each kind.
+func waitEvents(t *testing.T, b *browser, kinds ...string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, fmt.Sprintf("the timeline showing %v", kinds), func() error {
+		text, err := eval[string](b, `document.getElementById("events").innerText`)
+		if err != nil {
+			return err
+		}
+		for _, k := range kinds {
+			if !strings.Contains(text, k) {
+				return fmt.Errorf("no %q in the timeline: %q", k, text)
+			}
+		}
+		return nil
+	})
 }
