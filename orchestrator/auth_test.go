@@ -24,11 +24,14 @@ const (
 // 503 for a worker listing) — never 401.
 func unconnected(adminToken, dbToken string) *Orchestrator {
 	log := hclog.NewNullLogger()
-	return &Orchestrator{
-		opts: Options{AdminToken: adminToken, DBToken: dbToken},
-		log:  log,
-		sup:  newSupervisor(nil, nil, 1, log, nil, nil),
+	o := &Orchestrator{
+		opts:   Options{AdminToken: adminToken, DBToken: dbToken},
+		log:    log,
+		sup:    newSupervisor(nil, nil, 1, log, nil, nil),
+		events: newJournal(0),
 	}
+	o.metrics = newMetrics(o, NewPluginRestarts())
+	return o
 }
 
 // serve sends one request to h with the Authorization header auth ("":
