@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,14 +13,23 @@ import (
 
 // The admin API (docs/api.md, "Orchestrator admin API").
 
-func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request) {
-	leader, ok, err := o.sup.Leader(r.Context())
+// master is the current master; without one it has answered 503 (the
+// election cannot be read) or 409 (none now) and ok is false.
+func (o *Orchestrator) master(ctx context.Context, w http.ResponseWriter) (election.Leader, bool) {
+	leader, ok, err := o.sup.Leader(ctx)
 	if err != nil {
 		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("read the current master: %v", err))
-		return
+		return leader, false
 	}
 	if !ok {
 		httpjson.WriteError(w, http.StatusConflict, "there is no master right now (an election may be in progress)")
+	}
+	return leader, ok
+}
+
+func (o *Orchestrator) handleCrashMaster(w http.ResponseWriter, r *http.Request) {
+	leader, ok := o.master(r.Context(), w)
+	if !ok {
 		return
 	}
 	pid := leader.PID

@@ -40,13 +40,8 @@ func (o *Orchestrator) handleSwitchover(w http.ResponseWriter, r *http.Request) 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), o.opts.RPCTimeout)
 	defer cancel()
-	leader, ok, err := o.sup.Leader(ctx)
-	if err != nil {
-		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("read the current master: %v", err))
-		return
-	}
+	leader, ok := o.master(ctx, w)
 	if !ok {
-		httpjson.WriteError(w, http.StatusConflict, "there is no master right now (an election may be in progress)")
 		return
 	}
 	ws, err := o.sup.Workers(ctx)

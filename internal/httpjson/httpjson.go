@@ -67,33 +67,13 @@ func CountRequests(n *atomic.Int64, next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter remembers the status a handler answered, for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 // LogRequests writes one debug line per request, naming its Origin.
 func LogRequests(log hclog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpmetrics.StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.Code(),
 			"origin", r.Header.Get("Origin"), "duration", time.Since(start))
 	})
 }

@@ -191,9 +191,9 @@ func (rt *Route) newCode(mi int, mc *methodCells, code int) prometheus.Counter {
 // Serve runs h for one request of this route and records it.
 func (rt *Route) Serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &StatusWriter{ResponseWriter: w}
 	h.ServeHTTP(sw, r)
-	rt.observe(r.Method, sw.code(), time.Since(start))
+	rt.observe(r.Method, sw.Code(), time.Since(start))
 }
 
 // Middleware records every request next serves under the ServeMux pattern
@@ -202,30 +202,31 @@ func (rt *Route) Serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		pattern := r.Pattern
 		if pattern == "" {
 			pattern = Unmatched
 		}
-		m.Route(pattern).observe(r.Method, sw.code(), time.Since(start))
+		m.Route(pattern).observe(r.Method, sw.Code(), time.Since(start))
 	})
 }
 
-// statusWriter remembers the status the handler answered.
-type statusWriter struct {
+// StatusWriter remembers the status the handler answered: the request
+// metrics label by it, and httpjson's access log prints it.
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
 }
 
-func (s *statusWriter) WriteHeader(code int) {
+func (s *StatusWriter) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusWriter) Write(b []byte) (int, error) {
+func (s *StatusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
@@ -234,10 +235,10 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (flushes of a
 // proxied stream, hijacks).
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *StatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// code is the answered status; a handler that wrote nothing answered 200.
-func (s *statusWriter) code() int {
+// Code is the answered status; a handler that wrote nothing answered 200.
+func (s *StatusWriter) Code() int {
 	if s.status == 0 {
 		return http.StatusOK
 	}
