@@ -40,25 +40,18 @@ type Plugin struct {
 	// Context is given to Factory; nil means context.Background().
 	Context context.Context
 
-	srv *server
+	held pluginrpc.Holder[Election]
 }
 
 // CloseOpen closes the session the plugin still holds, if any. The plugin
 // side calls it when serving ends without the host having called Close.
-func (p *Plugin) CloseOpen() error {
-	if p.srv == nil {
-		return nil
-	}
-	return p.srv.el.Close(Election.Close)
-}
+func (p *Plugin) CloseOpen() error { return p.held.Close(Election.Close) }
 
 // GRPCServer registers the election service, wrapping p.Factory.
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	base := pluginrpc.Base(p.Context)
-	p.srv = &server{factory: p.Factory, base: base}
-	p.srv.el.Missing = "election plugin not configured: the host must call Configure first"
-	p.srv.el.Present = "election plugin already configured"
-	pb.RegisterElectionServer(s, p.srv)
+	p.held.Missing = "election plugin not configured: the host must call Configure first"
+	p.held.Present = "election plugin already configured"
+	pb.RegisterElectionServer(s, &server{factory: p.Factory, base: pluginrpc.Base(p.Context), el: &p.held})
 	return nil
 }
 
@@ -72,7 +65,7 @@ type server struct {
 	pb.UnimplementedElectionServer
 	factory Factory
 	base    context.Context
-	el      pluginrpc.Holder[Election]
+	el      *pluginrpc.Holder[Election]
 }
 
 var empty = &emptypb.Empty{}
@@ -88,29 +81,29 @@ func (s *server) Configure(_ context.Context, cfg *pb.Config) (*emptypb.Empty, e
 }
 
 func (s *server) Join(ctx context.Context, m *pb.Member) (*emptypb.Empty, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Join(ctx, memberFromProto(m)) })
+	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Join(ctx, memberFromProto(m)) })
 }
 
 func (s *server) Update(ctx context.Context, m *pb.Member) (*emptypb.Empty, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Update(ctx, memberFromProto(m)) })
+	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Update(ctx, memberFromProto(m)) })
 }
 
 func (s *server) Campaign(ctx context.Context, _ *emptypb.Empty) (*pb.EpochResponse, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*pb.EpochResponse, error) {
+	return pluginrpc.Unary(s.el, func(e Election) (*pb.EpochResponse, error) {
 		ep, err := e.Campaign(ctx)
 		return &pb.EpochResponse{Epoch: ep}, err
 	})
 }
 
 func (s *server) Epoch(ctx context.Context, _ *emptypb.Empty) (*pb.EpochResponse, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*pb.EpochResponse, error) {
+	return pluginrpc.Unary(s.el, func(e Election) (*pb.EpochResponse, error) {
 		ep, err := e.Epoch(ctx)
 		return &pb.EpochResponse{Epoch: ep}, err
 	})
 }
 
 func (s *server) Members(ctx context.Context, _ *emptypb.Empty) (*pb.MembersResponse, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*pb.MembersResponse, error) {
+	return pluginrpc.Unary(s.el, func(e Election) (*pb.MembersResponse, error) {
 		ms, err := e.Members(ctx)
 		resp := &pb.MembersResponse{Members: make([]*pb.Member, len(ms))}
 		for i, m := range ms {
@@ -121,22 +114,22 @@ func (s *server) Members(ctx context.Context, _ *emptypb.Empty) (*pb.MembersResp
 }
 
 func (s *server) Leader(ctx context.Context, _ *emptypb.Empty) (*pb.LeaderResponse, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*pb.LeaderResponse, error) {
+	return pluginrpc.Unary(s.el, func(e Election) (*pb.LeaderResponse, error) {
 		l, ok, err := e.Leader(ctx)
 		return &pb.LeaderResponse{Leader: leaderToProto(l), Ok: ok}, err
 	})
 }
 
 func (s *server) Handover(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Handover(ctx, r.GetId()) })
+	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Handover(ctx, r.GetId()) })
 }
 
 func (s *server) Remove(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Remove(ctx, r.GetId()) })
+	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Remove(ctx, r.GetId()) })
 }
 
 func (s *server) Snapshots(ctx context.Context, _ *emptypb.Empty) (*pb.SnapshotsResponse, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*pb.SnapshotsResponse, error) {
+	return pluginrpc.Unary(s.el, func(e Election) (*pb.SnapshotsResponse, error) {
 		rs, err := e.Snapshots(ctx)
 		resp := &pb.SnapshotsResponse{Snapshots: make([]*pb.SnapshotRecord, len(rs))}
 		for i, r := range rs {
@@ -147,11 +140,11 @@ func (s *server) Snapshots(ctx context.Context, _ *emptypb.Empty) (*pb.Snapshots
 }
 
 func (s *server) PutSnapshot(ctx context.Context, r *pb.SnapshotRecord) (*emptypb.Empty, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.PutSnapshot(ctx, snapshotFromProto(r)) })
+	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.PutSnapshot(ctx, snapshotFromProto(r)) })
 }
 
 func (s *server) DeleteSnapshot(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
-	return pluginrpc.Unary(&s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.DeleteSnapshot(ctx, r.GetId()) })
+	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.DeleteSnapshot(ctx, r.GetId()) })
 }
 
 func (s *server) Close(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {

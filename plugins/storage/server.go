@@ -41,25 +41,18 @@ type Plugin struct {
 	// nil means context.Background().
 	Context context.Context
 
-	srv *server
+	held pluginrpc.Holder[Storage]
 }
 
 // CloseOpen closes the database the plugin still holds, if any. The plugin
 // side calls it when serving ends without the host having called Close.
-func (p *Plugin) CloseOpen() error {
-	if p.srv == nil {
-		return nil
-	}
-	return p.srv.st.Close(Storage.Close)
-}
+func (p *Plugin) CloseOpen() error { return p.held.Close(Storage.Close) }
 
 // GRPCServer registers the storage service, wrapping p.Opener.
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	base := pluginrpc.Base(p.Context)
-	p.srv = &server{open: p.Opener, base: base}
-	p.srv.st.Missing = "storage plugin has no open database: the host must call Open first"
-	p.srv.st.Present = "storage plugin already holds an open database"
-	pb.RegisterStorageServer(s, p.srv)
+	p.held.Missing = "storage plugin has no open database: the host must call Open first"
+	p.held.Present = "storage plugin already holds an open database"
+	pb.RegisterStorageServer(s, &server{open: p.Opener, base: pluginrpc.Base(p.Context), st: &p.held})
 	return nil
 }
 
@@ -73,7 +66,7 @@ type server struct {
 	pb.UnimplementedStorageServer
 	open Opener
 	base context.Context
-	st   pluginrpc.Holder[Storage]
+	st   *pluginrpc.Holder[Storage]
 }
 
 var empty = &emptypb.Empty{}
@@ -98,14 +91,14 @@ func (s *server) Open(_ context.Context, cfg *pb.Config) (*emptypb.Empty, error)
 }
 
 func (s *server) State(ctx context.Context, _ *emptypb.Empty) (*pb.State, error) {
-	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.State, error) {
+	return pluginrpc.Unary(s.st, func(st Storage) (*pb.State, error) {
 		state, err := st.State(ctx)
 		return stateToProto(state), err
 	})
 }
 
 func (s *server) Apply(ctx context.Context, b *pb.Batch) (*pb.ApplyResponse, error) {
-	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.ApplyResponse, error) {
+	return pluginrpc.Unary(s.st, func(st Storage) (*pb.ApplyResponse, error) {
 		batch, err := batchFromProto(b)
 		if err != nil {
 			return nil, err
@@ -120,7 +113,7 @@ func (s *server) Apply(ctx context.Context, b *pb.Batch) (*pb.ApplyResponse, err
 }
 
 func (s *server) Lookup(ctx context.Context, r *pb.LookupRequest) (*pb.LookupResponse, error) {
-	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.LookupResponse, error) {
+	return pluginrpc.Unary(s.st, func(st Storage) (*pb.LookupResponse, error) {
 		res, ok, err := st.Lookup(ctx, r.GetWriteId())
 		resp := &pb.LookupResponse{Result: resultToProto(res), Found: ok}
 		switch {
@@ -137,7 +130,7 @@ func (s *server) Lookup(ctx context.Context, r *pb.LookupRequest) (*pb.LookupRes
 }
 
 func (s *server) Read(ctx context.Context, q *pb.ReadRequest) (*pb.ReadResponse, error) {
-	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.ReadResponse, error) {
+	return pluginrpc.Unary(s.st, func(st Storage) (*pb.ReadResponse, error) {
 		req, err := readFromProto(q)
 		if err != nil {
 			return nil, err
@@ -151,7 +144,7 @@ func (s *server) Read(ctx context.Context, q *pb.ReadRequest) (*pb.ReadResponse,
 }
 
 func (s *server) Hash(ctx context.Context, _ *emptypb.Empty) (*pb.HashResponse, error) {
-	return pluginrpc.Unary(&s.st, func(st Storage) (*pb.HashResponse, error) {
+	return pluginrpc.Unary(s.st, func(st Storage) (*pb.HashResponse, error) {
 		h, err := st.Hash(ctx)
 		return &pb.HashResponse{Hash: h}, err
 	})
