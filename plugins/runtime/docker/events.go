@@ -163,11 +163,15 @@ func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[s
 	go r.remove(cid)
 }
 
-// remove deletes a container. One already gone, or being removed, by
-// another Runtime of the stack is fine.
+// remove copies a container's log to its log path (saveLog), then deletes
+// the container. One already gone, or being removed, by another Runtime of
+// the stack is fine.
 func (r *Runtime) remove(cid string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if err := r.saveLog(ctx, cid); err != nil && !errdefs.IsNotFound(err) {
+		r.log.Warn("cannot keep the worker's log", "container", short(cid), "error", err)
+	}
 	err := r.cli.ContainerRemove(ctx, cid, container.RemoveOptions{RemoveVolumes: true, Force: true})
 	switch {
 	case err == nil:
