@@ -140,8 +140,8 @@ func (r *Runtime) reconcile(reported map[string]time.Time) {
 	}
 }
 
-// report queues the Exit of container cid once, then removes the container
-// in the background.
+// report keeps the log of container cid, queues its Exit once, then removes
+// the container in the background.
 func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[string]string, code int, at time.Time) {
 	now := time.Now()
 	for k, t := range reported {
@@ -159,19 +159,16 @@ func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[s
 	r.mu.Unlock()
 	id := labels[LabelID]
 	r.log.Info("worker exited", "id", id, "pid", h.PID, "exit_code", code, "container", short(cid))
+	r.keepLog(id, cid, labels[LabelLogPath])
 	r.exits.Push(runtime.Exit{ID: id, PID: h.PID, ExitCode: code, At: at})
 	go r.remove(cid)
 }
 
-// remove copies a container's log to its log path (saveLog), then deletes
-// the container. One already gone, or being removed, by another Runtime of
-// the stack is fine.
+// remove deletes a container. One already gone, or being removed, by
+// another Runtime of the stack is fine.
 func (r *Runtime) remove(cid string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := r.saveLog(ctx, cid); err != nil && !errdefs.IsNotFound(err) {
-		r.log.Warn("cannot keep the worker's log", "container", short(cid), "error", err)
-	}
 	err := r.cli.ContainerRemove(ctx, cid, container.RemoveOptions{RemoveVolumes: true, Force: true})
 	switch {
 	case err == nil:
@@ -188,4 +185,23 @@ func short(cid string) string {
 		return cid[:12]
 	}
 	return cid
+}
+
+// keepLog copies an exited container's output to its log path (saveLog),
+// bounded in time; a failure is logged, never fatal: the exit matters more.
+func (r *Runtime) keepLog(id, cid, path string) {
+	if path == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.saveLog(ctx, cid, path); err != nil {
+		if errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
+			// Removed, or being removed, by another Runtime of the stack,
+			// which copied the log first.
+			r.log.Debug("worker's log copied elsewhere", "id", id, "container", short(cid), "error", err)
+			return
+		}
+		r.log.Warn("cannot keep the worker's log", "id", id, "container", short(cid), "path", path, "error", err)
+	}
 }

@@ -44,7 +44,7 @@ func TestLogKeptAfterRemoval(t *testing.T) {
 		if got := c.Config.Labels[docker.LabelLogPath]; got != logPath {
 			t.Errorf("label %s = %q, want %q", docker.LabelLogPath, got, logPath)
 		}
-		started := fmt.Sprintf("testworker pid=%d", h.PID)
+		started := fmt.Sprintf("testworker pid=%d args=", h.PID)
 		waitFor(t, func() bool { return strings.Contains(containerLog(t, id), started) }, "the worker to print %q", started)
 		if err := stop(); err != nil {
 			t.Fatal(err)
@@ -57,19 +57,26 @@ func TestLogKeptAfterRemoval(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("no Exit")
 		}
+		// The log is in place once the Exit is delivered, and stays once
+		// the container is gone.
+		check := func(when string) {
+			t.Helper()
+			data, err := os.ReadFile(logPath)
+			if err != nil {
+				t.Fatalf("the worker's log %s: %v", when, err)
+			}
+			for _, want := range append([]string{started}, wantLines...) {
+				if strings.Count(string(data), want) != 1 {
+					t.Errorf("log %s %s: want %q once:\n%s", logPath, when, want, data)
+				}
+			}
+		}
+		check("when its Exit arrived")
 		waitFor(t, func() bool {
 			_, err := cli.ContainerInspect(ctx, docker.NamePrefix+id)
 			return errdefs.IsNotFound(err)
 		}, "container %s%s to be removed", docker.NamePrefix, id)
-		data, err := os.ReadFile(logPath)
-		if err != nil {
-			t.Fatalf("the worker's log after its container was removed: %v", err)
-		}
-		for _, want := range append([]string{started}, wantLines...) {
-			if !strings.Contains(string(data), want) {
-				t.Errorf("log %s lacks %q:\n%s", logPath, want, data)
-			}
-		}
+		check("after its container was removed")
 		return h
 	}
 
@@ -118,8 +125,9 @@ func TestLogKeptForExitSeenLater(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if _, err := os.Stat(logPath); !os.IsNotExist(err) {
-		t.Fatalf("log %s written before any Runtime removed the container (%v)", logPath, err)
+	// Start made the file; nothing is in it while no Runtime saw the exit.
+	if b, err := os.ReadFile(logPath); err != nil || len(b) != 0 {
+		t.Fatalf("log %s before any Runtime saw the exit: %q, %v; want it empty", logPath, b, err)
 	}
 
 	later := newRuntime(t)
