@@ -140,8 +140,8 @@ func (r *Runtime) reconcile(reported map[string]time.Time) {
 	}
 }
 
-// report keeps the log of container cid, queues its Exit once, then removes
-// the container in the background.
+// report queues the Exit of container cid once, then, in the background,
+// keeps its log and removes it.
 func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[string]string, code int, at time.Time) {
 	now := time.Now()
 	for k, t := range reported {
@@ -159,9 +159,13 @@ func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[s
 	r.mu.Unlock()
 	id := labels[LabelID]
 	r.log.Info("worker exited", "id", id, "pid", h.PID, "exit_code", code, "container", short(cid))
-	r.keepLog(id, cid, labels[LabelLogPath])
 	r.exits.Push(runtime.Exit{ID: id, PID: h.PID, ExitCode: code, At: at})
-	go r.remove(cid)
+	// The exit is the fast failure signal: it is not held back by the copy
+	// of a long log. The container, which holds the log, goes after it.
+	go func() {
+		r.keepLog(id, cid, labels[LabelLogPath])
+		r.remove(cid)
+	}()
 }
 
 // remove deletes a container. One already gone, or being removed, by

@@ -44,10 +44,10 @@ func logHeader(cid string) []byte {
 
 // saveLog appends the whole output (stdout and stderr, in order) of
 // container cid to path, under a header naming the container, once. It runs
-// when the exit is seen, before the Exit is queued and the container is
-// removed: the engine keeps a container's log, whatever ended it (kill -9
-// included), until the container is removed, so nothing the worker wrote is
-// lost, and whoever receives the Exit finds the log in place. Copying it out
+// once the exit was seen and queued, before the container is removed: the
+// engine keeps a container's log, whatever ended it (kill -9 included),
+// until the container is removed, so nothing the worker wrote is lost; the
+// log is complete at path once the container is gone. Copying it out
 // (rather than having the worker write into a bind-mounted file) works on
 // any engine and network and when the orchestrator itself runs in a
 // container (the path is the orchestrator's; the engine's file system is
