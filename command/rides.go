@@ -55,8 +55,14 @@ func ridesCommand() *cli.Command {
 				api.WithToken(cfg.Orchestrator.DBToken))
 			log.Info("using the DB API and the users service", "orchestrator", db.BaseURL(), "users", usersURL,
 				"areas", fmt.Sprintf("%d-%d", areas.Min, areas.Max))
-			srv := rides.New(rides.Config{DB: db, UsersURL: usersURL, Areas: areas, Log: log})
-			return serveUntilSignal(c.Context, log, listenAddr(c, svc.Listen), srv.Handler())
+			addr := listenAddr(c, svc.Listen)
+			origin := svc.Origin
+			if origin == "" {
+				origin = rides.DefaultOrigin(addr)
+			}
+			log.Info("checking users with Origin", "origin", origin)
+			srv := rides.New(rides.Config{DB: db, UsersURL: usersURL, Origin: origin, Areas: areas, Log: log})
+			return serveUntilSignal(c.Context, log, addr, srv.Handler())
 		},
 	}
 }

@@ -47,6 +47,14 @@ variable "admin_token" {
   default = ""
 }
 
+variable "rides_origin" {
+  # The Origin header rides sends on its check of a user through the load
+  # balancer: the rides instance's public IP or DNS name, which the original
+  # test script checks (on AWS: -var rides_origin=http://<public DNS name>,
+  # docs/deploy.md). "" means http://<the rides listen address>.
+  default = ""
+}
+
 variable "db_token" {
   # The bearer token the DB API (/api/v1/db/*) requires, which users and rides
   # send; "" leaves it open.
@@ -128,6 +136,7 @@ service "rides" {
   area_max  = 198
   # Optional CSV of area names (Area_No,Area_Name); ids are validated by range.
   area_names = ""
+  origin     = var.rides_origin
 }
 
 gateway {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/httpjson"
 	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
@@ -25,7 +26,7 @@ func testBadInputIsRejectedAndChangesNothing(t *testing.T, config string) {
 	before := s.WaitConverged(10 * time.Second)
 	pids := s.Workers()
 
-	huge := `{"table":"users","op":"insert","values":{"username":"` + strings.Repeat("a", 2<<20) + `","password":"x"}}`
+	huge := `{"table":"users","op":"insert","values":{"username":"` + strings.Repeat("a", httpjson.MaxDBBodyBytes+1) + `","password":"x"}}`
 	inject := `x'); DROP TABLE users; --`
 	cases := []struct {
 		name, path, body string

@@ -21,7 +21,7 @@ import (
 
 func (o *Orchestrator) handleWrite(w http.ResponseWriter, r *http.Request) {
 	var req dbapi.WriteRequest
-	body, ok := httpjson.DecodeBodyRaw(w, r, &req)
+	body, ok := httpjson.DecodeDBBody(w, r, &req)
 	if !ok {
 		return
 	}
@@ -47,7 +47,7 @@ func (o *Orchestrator) handleClear(w http.ResponseWriter, r *http.Request) {
 
 func (o *Orchestrator) handleRead(w http.ResponseWriter, r *http.Request) {
 	var req dbapi.ReadRequest
-	body, ok := httpjson.DecodeBodyRaw(w, r, &req)
+	body, ok := httpjson.DecodeDBBody(w, r, &req)
 	if !ok {
 		return
 	}

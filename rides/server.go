@@ -7,7 +7,8 @@
 //   - _count counts every request under /api/ — failed, malformed or of an
 //     unknown route — except _count itself; /healthz is not counted.
 //   - Whether a user exists is asked of the users service through the load
-//     balancer (GET /api/v1/users with an Origin header naming this service),
+//     balancer (GET /api/v1/users with an Origin header: this instance's
+//     public address, Config.Origin),
 //     never by reading the users table.
 //   - A ride's memberships are deleted before the ride, so no membership ever
 //     names a ride that a 200 answer said was deleted.
@@ -24,9 +25,6 @@ import (
 	"github.com/rideshare/dbaas/internal/httpjson"
 )
 
-// DefaultOrigin is the Origin header rides sends to the users service.
-const DefaultOrigin = "rides"
-
 // Config is what a rides Server needs.
 type Config struct {
 	// DB is the client of the orchestrator's DB API.
@@ -34,8 +32,11 @@ type Config struct {
 	// UsersURL is the load balancer in front of the users service, like
 	// "http://127.0.0.1:8080".
 	UsersURL string
-	// Origin is sent on every call to the users service (default DefaultOrigin).
+	// Origin is sent on every call to the users service: the instance's
+	// public address (default DefaultOrigin of Listen).
 	Origin string
+	// Listen is the address the service listens on, for the default Origin.
+	Listen string
 	// Areas are the valid sources and destinations (zero: DefaultAreaMin-Max).
 	Areas Areas
 	// HTTPClient calls the users service (default: a client with a 10 s timeout).
@@ -60,7 +61,7 @@ type Server struct {
 // New returns a rides server.
 func New(cfg Config) *Server {
 	if cfg.Origin == "" {
-		cfg.Origin = DefaultOrigin
+		cfg.Origin = DefaultOrigin(cfg.Listen)
 	}
 	if cfg.Areas.Min == 0 && cfg.Areas.Max == 0 {
 		cfg.Areas.Min, cfg.Areas.Max = DefaultAreaMin, DefaultAreaMax

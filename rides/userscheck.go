@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/rideshare/dbaas/api"
@@ -32,19 +31,41 @@ func (s *Server) userExists(ctx context.Context, name string) (bool, error) {
 		return false, fmt.Errorf("check user %q at %s: %w: %w", name, url, errUsersService, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return false, fmt.Errorf("check user %q at %s: %w: read answer: %w", name, url, errUsersService, err)
-	}
 	switch resp.StatusCode {
 	case http.StatusNoContent:
 		return false, nil
 	case http.StatusOK:
-		var names []string
-		if err := json.Unmarshal(data, &names); err != nil {
-			return false, fmt.Errorf("check user %q at %s: %w: answer %.200q is not a list of names: %w", name, url, errUsersService, data, err)
+		found, err := listHas(resp.Body, name)
+		if err != nil {
+			return false, fmt.Errorf("check user %q at %s: %w: answer is not a list of names: %w", name, url, errUsersService, err)
 		}
-		return slices.Contains(names, name), nil
+		return found, nil
 	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyBytes))
 	return false, fmt.Errorf("check user %q at %s: %w: answered %s: %.300s", name, url, errUsersService, resp.Status, bytes.TrimSpace(data))
+}
+
+// errorBodyBytes bounds how much of a failed answer is read for its message.
+const errorBodyBytes = 64 << 10
+
+// listHas reads a JSON array of strings one name at a time and reports
+// whether name is one of them. The list is never held whole: it has no
+// size bound (names as long as a request body, as many users as there are).
+func listHas(r io.Reader, name string) (bool, error) {
+	dec := json.NewDecoder(r)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return false, fmt.Errorf("want '[', got %v (%v)", tok, err)
+	}
+	found := false
+	for dec.More() {
+		var n string
+		if err := dec.Decode(&n); err != nil {
+			return false, err
+		}
+		found = found || n == name
+	}
+	if _, err := dec.Token(); err != nil {
+		return false, err
+	}
+	return found, nil
 }

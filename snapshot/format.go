@@ -18,10 +18,11 @@ const Format = "rideshare-snapshot"
 // Version is the version of the format this package writes and reads.
 const Version = 1
 
-// MaxLineBytes bounds one line (its "\n" excluded). A row holds at most a few
-// MB of text (a DB API body is at most 1 MiB, httpjson.MaxBodyBytes); JSON
-// escaping can make that up to six times longer.
-const MaxLineBytes = 64 << 20
+// MaxLineBytes bounds one line (its "\n" excluded). A text value has no
+// length limit but the DB API body's (8 MiB, httpjson.MaxDBBodyBytes); a row
+// of two text columns, each set by a body of its own, is 16 MiB at most, and
+// JSON escaping can make that up to six times longer.
+const MaxLineBytes = 128 << 20
 
 // RecordFields are the fields of a write-id record line, in order.
 var RecordFields = []string{"write_id", "seq", "rows_affected", "id", "failed"}

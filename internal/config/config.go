@@ -144,6 +144,12 @@ type Service struct {
 	AreaMin   int    `hcl:"area_min,optional"`
 	AreaMax   int    `hcl:"area_max,optional"`
 	AreaNames string `hcl:"area_names,optional"`
+	// Origin is the Origin header the rides service sends on its check of a
+	// user through the load balancer: its public address, which the original
+	// test script checks. "" means rides.DefaultOrigin of its listen
+	// address. Only the rides service takes it.
+	Origin string   `hcl:"origin,optional"`
+	Body   hcl.Body `hcl:",body"`
 }
 
 // Gateway is the local stand-in for the application load balancer.

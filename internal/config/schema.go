@@ -164,6 +164,9 @@ func (f *schema) decode(filename string) (*Config, error) {
 	if d.err == nil && c.Scaling.MaxSlaves < c.Scaling.MinSlaves {
 		d.fail(sc.Body, "max_slaves", "scaling", "max_slaves (%d) is less than min_slaves (%d)", c.Scaling.MaxSlaves, c.Scaling.MinSlaves)
 	}
+	for _, svc := range c.Services {
+		d.origin(svc)
+	}
 	c.Orchestrator.Slaves = slaves
 	if slaves == 0 {
 		c.Orchestrator.Slaves = c.Scaling.MinSlaves

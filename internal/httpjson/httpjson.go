@@ -23,8 +23,17 @@ import (
 	"github.com/rideshare/dbaas/internal/httpmetrics"
 )
 
-// MaxBodyBytes bounds every request body; a larger one is a 413.
+// MaxBodyBytes bounds every request body of the RideShare services and the
+// admin API; a larger one is a 413. It is the only bound on the length of a
+// name or value (docs/api.md, "Lengths").
 const MaxBodyBytes = 1 << 20
+
+// MaxDBBodyBytes bounds a DB API request body (DecodeDBBody). A service's
+// request within MaxBodyBytes turns into DB API requests that can be longer:
+// its text is encoded again as JSON (where '<' becomes \u003c: up to six times
+// the bytes) beside the request's own fields. The DB API takes all of it, so
+// that any name or value a service accepted is stored.
+const MaxDBBodyBytes = 8 * MaxBodyBytes
 
 // apiPrefix is where a service's API lives; only paths under it are counted.
 const apiPrefix = "/api/"
@@ -107,6 +116,11 @@ func DecodeBodyRaw(w http.ResponseWriter, r *http.Request, into any) ([]byte, bo
 	return decodeBody(w, r, into, false)
 }
 
+// DecodeDBBody is DecodeBodyRaw for a DB API request: at most MaxDBBodyBytes.
+func DecodeDBBody(w http.ResponseWriter, r *http.Request, into any) ([]byte, bool) {
+	return decodeBodyLimit(w, r, into, false, MaxDBBodyBytes)
+}
+
 // DecodeOptionalBody is DecodeBody for a body that may be left out: an empty
 // one leaves into as it is.
 func DecodeOptionalBody(w http.ResponseWriter, r *http.Request, into any) bool {
@@ -115,11 +129,15 @@ func DecodeOptionalBody(w http.ResponseWriter, r *http.Request, into any) bool {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, into any, optional bool) ([]byte, bool) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	return decodeBodyLimit(w, r, into, optional, MaxBodyBytes)
+}
+
+func decodeBodyLimit(w http.ResponseWriter, r *http.Request, into any, optional bool, limit int64) ([]byte, bool) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", MaxBodyBytes))
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", limit))
 		return nil, false
 	case err != nil:
 		WriteError(w, http.StatusBadRequest, fmt.Sprintf("body: cannot read: %v", err))

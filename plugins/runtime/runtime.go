@@ -18,7 +18,9 @@ type Spec struct {
 	ID   string            `json:"id"`
 	Args []string          `json:"args"`
 	Env  map[string]string `json:"env"`
-	// LogPath is where the worker's stdout/stderr go (process runtime).
+	// LogPath is the file the worker's stdout/stderr are appended to: as
+	// they are written (process), or copied from the container's log before
+	// it is removed (docker), so a crashed worker's log is kept.
 	LogPath string `json:"log_path"`
 }
 

@@ -25,6 +25,9 @@ import (
 	"github.com/rideshare/dbaas/users"
 )
 
+// ridesOrigin is the rides instance's public address in these tests.
+const ridesOrigin = "http://203.0.113.7"
+
 // env is one deployment of the services: gateway → users, rides → DB API.
 type env struct {
 	t        *testing.T
@@ -72,6 +75,7 @@ func newEnv(t *testing.T, orchestratorURL string, opts ...api.Option) *env {
 	rs := rides.New(rides.Config{
 		DB:       e.ridesDB,
 		UsersURL: e.gateway,
+		Origin:   ridesOrigin,
 		Log:      log.Named("rides"),
 	})
 	ridesSrv := httptest.NewServer(rs.Handler())

@@ -343,8 +343,8 @@ func TestServices(t *testing.T) {
 		if len(checks) != 1 {
 			t.Fatalf("users saw %d user checks, want 1: %+v", len(checks), e.origins)
 		}
-		if checks[0].origin != rides.DefaultOrigin {
-			t.Errorf("Origin = %q, want %q", checks[0].origin, rides.DefaultOrigin)
+		if checks[0].origin != ridesOrigin {
+			t.Errorf("Origin = %q, want the configured %q", checks[0].origin, ridesOrigin)
 		}
 		if checks[0].forwardedFor == "" {
 			t.Errorf("the user check did not come through the load balancer (no X-Forwarded-For)")

@@ -140,8 +140,8 @@ func (r *Runtime) reconcile(reported map[string]time.Time) {
 	}
 }
 
-// report queues the Exit of container cid once, then removes the container
-// in the background.
+// report queues the Exit of container cid once, then, in the background,
+// keeps its log and removes it.
 func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[string]string, code int, at time.Time) {
 	now := time.Now()
 	for k, t := range reported {
@@ -160,7 +160,12 @@ func (r *Runtime) report(reported map[string]time.Time, cid string, labels map[s
 	id := labels[LabelID]
 	r.log.Info("worker exited", "id", id, "pid", h.PID, "exit_code", code, "container", short(cid))
 	r.exits.Push(runtime.Exit{ID: id, PID: h.PID, ExitCode: code, At: at})
-	go r.remove(cid)
+	// The exit is the fast failure signal: it is not held back by the copy
+	// of a long log. The container, which holds the log, goes after it.
+	go func() {
+		r.keepLog(id, cid, labels[LabelLogPath])
+		r.remove(cid)
+	}()
 }
 
 // remove deletes a container. One already gone, or being removed, by
@@ -184,4 +189,23 @@ func short(cid string) string {
 		return cid[:12]
 	}
 	return cid
+}
+
+// keepLog copies an exited container's output to its log path (saveLog),
+// bounded in time; a failure is logged, never fatal: the exit matters more.
+func (r *Runtime) keepLog(id, cid, path string) {
+	if path == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.saveLog(ctx, cid, path); err != nil {
+		if errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
+			// Removed, or being removed, by another Runtime of the stack,
+			// which copied the log first.
+			r.log.Debug("worker's log copied elsewhere", "id", id, "container", short(cid), "error", err)
+			return
+		}
+		r.log.Warn("cannot keep the worker's log", "id", id, "container", short(cid), "path", path, "error", err)
+	}
 }

@@ -15,7 +15,9 @@
 //   - AutoRemove is off: the exit code is read first; the container is
 //     removed once its Exit has been queued. A worker's output is in the
 //     engine's log of its container (docker logs rideshare-<id>) while it
-//     exists; Spec.LogPath is not used (see runtime.Spec).
+//     exists, and is appended to Spec.LogPath (the rideshare.log_path
+//     label) before any removal, so the log of a crashed worker is kept
+//     (logs.go).
 //   - Workers outlive the Runtime: when New's ctx ends it stops watching but
 //     leaves the containers running, for a restarted orchestrator to adopt.
 package docker

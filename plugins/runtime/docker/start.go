@@ -28,6 +28,9 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Handle,
 			return runtime.Handle{}, fmt.Errorf("worker %s: already running as container %s", id, name)
 		}
 		r.log.Info("removing leftover container", "id", id, "container", old.ID)
+		if old.Config != nil {
+			r.keepLog(id, old.ID, old.Config.Labels[LabelLogPath])
+		}
 		if err := r.cli.ContainerRemove(ctx, old.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
 			return runtime.Handle{}, fmt.Errorf("worker %s: remove leftover container: %w", id, err)
 		}
@@ -38,6 +41,12 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Handle,
 	labels := map[string]string{LabelWorker: "true", LabelID: id}
 	if r.opts.stack != "" {
 		labels[LabelStack] = r.opts.stack
+	}
+	if spec.LogPath != "" {
+		if err := createLog(spec.LogPath); err != nil {
+			return runtime.Handle{}, fmt.Errorf("worker %s: %w", id, err)
+		}
+		labels[LabelLogPath] = spec.LogPath
 	}
 	cfg := &container.Config{
 		Image:  r.opts.image,

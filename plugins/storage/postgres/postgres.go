@@ -62,7 +62,26 @@ var Dialect = sqlstore.Dialect{
 	// Bind); sqlstore runs every statement with values prepared.
 	Placeholder: sqlstore.DollarNumber,
 	QuoteIdent:  sqlstore.AppendDoubleQuoted,
+	TextKey:     &sqlstore.TextKey{Func: TextKeyFunc, Create: createTextKeyFunc},
 }
+
+// TextKeyFunc is the SHA-256 of a text's UTF-8 bytes, the unique index of a
+// text primary key holds it instead of the text (sqlstore.TextKey): a B-tree
+// entry over about 2.7 kB is refused (SQLSTATE 54000), and a username may be
+// as long as a request body. SHA-256, not md5: a collision would refuse a
+// user whose name was never taken.
+const TextKeyFunc = sqlstore.InternalPrefix + "text_key"
+
+// createTextKeyFunc creates TextKeyFunc unless it exists. convert_to is only
+// STABLE (it looks up a conversion), but to UTF8 from a database's fixed
+// encoding its result never changes: the wrapper is declared IMMUTABLE, which
+// an index expression needs. Two Opens racing on it: the loser's CREATE fails
+// with duplicate_function or unique_violation, caught.
+const createTextKeyFunc = `DO $do$ BEGIN
+	CREATE FUNCTION ` + TextKeyFunc + `(text) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+		AS 'SELECT sha256(convert_to($1, ''UTF8''))';
+EXCEPTION WHEN duplicate_function OR unique_violation THEN NULL;
+END $do$`
 
 // IsUniqueViolation reports whether err is SQLSTATE 23505 (unique_violation,
 // which covers primary keys).

@@ -48,6 +48,11 @@ func (s *Store) createTables(ctx context.Context) error {
 		_, err := s.sql.ExecContext(ctx, string(q.b))
 		return err
 	}
+	if s.d.TextKey != nil {
+		if err := ddl(s.text(0).sql(s.d.TextKey.Create)); err != nil {
+			return fmt.Errorf("%s: create function %q: %w", s.name, s.d.TextKey.Func, err)
+		}
+	}
 	for _, t := range dbapi.Schema {
 		if strings.HasPrefix(t.Name, InternalPrefix) {
 			return fmt.Errorf("%s: schema table %q uses the internal prefix %q", s.name, t.Name, InternalPrefix)
@@ -60,16 +65,27 @@ func (s *Store) createTables(ctx context.Context) error {
 			}
 			q.ident(c.Name).sql(" " + typ + " NOT NULL, ")
 		}
-		q.sql("PRIMARY KEY (")
-		for i, k := range t.PrimaryKey {
-			if i > 0 {
-				q.sql(", ")
+		hashed := s.d.TextKey != nil && hasTextKey(t)
+		if hashed {
+			q.b = q.b[:len(q.b)-2] // the last ", "
+			q.sql(")")
+		} else {
+			q.sql("PRIMARY KEY (")
+			for i, k := range t.PrimaryKey {
+				if i > 0 {
+					q.sql(", ")
+				}
+				q.ident(k)
 			}
-			q.ident(k)
+			q.sql("))")
 		}
-		q.sql("))")
 		if err := ddl(q); err != nil {
 			return fmt.Errorf("%s: create table %q: %w", s.name, t.Name, err)
+		}
+		if hashed {
+			if err := s.createTextKey(ctx, t, ddl); err != nil {
+				return err
+			}
 		}
 	}
 	i, tx := s.d.IntegerType, s.d.TextType
@@ -90,6 +106,50 @@ func (s *Store) createTables(ctx context.Context) error {
 	// Added after the table: a database created before it gets it on Open.
 	if err := ddl(s.text(0).sql("CREATE INDEX IF NOT EXISTS ").ident(WritesSeqIndex).sql(" ON ").ident(WritesTable).sql(" (seq)")); err != nil {
 		return fmt.Errorf("%s: create index %q: %w", s.name, WritesSeqIndex, err)
+	}
+	return nil
+}
+
+// hasTextKey reports whether a column of t's primary key is text.
+func hasTextKey(t dbapi.Table) bool {
+	for _, k := range t.PrimaryKey {
+		if c, _ := t.Column(k); c.Type == dbapi.Text {
+			return true
+		}
+	}
+	return false
+}
+
+// createTextKey makes t's key unique through the dialect's TextKey (the
+// unique index <prefix><table>_key over the key, text columns digested)
+// and indexes each text key column by hash (<prefix><table>_<column>).
+// A conflict is then the unique index's violation, as a primary key's
+// would be, and ON CONFLICT DO NOTHING (no target) covers it alike.
+func (s *Store) createTextKey(ctx context.Context, t dbapi.Table, ddl func(*sqlText) error) error {
+	name := InternalPrefix + t.Name + "_key"
+	q := s.text(0).sql("CREATE UNIQUE INDEX IF NOT EXISTS ").ident(name).sql(" ON ").ident(t.Name).sql(" (")
+	for i, k := range t.PrimaryKey {
+		if i > 0 {
+			q.sql(", ")
+		}
+		if c, _ := t.Column(k); c.Type == dbapi.Text {
+			q.sql(s.d.TextKey.Func + "(").ident(k).sql(")")
+		} else {
+			q.ident(k)
+		}
+	}
+	q.sql(")")
+	if err := ddl(q); err != nil {
+		return fmt.Errorf("%s: create index %q: %w", s.name, name, err)
+	}
+	for _, k := range t.PrimaryKey {
+		if c, _ := t.Column(k); c.Type != dbapi.Text {
+			continue
+		}
+		name := InternalPrefix + t.Name + "_" + k
+		if err := ddl(s.text(0).sql("CREATE INDEX IF NOT EXISTS ").ident(name).sql(" ON ").ident(t.Name).sql(" USING hash (").ident(k).sql(")")); err != nil {
+			return fmt.Errorf("%s: create index %q: %w", s.name, name, err)
+		}
 	}
 	return nil
 }

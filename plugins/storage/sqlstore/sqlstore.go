@@ -78,6 +78,26 @@ type Dialect struct {
 	// QuoteIdent appends name quoted as an identifier (AppendDoubleQuoted on
 	// both backends).
 	QuoteIdent func(b []byte, name string) []byte
+	// TextKey, when set, is how a text column of a primary key is indexed:
+	// for a backend whose index refuses long entries (PostgreSQL's B-tree
+	// takes about 2.7 kB), while names and values of any length must be
+	// stored. Nil: a plain PRIMARY KEY (sqlite has no such limit).
+	TextKey *TextKey
+}
+
+// TextKey replaces a PRIMARY KEY that has text columns by a unique index
+// over the key with each text column passed through Func (a fixed-size
+// digest, so the entry is short whatever the text), and a hash index on
+// each text key column, which keeps equality lookups indexed (a hash index
+// stores the hash, never the text).
+type TextKey struct {
+	// Func names the immutable function of one text argument that the
+	// unique index applies; InternalPrefix-named.
+	Func string
+	// Create is the DDL that creates Func, run once per Open before the
+	// tables; it must succeed when Func exists already (even when a
+	// concurrent Open creates it at the same time).
+	Create string
 }
 
 // Options describe one store.

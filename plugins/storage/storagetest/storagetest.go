@@ -196,6 +196,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EntryFromJSON", func(t *testing.T) { testJSON(t, open) })
 	t.Run("Injection", func(t *testing.T) { testInjection(t, open) })
 	t.Run("BoundValues", func(t *testing.T) { testBound(t, open) })
+	t.Run("LongText", func(t *testing.T) { testLongText(t, open) })
 	t.Run("Hash", func(t *testing.T) { testHash(t, open) })
 	t.Run("Read", func(t *testing.T) { testRead(t, open) })
 	t.Run("ConcurrentReads", func(t *testing.T) { testConcurrent(t, open) })
