@@ -109,13 +109,17 @@ fi
 # when it fails. Never --pull: the FROM images are local.
 logs=$(mktemp -d "${TMPDIR:-/tmp}/rideshare-images.XXXXXX")
 build() {
-  local tag=$1 ctx=$2 t=$SECONDS log; shift 2
+  local tag=$1 ctx=$2 t=$SECONDS log old new; shift 2
   log=$logs/${tag%%:*}.log
+  old=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   if ! docker build --force-rm --label "$PROJECT_LABEL" -t "$tag" "$@" "$ctx" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     say "docker build of $tag failed (log: $log)"
     return 1
   fi
+  # A rebuilt image leaves the one it replaced untagged: remove it (unless a container uses it).
+  new=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
   say "$tag built ($((SECONDS - t))s)"
 }
 
