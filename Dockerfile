@@ -2,5 +2,6 @@
 # else. FROM scratch because no base image can be pulled where this is built, and a static Go
 # binary needs none. Build with `make image`; .dockerignore keeps the context to bin/rideshare.
 FROM scratch
+LABEL org.rideshare.project=dbaas
 COPY bin/rideshare /rideshare
 ENTRYPOINT ["/rideshare"]

@@ -10,6 +10,9 @@
 #                   no staticcheck of that version
 #   make run        the whole local stack in the foreground (hcl/local.hcl)
 #   make image      docker image rideshare:latest from bin/rideshare
+#   make images     every image docker-compose.yml runs, with no pull: rideshare:latest and
+#                   RabbitMQ, ZooKeeper, PostgreSQL from Debian's packages on a debootstrapped
+#                   base (scripts/images.sh; cached: seconds when nothing changed)
 #   make bench      rideshare bench on a freshly started stack: the median of RUNS runs of every
 #                   figure beside the floor of the same runs (scripts/bench.sh; BENCHFLAGS=...
 #                   adds rideshare bench flags, e.g. BENCHFLAGS='-failover 5')
@@ -44,7 +47,7 @@ STATICCHECK         := $(LINTBIN)/staticcheck
 # Appended last, it is used only when no other go is found first.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build services test vet lint run image bench history faults proto clean
+.PHONY: all build services test vet lint run image images bench history faults proto clean
 
 all: build
 
@@ -76,6 +79,10 @@ run: build services
 # FROM scratch: no base image can be pulled on these machines, and the binary is static.
 image: build
 	docker build -t $(IMAGE) -f Dockerfile .
+
+# No registry is reachable here: the service images come from Debian's archive (docs/deploy.md).
+images: build
+	IMAGE=$(IMAGE) BIN=$(BIN) ./scripts/images.sh
 
 # The benchmarks drive the real stack, so they need the services too. The go test benchmarks
 # (go test -run '^$$' -bench . ./internal/bench/...) measure the same on a stack of their own.

@@ -30,8 +30,10 @@ ZK_BIN=/usr/share/zookeeper/bin/zkServer.sh
 # well-known types google/protobuf/*.proto the contracts import): make proto.
 # chromium: the dashboard's browser test (test/ui/) drives it headless; fonts-dejavu-core: text
 # in its screenshot (installed without recommends, chromium brings no font).
+# debootstrap, docker-compose: the compose test (test/compose/) builds the images of
+# docker-compose.yml (scripts/images.sh debootstraps their base) and runs it with docker-compose.
 PACKAGES=(rabbitmq-server zookeeperd postgresql iptables python3-grpcio python3-protobuf protobuf-compiler
-  libprotobuf-dev chromium fonts-dejavu-core)
+  libprotobuf-dev chromium fonts-dejavu-core debootstrap docker-compose)
 
 say() { echo "services: $*"; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }

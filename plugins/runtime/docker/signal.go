@@ -14,7 +14,8 @@ import (
 
 // Stop asks the engine to stop the worker's container: SIGTERM, then
 // SIGKILL after timeout (rounded up to whole seconds). It returns once the
-// container has stopped; its Exit follows from the "die" event.
+// container has stopped; its Exit follows from the "die" event, except once
+// the Runtime's ctx has ended: then Stop removes the container itself.
 func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	c, err := r.running(ctx, id)
 	if err != nil {
@@ -28,6 +29,13 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 	}
 	if err != nil {
 		return fmt.Errorf("worker %s: stop: %w", id, err)
+	}
+	if r.ctx.Err() != nil {
+		// The Runtime is shutting down (an orchestrator stopping its workers
+		// on exit): nothing watches for the "die" event any more, so remove
+		// the container here. Left behind, it would keep its network and
+		// volume in use (docker-compose down could not remove them).
+		r.remove(c.ID)
 	}
 	return nil
 }
