@@ -55,6 +55,30 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	s.WaitShape(1, 15*time.Second)
 
+	// A switchover to a named worker, and a refused one: a clear message
+	// and a non-zero exit.
+	var target string
+	waitReady := time.Now().Add(60 * time.Second)
+	for target == "" && time.Now().Before(waitReady) {
+		for _, w := range s.Workers() {
+			if w.Role == "slave" && w.Ready {
+				target = w.ID
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if target == "" {
+		t.Fatalf("no ready slave to switch over to: %+v", s.Workers())
+	}
+	out, err = rideshare(t, "switchover", "-addr", s.URL, "-to", target)
+	if err != nil || !strings.Contains(out, "switched over from ") || !strings.Contains(out, " to "+target) {
+		t.Fatalf("switchover -to %s: %v\n%s", target, err, out)
+	}
+	out, err = rideshare(t, "switchover", "-addr", s.URL, "-to", "w-nobody")
+	if err == nil || !strings.Contains(out, "w-nobody") {
+		t.Fatalf("switchover to an unknown worker: %v\n%s", err, out)
+	}
+
 	// An unreachable orchestrator is a clear message and a non-zero exit.
 	out, err = rideshare(t, "status", "-addr", "http://127.0.0.1:1")
 	if err == nil || !strings.Contains(out, "cannot reach the orchestrator at http://127.0.0.1:1") {
