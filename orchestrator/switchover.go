@@ -49,17 +49,12 @@ func (o *Orchestrator) handleSwitchover(w http.ResponseWriter, r *http.Request) 
 		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("list the workers: %v", err))
 		return
 	}
-	to, status, msg := switchoverTarget(ws, leader.ID, req.To)
+	target, status, msg := switchoverTarget(ws, leader.ID, req.To)
 	if status != 0 {
 		httpjson.WriteError(w, status, msg)
 		return
 	}
-	var pid int
-	for _, wi := range ws {
-		if wi.ID == to {
-			pid = wi.PID
-		}
-	}
+	to := target.ID
 	body, err := json.Marshal(broker.SwitchoverOrder{To: to, Epoch: leader.Epoch})
 	if err != nil {
 		httpjson.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("encode the order: %v", err))
@@ -93,7 +88,7 @@ func (o *Orchestrator) handleSwitchover(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	took := time.Since(handed)
-	o.events.add(api.Event{Kind: api.EventSwitchover, Worker: to, PID: pid, Epoch: epoch,
+	o.events.add(api.Event{Kind: api.EventSwitchover, Worker: to, PID: target.PID, Epoch: epoch,
 		DurationMS: float64(took.Microseconds()) / 1000, Detail: fmt.Sprintf("planned: %s handed its lead to %s", done.From, to)})
 	o.log.Info("switchover", "from", done.From, "to", to, "epoch", epoch, "took", took.Round(time.Millisecond), "order_answered_after", handed.Sub(sent).Round(time.Millisecond))
 	httpjson.WriteJSON(w, http.StatusOK, api.SwitchoverResult{From: done.From, To: to, Epoch: epoch, TookMS: float64(took.Microseconds()) / 1000})
@@ -101,7 +96,7 @@ func (o *Orchestrator) handleSwitchover(w http.ResponseWriter, r *http.Request) 
 
 // switchoverTarget picks the worker to hand over to: want when named, else
 // the lowest-pid ready slave. A status other than 0 refuses, with msg.
-func switchoverTarget(ws []api.WorkerInfo, master, want string) (to string, status int, msg string) {
+func switchoverTarget(ws []api.WorkerInfo, master, want string) (target api.WorkerInfo, status int, msg string) {
 	if want != "" {
 		for _, wi := range ws {
 			if wi.ID != want {
@@ -109,24 +104,24 @@ func switchoverTarget(ws []api.WorkerInfo, master, want string) (to string, stat
 			}
 			switch {
 			case wi.ID == master:
-				return "", http.StatusConflict, fmt.Sprintf("to: %s is the master already", want)
+				return wi, http.StatusConflict, fmt.Sprintf("to: %s is the master already", want)
 			case wi.Draining:
-				return "", http.StatusConflict, fmt.Sprintf("to: %s is draining", want)
+				return wi, http.StatusConflict, fmt.Sprintf("to: %s is draining", want)
 			case !wi.Ready:
-				return "", http.StatusConflict, fmt.Sprintf("to: %s is not ready (still catching up)", want)
+				return wi, http.StatusConflict, fmt.Sprintf("to: %s is not ready (still catching up)", want)
 			}
-			return want, 0, ""
+			return wi, 0, ""
 		}
-		return "", http.StatusNotFound, fmt.Sprintf("to: no worker %q (GET %s lists them)", want, api.RouteWorkers)
+		return target, http.StatusNotFound, fmt.Sprintf("to: no worker %q (GET %s lists them)", want, api.RouteWorkers)
 	}
 	ws = append([]api.WorkerInfo(nil), ws...)
 	sort.Slice(ws, func(i, j int) bool { return ws[i].PID < ws[j].PID })
 	for _, wi := range ws {
 		if wi.Role == election.RoleSlave && wi.Ready && !wi.Draining && wi.ID != master {
-			return wi.ID, 0, ""
+			return wi, 0, ""
 		}
 	}
-	return "", http.StatusConflict, "there is no ready slave to hand over to"
+	return target, http.StatusConflict, "there is no ready slave to hand over to"
 }
 
 // awaitMaster waits until to leads at an epoch after old and its record
@@ -135,14 +130,12 @@ func (o *Orchestrator) awaitMaster(ctx context.Context, to string, old uint64) (
 	t := time.NewTicker(switchoverPoll)
 	defer t.Stop()
 	for {
-		l, ok, err := o.sup.Leader(ctx)
-		if err == nil && ok && l.ID == to && l.Epoch > old {
-			ws, err := o.sup.Workers(ctx)
-			if err == nil {
-				for _, wi := range ws {
-					if wi.ID == to && wi.Role == election.RoleMaster {
-						return l.Epoch, nil
-					}
+		// One reading of the leader and the records together (view).
+		v, err := o.sup.view(ctx)
+		if err == nil && v.hasLeader && v.leader.ID == to && v.leader.Epoch > old {
+			for _, wi := range v.workers {
+				if wi.ID == to && wi.Role == election.RoleMaster {
+					return v.leader.Epoch, nil
 				}
 			}
 		}

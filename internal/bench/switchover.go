@@ -37,7 +37,7 @@ type SwitchoverOptions struct {
 	// Window is the steady time before each drill, whose longest write is
 	// the drill's floor.
 	Window time.Duration
-	// Timeout bounds waiting for the stack to settle after a drill (60s).
+	// Timeout bounds waiting for the stack to settle before a drill (60s).
 	Timeout time.Duration
 	// Token and DBToken are the bearer tokens, as in Options.
 	Token, DBToken string
@@ -99,6 +99,13 @@ func Switchover(ctx context.Context, opts SwitchoverOptions) (SwitchoverReport, 
 	bo := Options{Addr: opts.Addr}
 	bo.defaults()
 	cl := api.NewClient(bo.Addr, api.WithAttempts(1), api.WithToken(opts.Token), api.WithDBToken(opts.DBToken))
+	// The failover drills' settling: before each switchover, the shape found
+	// at the start (1 master + N slaves) with every worker ready.
+	d, err := NewDriller(ctx, FailoverOptions{Addr: opts.Addr, Timeout: opts.Timeout, Token: opts.Token, DBToken: opts.DBToken})
+	if err != nil {
+		return rep, err
+	}
+	defer d.Close()
 
 	var mu sync.Mutex
 	var spans []writeSpan
@@ -126,7 +133,10 @@ func Switchover(ctx context.Context, opts SwitchoverOptions) (SwitchoverReport, 
 	defer func() { stopWriters(); wg.Wait() }()
 
 	for i := 0; i < opts.Iterations; i++ {
-		if err := settle(ctx, cl, opts.Timeout); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		_, err := d.prepare(pctx)
+		cancel()
+		if err != nil {
 			return rep, err
 		}
 		time.Sleep(opts.Window)
@@ -164,31 +174,4 @@ func Switchover(ctx context.Context, opts SwitchoverOptions) (SwitchoverReport, 
 	}
 	rep.Stall, rep.Floor, rep.Took = Summarize(stall), Summarize(floor), Summarize(took)
 	return rep, nil
-}
-
-// settle waits until the stack has one master and every worker is ready:
-// the master of the last drill serves again as a slave.
-func settle(ctx context.Context, cl *api.Client, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		ws, err := cl.Workers(ctx)
-		if err == nil {
-			m, n := shape(ws)
-			ready := m == 1 && n >= 1
-			for _, w := range ws {
-				ready = ready && w.Ready
-			}
-			if ready {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the stack did not settle (1 master, every worker ready) within %s: %+v (%v)", within, ws, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
