@@ -45,8 +45,9 @@ type Options struct {
 	Listen     string
 	AMQPURL    string
 	RPCTimeout time.Duration
-	// LogRetention is syncQ's retention, declared by every process alike.
-	LogRetention broker.LogRetention
+	// Topology is how the queues are declared (request queue type, syncQ's
+	// retention), by every process alike.
+	Topology broker.Topology
 
 	Runtime runtime.Runtime
 	// OpenElection opens an election session; the orchestrator opens a new
@@ -168,7 +169,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 
 // Serve is Run on an open listener.
 func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
-	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, broker.RPCOptions{Declare: o.opts.LogRetention.Declare}, o.log.Named("rpc"))
+	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, broker.RPCOptions{Topology: o.opts.Topology, DeclareShared: true}, o.log.Named("rpc"))
 	if err != nil {
 		ln.Close()
 		return err

@@ -65,11 +65,13 @@ type RPCOptions struct {
 	// MaxCoalesce bounds the requests one coalesced message carries
 	// (default DefaultMaxCoalesce; see CallOptions.Coalesce).
 	MaxCoalesce int
-	// Declare, when set, is called on a fresh channel after every
-	// (re)connect, before any publish: the orchestrator declares the fixed
-	// queues there (docs/architecture.md, "Queues"). nil declares nothing but
-	// the reply queue.
-	Declare func(*amqp.Channel) error
+	// Topology is how the deployment declares its queues: the fixed reply
+	// queue ResponseQ is declared with its request type.
+	Topology Topology
+	// DeclareShared declares the shared queues (Topology.Declare) on a
+	// fresh channel after every (re)connect, before any publish: the
+	// orchestrator does (docs/architecture.md, "Queues").
+	DeclareShared bool
 }
 
 // CallOptions tune one call.
@@ -136,15 +138,20 @@ func (r *RPC) connect(ctx context.Context) error {
 	if err != nil {
 		return fail("open channel", err)
 	}
-	if r.opts.Declare != nil {
-		if err := r.opts.Declare(ch); err != nil {
+	if r.opts.DeclareShared {
+		if err := r.opts.Topology.Declare(ch); err != nil {
 			return fail("declare queues", err)
 		}
 	}
-	if r.opts.ReplyQueue != ResponseQ {
-		if _, err := ch.QueueDeclare(r.opts.ReplyQueue, false, true, true, false, nil); err != nil {
-			return fail("declare reply queue "+r.opts.ReplyQueue, err)
-		}
+	if r.opts.ReplyQueue == ResponseQ {
+		err = r.opts.Topology.DeclareReplies(ch)
+	} else {
+		// Exclusive: it lives on the node this connection is to, and goes
+		// with the connection; a reconnect declares it again on the next.
+		_, err = ch.QueueDeclare(r.opts.ReplyQueue, false, true, true, false, nil)
+	}
+	if err != nil {
+		return fail("declare reply queue "+r.opts.ReplyQueue, err)
 	}
 	replies, err := ch.Consume(r.opts.ReplyQueue, "", true, false, false, false, nil)
 	if err != nil {
