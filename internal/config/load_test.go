@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/plugins/election/zookeeper"
 	"github.com/rideshare/dbaas/worker"
@@ -117,7 +118,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		AMQPURL: "amqp://x", DataDir: DefaultDataDir, Stack: DefaultStack, BuiltinPlugins: BuiltinsInProcess,
+		AMQPURL: "amqp://x", QueueType: broker.DefaultQueueType, DataDir: DefaultDataDir, Stack: DefaultStack, BuiltinPlugins: BuiltinsInProcess,
 		ZooKeeper:    ZooKeeper{Servers: []string{"z:1"}, Root: "/r", SessionTimeout: zookeeper.DefaultSessionTimeout},
 		Orchestrator: Orchestrator{Listen: "127.0.0.1:1", RPCTimeout: orchestrator.DefaultRPCTimeout, Slaves: orchestrator.DefaultMinSlaves},
 		Worker:       Worker{MinSeqWait: worker.DefaultMinSeqWait, Prefetch: worker.DefaultPrefetch, BatchSize: worker.DefaultBatchSize},
@@ -192,12 +193,22 @@ func TestBadValues(t *testing.T) {
 		"sync_log {\n  max_bytes = \"4MiB\"\n  segment_bytes = \"3MiB\"\n}\n":     `:14:3: sync_log: segment_bytes (3145728) must be at most half of max_bytes (4194304)`,
 		"sync_log {\n  max_age = \"-1h\"\n}\n":                                    `:13:3: sync_log.max_age: "-1h" is not a duration`,
 		"builtin_plugins = \"both\"\n":                                            `:12:1: builtin_plugins: "both" is not "in_process" or "subprocess"`,
+		"amqp_queue_type = \"stream\"\n":                                          `:12:1: amqp_queue_type: queue type "stream" is not "classic" or "quorum"`,
 	} {
 		path := writeConfig(t, src)
 		_, err := Load(path, nil)
 		if err == nil || !strings.Contains(err.Error(), path+want) {
 			t.Errorf("%q: err = %v, want %s", src, err, path+want)
 		}
+	}
+	// amqp_url is in the base file: a list with a bad member names it.
+	path := writeConfig(t, "")
+	src := strings.Replace(string(mustRead(t, path)), `amqp_url = "amqp://x"`, `amqp_url = "amqp://x/, ftp://y/"`, 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), path+":1:1: amqp_url: broker URL 2 (") {
+		t.Errorf("bad second broker URL: err = %v", err)
 	}
 	// The zookeeper and orchestrator blocks are in the base file.
 	for _, tc := range []struct{ after, attr, want string }{
