@@ -86,6 +86,10 @@ func (p Plugin) Pos() string { return pos(p.DefRange) }
 
 // Orchestrator is the DB API and admin API server.
 type Orchestrator struct {
+	// ID names this orchestrator among those sharing a stack (default
+	// orchestrator.DefaultID): its reply queue and its place in the
+	// supervision lock. Two orchestrators on one vhost need two ids.
+	ID     string
 	Listen string
 	// RPCTimeout defaults to orchestrator.DefaultRPCTimeout.
 	RPCTimeout time.Duration

@@ -49,6 +49,7 @@ type zookeeperBlock struct {
 }
 
 type orchestratorBlock struct {
+	ID         string   `hcl:"id,optional"`
 	Listen     string   `hcl:"listen"`
 	RPCTimeout string   `hcl:"rpc_timeout,optional"`
 	Slaves     int      `hcl:"slaves,optional"`
@@ -133,6 +134,13 @@ func (f *schema) decode(filename string) (*Config, error) {
 	c.ZooKeeper.SessionTimeout = d.duration(zk.Body, "zookeeper", "session_timeout", zk.SessionTimeout, zookeeper.DefaultSessionTimeout)
 
 	o := f.Orchestrator
+	c.Orchestrator.ID = orchestrator.DefaultID
+	if o.ID != "" {
+		if err := orchestrator.CheckID(o.ID); err != nil {
+			d.fail(o.Body, "id", "orchestrator.id", "%v", err)
+		}
+		c.Orchestrator.ID = o.ID
+	}
 	c.Orchestrator.RPCTimeout = d.duration(o.Body, "orchestrator", "rpc_timeout", o.RPCTimeout, orchestrator.DefaultRPCTimeout)
 	slaves := d.count(o.Body, "orchestrator", "slaves", o.Slaves, 0)
 	c.Orchestrator.AdminToken = d.token(o.Body, "orchestrator", "admin_token", o.AdminToken)
