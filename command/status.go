@@ -39,6 +39,13 @@ func writeStatus(out io.Writer, st api.Status, now time.Time) error {
 		fmt.Fprintf(out, "master: %s at epoch %d, applied seq %d\n", st.Master, st.Epoch, st.MasterSeq)
 	}
 	fmt.Fprintln(out, "last failover: "+failoverText(st.LastFailover, now))
+	if o := st.Orchestrator; o != nil {
+		sup := o.Supervisor
+		if sup == "" {
+			sup = "none"
+		}
+		fmt.Fprintf(out, "orchestrator: %s, %s (supervisor: %s)\n", o.ID, o.Role, sup)
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPID\tROLE\tAPPLIED SEQ\tLAG\tUPTIME\tCATCH-UP")
 	for _, w := range st.Workers {

@@ -62,4 +62,13 @@ func TestWriteStatus(t *testing.T) {
 	if !strings.Contains(b.String(), "master: none") || !strings.Contains(b.String(), "last failover: none since") {
 		t.Fatalf("status with no master:\n%s", b.String())
 	}
+
+	b.Reset()
+	st.Orchestrator = &api.OrchestratorRole{ID: "orch-b", Role: api.RoleStandby, Supervisor: "orch-a"}
+	if err := writeStatus(&b, st, now); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\norchestrator: orch-b, standby (supervisor: orch-a)\n") {
+		t.Fatalf("status of a standby orchestrator:\n%s", b.String())
+	}
 }

@@ -2,8 +2,10 @@ package orchestrator_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -210,4 +212,119 @@ func waitReplaced(t *testing.T, s *stacktest.Stack, victim api.WorkerInfo, withi
 			t.Fatalf("slave %s (pid %d) not replaced (seen through %s): %+v", victim.ID, victim.PID, s.URL, ws)
 		}
 	}
+}
+
+// startOrchestratorProcess runs `rideshare orchestrator` with id on s's
+// stack as a process of its own (so the test can kill -9 it): hcl/local.hcl
+// with the id and a free port, and s's -var settings.
+func startOrchestratorProcess(t *testing.T, s *stacktest.Stack, id string) (*stacktest.Stack, *exec.Cmd) {
+	t.Helper()
+	root, err := stacktest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "hcl", "local.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	const listen = `listen      = "127.0.0.1:8083"`
+	if !strings.Contains(string(src), listen) {
+		t.Fatalf("hcl/local.hcl has no %s", listen)
+	}
+	hcl := strings.Replace(string(src), listen, fmt.Sprintf("id = %q\n  listen = %q", id, addr), 1)
+	file := filepath.Join(s.Dir, "orchestrator-"+id+".hcl")
+	if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"orchestrator", "-config", file}
+	for _, v := range s.Vars {
+		args = append(args, "-var", v)
+	}
+	logf, err := os.Create(filepath.Join(s.Dir, "orchestrator-"+id+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(stacktest.Binary(t), args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	cfg := *s.Config
+	cfg.Orchestrator.ID, cfg.Orchestrator.Listen = id, addr
+	p := stacktest.Attach(t, "http://"+addr, &cfg, s.Dir)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := p.API().Status(context.Background()); err == nil {
+			return p, cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orchestrator %s (pid %d) does not answer after 30s; its log is %s", id, cmd.Process.Pid, logf.Name())
+		}
+	}
+}
+
+// TestKilledSupervisorIsSucceeded kills -9 the supervising orchestrator: its
+// session is not closed, so the standby supervises once the session
+// expires (the issue's target: within 5 s), then replaces a killed slave.
+func TestKilledSupervisorIsSucceeded(t *testing.T) {
+	a := stacktest.Start(t, stacktest.Options{Slaves: 1, KeepWorkers: true,
+		Edit: func(c *config.Config) { c.Orchestrator.ID = "orch-a" }})
+	c, cmd := startOrchestratorProcess(t, a, "orch-c")
+	if r := role(t, c); r.Role != api.RoleStandby || r.Supervisor != "orch-a" {
+		t.Fatalf("orch-c: %+v, want standing by behind orch-a", r)
+	}
+	// orch-a hands over to orch-c (a stop), and orch-b stands by behind it.
+	a.StopOrchestrator()
+	for deadline := time.Now().Add(10 * time.Second); role(t, c).Role != api.RoleSupervising; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("orch-c does not supervise after orch-a stopped: %+v", role(t, c))
+		}
+	}
+	b := startSecondOrchestrator(t, a, "orch-b")
+	if r := role(t, b); r.Role != api.RoleStandby || r.Supervisor != "orch-c" {
+		t.Fatalf("orch-b: %+v, want standing by behind orch-c", r)
+	}
+	before := workerIDs(b.Workers())
+
+	killed := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var took time.Duration
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if r := role(t, b); r.Role == api.RoleSupervising {
+			took = time.Since(killed)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orch-b does not supervise 20s after orch-c was killed: %+v", role(t, b))
+		}
+	}
+	t.Logf("takeover after kill -9: orch-b supervises %v after orch-c was killed (session timeout %v)",
+		took.Round(time.Millisecond), a.Config.ZooKeeper.SessionTimeout)
+	if took > 5*time.Second {
+		t.Errorf("takeover took %v, want within 5s", took)
+	}
+	if now := workerIDs(b.Workers()); now != before {
+		t.Fatalf("the takeover changed the workers: before %s, after %s", before, now)
+	}
+	writeVia(t, b, b, "after-kill")
+
+	victim := slaves(b)[0]
+	crashed := time.Now()
+	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitReplaced(t, b, victim, 30*time.Second)
+	t.Logf("orch-b replaced the killed slave (pid %d) in %v (ready, serving)", victim.PID, time.Since(crashed).Round(time.Millisecond))
 }
