@@ -71,6 +71,9 @@ const (
 	EventReplaced   = "replaced"   // a dead worker was replaced; Worker is the new one
 	EventCrash      = "crash"      // an operator crashed a worker (admin API)
 	EventScale      = "scale"      // the scaler decided; Reads is the count behind it
+	// EventSupervision: this orchestrator took or lost the supervision
+	// lock; Detail says which.
+	EventSupervision = "supervision"
 )
 
 // Event is one entry of the orchestrator's timeline (GET /api/v1/events).
@@ -98,4 +101,21 @@ type Status struct {
 	MasterSeq    uint64       `json:"master_seq"`
 	Workers      []WorkerInfo `json:"workers"`
 	LastFailover *Event       `json:"last_failover,omitempty"`
+	// Orchestrator is the answering orchestrator's role among those
+	// sharing the stack.
+	Orchestrator *OrchestratorRole `json:"orchestrator,omitempty"`
+}
+
+// Roles of an orchestrator.
+const (
+	RoleSupervising = "supervising" // holds the supervision lock: starts, replaces, drains
+	RoleStandby     = "standby"     // serves every API, takes over when the supervisor dies
+)
+
+// OrchestratorRole is which orchestrator answered, its role, and which one
+// supervises ("" when none holds the lock, or it could not be read).
+type OrchestratorRole struct {
+	ID         string `json:"id"`
+	Role       string `json:"role"`
+	Supervisor string `json:"supervisor"`
 }

@@ -42,7 +42,7 @@ func restoreCommand() *cli.Command {
 				return err
 			}
 			defer conn.Close()
-			rec, err := backup.Restore(ctx, el, conn, cfg.SyncLog, f)
+			rec, err := backup.Restore(ctx, el, conn, cfg.Topology(), f)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,12 @@ variable "amqp_url" {
   default = "amqp://guest:guest@127.0.0.1:5672/"
 }
 
+variable "amqp_queue_type" {
+  # classic (the fastest on one broker) or quorum (what a RabbitMQ cluster
+  # needs): the type of writeQ, readQ and responseQ.
+  default = "classic"
+}
+
 variable "zk_servers" {
   default = ["127.0.0.1:2181"]
 }
@@ -50,7 +56,8 @@ variable "db_token" {
   default = ""
 }
 
-amqp_url   = var.amqp_url
+amqp_url        = var.amqp_url
+amqp_queue_type = var.amqp_queue_type
 data_dir   = var.data_dir
 plugin_dir = "${var.data_dir}/plugins"
 stack      = var.stack

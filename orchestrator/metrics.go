@@ -94,6 +94,15 @@ func newMetrics(o *Orchestrator, restarts *PluginRestarts) *metrics {
 			Name: "rideshare_desired_slaves",
 			Help: "Slaves the supervisor holds besides the master (the scaler's last decision).",
 		}, func() float64 { return float64(o.sup.Desired()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rideshare_orchestrator_supervising",
+			Help: "1 while this orchestrator holds the supervision lock (it starts, replaces and drains workers), 0 while it stands by.",
+		}, func() float64 {
+			if o.sup.Supervising() {
+				return 1
+			}
+			return 0
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "rideshare_failovers_total",
 			Help: "Failovers seen since the orchestrator started: the master was lost and another took its place.",
@@ -128,7 +137,7 @@ var eventsDesc = prometheus.NewDesc("rideshare_events_total",
 func (c *eventCounts) Describe(ch chan<- *prometheus.Desc) { ch <- eventsDesc }
 
 func (c *eventCounts) Collect(ch chan<- prometheus.Metric) {
-	for _, k := range []string{api.EventFailover, api.EventSwitchover, api.EventReplaced, api.EventCrash, api.EventScale} {
+	for _, k := range []string{api.EventFailover, api.EventSwitchover, api.EventReplaced, api.EventCrash, api.EventScale, api.EventSupervision} {
 		ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, float64(c.j.count(k)), k)
 	}
 }

@@ -42,11 +42,16 @@ const (
 // Options configure an orchestrator; a zero value takes its default
 // (DefaultRPCTimeout, DefaultScaleInterval, …).
 type Options struct {
+	// ID names this orchestrator among those sharing the stack (default
+	// DefaultID): its reply queue (ReplyQueue) and its name in the
+	// supervision lock.
+	ID         string
 	Listen     string
 	AMQPURL    string
 	RPCTimeout time.Duration
-	// LogRetention is syncQ's retention, declared by every process alike.
-	LogRetention broker.LogRetention
+	// Topology is how the queues are declared (request queue type, syncQ's
+	// retention), by every process alike.
+	Topology broker.Topology
 
 	Runtime runtime.Runtime
 	// OpenElection opens an election session; the orchestrator opens a new
@@ -98,6 +103,12 @@ func New(opts Options) (*Orchestrator, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
+	if opts.ID == "" {
+		opts.ID = DefaultID
+	}
+	if err := CheckID(opts.ID); err != nil {
+		return nil, err
+	}
 	if opts.RPCTimeout <= 0 {
 		opts.RPCTimeout = DefaultRPCTimeout
 	}
@@ -125,6 +136,8 @@ func New(opts Options) (*Orchestrator, error) {
 	o := &Orchestrator{opts: opts, log: opts.Logger, events: newJournal(DefaultEventsKept)}
 	o.sup = newSupervisor(opts.Runtime, opts.OpenElection, opts.Slaves, opts.Logger.Named("supervisor"), opts.NewWorker, opts.DestroyWorker)
 	o.sup.record = o.events.add
+	o.sup.id = opts.ID
+	o.sup.onRole = o.roleChanged
 	o.scaler = &scaler{interval: opts.ScaleInterval, perSlave: opts.ReadsPerSlave, min: opts.MinSlaves, max: opts.MaxSlaves, set: o.scaled}
 	o.metrics = newMetrics(o, opts.PluginRestarts)
 	return o, nil
@@ -168,7 +181,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 
 // Serve is Run on an open listener.
 func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
-	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, broker.RPCOptions{Declare: o.opts.LogRetention.Declare}, o.log.Named("rpc"))
+	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, broker.RPCOptions{Topology: o.opts.Topology, DeclareShared: true, ReplyQueue: ReplyQueue(o.opts.ID)}, o.log.Named("rpc"))
 	if err != nil {
 		ln.Close()
 		return err

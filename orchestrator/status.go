@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -48,11 +49,35 @@ func (o *Orchestrator) status(v supervisorView) api.Status {
 	return st
 }
 
+// role is this orchestrator's entry of the status: its id, its role, and
+// the supervisor's id as the election shows it now.
+func (o *Orchestrator) role(ctx context.Context) *api.OrchestratorRole {
+	r := &api.OrchestratorRole{ID: o.opts.ID, Role: api.RoleStandby}
+	if o.sup.Supervising() {
+		r.Role = api.RoleSupervising
+	}
+	if id, ok, err := o.sup.CurrentSupervisor(ctx); err == nil && ok {
+		r.Supervisor = id
+	}
+	return r
+}
+
+// roleChanged puts a change of role on the timeline.
+func (o *Orchestrator) roleChanged(supervising bool) {
+	detail := fmt.Sprintf("%s holds the supervision lock: it starts, replaces and drains workers", o.opts.ID)
+	if !supervising {
+		detail = fmt.Sprintf("%s lost the supervision lock (its election session ended): it stands by", o.opts.ID)
+	}
+	o.events.add(api.Event{Kind: api.EventSupervision, Detail: detail})
+}
+
 func (o *Orchestrator) handleStatus(w http.ResponseWriter, r *http.Request) {
 	v, err := o.sup.view(r.Context())
 	if err != nil {
 		httpjson.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("read the workers: %v", err))
 		return
 	}
-	httpjson.WriteJSON(w, http.StatusOK, o.status(v))
+	st := o.status(v)
+	st.Orchestrator = o.role(r.Context())
+	httpjson.WriteJSON(w, http.StatusOK, st)
 }

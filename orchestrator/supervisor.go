@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,6 +21,15 @@ import (
 // decisions, and a retry timer after a failed start — never in a polling loop.
 // The workers elect their master themselves; the supervisor only counts,
 // starts, drains and clears away the dead.
+//
+// Several orchestrators may run at once (docs/operations.md, "Two
+// orchestrators"): each one's Supervisor contends for the election's
+// supervision lock, and only the holder acts — starts, replaces, drains,
+// kills hung workers and removes dead members' records. The others stand
+// by: on every event they refresh their view of the workers from the
+// runtime (List adopts what the holder started) and the election, so the
+// workers, status and admin APIs answer alike on each, and the moment
+// Supervise returns they act.
 type Supervisor struct {
 	rt  runtime.Runtime
 	log hclog.Logger
@@ -49,6 +59,20 @@ type Supervisor struct {
 	// on the orchestrator's timeline (nil: nowhere).
 	lead   leadership
 	record func(api.Event)
+
+	// id is this orchestrator's name in the supervision lock. supervising
+	// is set while this session holds it; adopt asks the next reconcile to
+	// list the runtime's workers first (set on taking over).
+	id          string
+	supervising atomic.Bool
+	adopt       atomic.Bool
+	// lostSession gets a session that the supervision campaign saw lost;
+	// stopCampaign ends the current session's campaign and waits for it
+	// (so its role is off before a new session's campaign can set it).
+	lostSession  chan election.Election
+	stopCampaign context.CancelFunc
+	// onRole is told of every change of role (nil: nobody).
+	onRole func(supervising bool)
 }
 
 type supervised struct {
@@ -63,8 +87,9 @@ type supervised struct {
 
 func newSupervisor(rt runtime.Runtime, openElection func(context.Context) (election.Election, error), slaves int, log hclog.Logger,
 	newSpec func(string) runtime.Spec, destroy func(context.Context, string) error) *Supervisor {
-	return &Supervisor{rt: rt, openElection: openElection, log: log, newSpec: newSpec, destroy: destroy,
-		workers: map[string]*supervised{}, desired: slaves, kick: make(chan struct{}, 1),
+	return &Supervisor{rt: rt, openElection: openElection, log: log, newSpec: newSpec, destroy: destroy, id: DefaultID,
+		lostSession: make(chan election.Election, 1),
+		workers:     map[string]*supervised{}, desired: slaves, kick: make(chan struct{}, 1),
 		ready: make(chan struct{}), drainTimeout: 10 * time.Second,
 		hungGrace: 5 * time.Second, startGrace: 60 * time.Second}
 }
@@ -80,6 +105,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	defer func() {
+		s.endCampaign()
 		if el := s.election(); el != nil {
 			el.Close()
 		}
@@ -120,6 +146,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 					return err
 				}
 			}
+		case el := <-s.lostSession:
+			if el == s.election() {
+				s.log.Warn("election session lost while contending for supervision; opening a new one")
+				if watch, err = s.session(ctx); err != nil {
+					return err
+				}
+			}
 		case <-s.kick:
 		}
 		s.reconcile(ctx)
@@ -128,6 +161,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 // session opens an election session (retrying until ctx ends) and watches it.
 func (s *Supervisor) session(ctx context.Context) (<-chan struct{}, error) {
+	s.endCampaign()
 	if old := s.election(); old != nil {
 		old.Close()
 	}
@@ -139,6 +173,13 @@ func (s *Supervisor) session(ctx context.Context) (<-chan struct{}, error) {
 				s.elMu.Lock()
 				s.el = el
 				s.elMu.Unlock()
+				cctx, stop := context.WithCancel(ctx)
+				ended := make(chan struct{})
+				s.stopCampaign = func() { stop(); <-ended }
+				go func() {
+					defer close(ended)
+					s.campaign(cctx, el)
+				}()
 				return watch, nil
 			}
 			el.Close()
@@ -171,6 +212,13 @@ func (s *Supervisor) exited(ctx context.Context, x runtime.Exit) {
 	delete(s.workers, x.ID)
 	s.mu.Unlock()
 	if !known {
+		return
+	}
+	if !s.Supervising() {
+		// The supervisor removes its record, drops its database and
+		// replaces it; a standby only stops listing it.
+		s.log.Info("worker exited (standby: the supervisor replaces it)", "id", x.ID, "pid", x.PID, "exit_code", x.ExitCode)
+		s.lead.lost(x.ID, time.Now())
 		return
 	}
 	s.log.Info("worker exited", "id", x.ID, "pid", x.PID, "exit_code", x.ExitCode, "draining", w.draining)
@@ -233,6 +281,21 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 			s.log.Info("failover", "master", ev.Worker, "epoch", ev.Epoch, "duration_ms", ev.DurationMS)
 			s.emit(ev)
 		}
+	}
+	supervising := s.Supervising()
+	if !supervising || s.adopt.Load() {
+		// A standby follows the workers the supervisor runs; a new
+		// supervisor first takes over every worker there is, so that it
+		// neither removes their records as stale nor starts extra ones.
+		if err := s.refresh(ctx); err != nil {
+			s.log.Warn("list running workers", "error", err)
+			s.retryLater(ctx)
+			return
+		}
+		if !supervising {
+			return
+		}
+		s.adopt.Store(false)
 	}
 	s.mu.Lock()
 	var stale []string
@@ -393,6 +456,8 @@ func (s *Supervisor) view(ctx context.Context) (supervisorView, error) {
 	for _, w := range s.workers {
 		info := api.WorkerInfo{ID: w.ID, PID: w.PID, Role: election.RoleSlave, StartedAt: w.StartedAt, Draining: w.draining}
 		if m, ok := byID[w.ID]; ok {
+			// A standby did not drain it itself: the record tells.
+			info.Draining = info.Draining || m.Draining
 			info.AppliedSeq, info.Ready, info.StartedFrom = m.AppliedSeq, m.Ready, m.StartedFrom
 			if p := m.Progress; p != nil && !m.Ready {
 				info.CatchingUp = &api.CatchUp{Phase: p.Phase, Unit: p.Unit, Done: p.Done, Total: p.Total,
@@ -468,4 +533,114 @@ func (s *Supervisor) Leader(ctx context.Context) (election.Leader, bool, error) 
 		return election.Leader{}, false, errNoSession
 	}
 	return el.Leader(ctx)
+}
+
+// Supervising reports whether this orchestrator holds the supervision lock
+// now.
+func (s *Supervisor) Supervising() bool { return s.supervising.Load() }
+
+// CurrentSupervisor is the id of the orchestrator holding the supervision
+// lock, ok=false when none does.
+func (s *Supervisor) CurrentSupervisor(ctx context.Context) (string, bool, error) {
+	el := s.election()
+	if el == nil {
+		return "", false, errNoSession
+	}
+	return el.Supervisor(ctx)
+}
+
+// campaign contends for the supervision lock on session el until ctx ends
+// (Run replaces the session, or stops). While it holds the lock the
+// Supervisor acts; when el is lost it stops acting at once and tells Run,
+// which opens a new session and campaigns again.
+func (s *Supervisor) campaign(ctx context.Context, el election.Election) {
+	for {
+		err := el.Supervise(ctx, s.id)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, election.ErrSessionLost) {
+			s.reportLost(ctx, el)
+			return
+		}
+		s.log.Warn("contend for supervision", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	// Done after Supervise: it follows the session that holds the lock.
+	done := el.Done()
+	s.setSupervising(true)
+	defer s.setSupervising(false)
+	select {
+	case <-ctx.Done():
+	case <-done:
+		s.reportLost(ctx, el)
+	}
+}
+
+func (s *Supervisor) reportLost(ctx context.Context, el election.Election) {
+	select {
+	case s.lostSession <- el:
+	case <-ctx.Done():
+	}
+}
+
+// endCampaign stops the current session's campaign, if any.
+func (s *Supervisor) endCampaign() {
+	if s.stopCampaign != nil {
+		s.stopCampaign()
+		s.stopCampaign = nil
+	}
+}
+
+// setSupervising changes the role: on taking over, the next reconcile
+// adopts every running worker and then acts.
+func (s *Supervisor) setSupervising(v bool) {
+	if v {
+		s.adopt.Store(true)
+	}
+	if s.supervising.Swap(v) == v {
+		return
+	}
+	if v {
+		s.log.Info("supervising: this orchestrator holds the supervision lock", "id", s.id)
+	} else {
+		s.log.Warn("standing by: this orchestrator no longer holds the supervision lock", "id", s.id)
+	}
+	if s.onRole != nil {
+		s.onRole(v)
+	}
+	s.poke()
+}
+
+// refresh makes the known workers those the runtime lists: it adopts the
+// ones another orchestrator started, and forgets the ones gone.
+func (s *Supervisor) refresh(ctx context.Context) error {
+	hs, err := s.rt.List(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := make(map[string]bool, len(hs))
+	for _, h := range hs {
+		seen[h.ID] = true
+		if w, ok := s.workers[h.ID]; ok {
+			w.Handle = h
+			continue
+		}
+		s.workers[h.ID] = &supervised{Handle: h}
+	}
+	for id := range s.workers {
+		if !seen[id] {
+			delete(s.workers, id)
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@
 #
 #   RUNS=3 DURATION=5s scripts/bench.sh [extra rideshare bench flags, e.g. -failover 5]
 #   CONFIG=other.hcl scripts/bench.sh    (a deployment file declaring the same variables)
+#   QUEUE_TYPE=quorum scripts/bench.sh   (the request queues' type, -var amqp_queue_type)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${BIN:-bin/rideshare}
@@ -27,7 +28,7 @@ rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true
 rabbitmqctl -q add_vhost "$VHOST" >/dev/null
 rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
 
-"$BIN" up -config "$CONFIG" -var "amqp_url=$AMQP" -var "zk_root=$ZKROOT" -var "data_dir=$DATA" -var scale_interval=24h \
+"$BIN" up -config "$CONFIG" -var "amqp_url=$AMQP" ${QUEUE_TYPE:+-var "amqp_queue_type=$QUEUE_TYPE"} -var "zk_root=$ZKROOT" -var "data_dir=$DATA" -var scale_interval=24h \
   >"$DATA/up.out" 2>&1 &
 UP=$!
 cleanup() {

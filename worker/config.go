@@ -62,6 +62,8 @@ type Config struct {
 	BrokerGrace time.Duration `json:"broker_grace"`
 	// SyncLog is the replication log's retention, declared with syncQ.
 	SyncLog broker.LogRetention `json:"sync_log"`
+	// QueueType is the type of the request queues, declared with them.
+	QueueType broker.QueueType `json:"queue_type,omitempty"`
 	// SnapshotEntries and SnapshotInterval are the snapshot policy (see
 	// DefaultSnapshotEntries, DefaultSnapshotInterval).
 	SnapshotEntries  uint64        `json:"snapshot_entries"`
@@ -115,4 +117,9 @@ func ParseConfig(s string) (Config, error) {
 func (c Config) Encode() string {
 	b, _ := json.Marshal(c)
 	return string(b)
+}
+
+// Topology is how the worker declares the shared queues.
+func (c Config) Topology() broker.Topology {
+	return broker.Topology{Requests: c.QueueType, Log: c.SyncLog}
 }

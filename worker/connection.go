@@ -50,7 +50,7 @@ func (w *Worker) connect(ctx context.Context, within time.Duration) (*broker.Con
 
 // setUp is one attempt of connect.
 func (w *Worker) setUp(ctx context.Context) (*broker.Conn, error) {
-	conn, err := broker.Connect(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat, w.cfg.SyncLog)
+	conn, err := broker.Connect(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat, w.cfg.Topology())
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func TestBatchInLog(t *testing.T) {
 			// The log is written before the worker connects, as a master's
 			// entries are before the worker's next term reads them.
 			ch := stacktest.Channel(t, stacktest.AMQPURL)
-			if err := (broker.LogRetention{}).Declare(ch); err != nil {
+			if err := (broker.Topology{}).Declare(ch); err != nil {
 				t.Fatal(err)
 			}
 			if err := ch.Confirm(false); err != nil {

@@ -95,7 +95,7 @@ var ErrNotFresh = errors.New("not a fresh deployment")
 // (format, counts), stores it as the deployment's first snapshot and records
 // it complete at log offset -1, so that every worker that starts loads it
 // and then follows the new deployment's log from its first entry.
-func Restore(ctx context.Context, el election.Election, conn *amqp.Connection, retention broker.LogRetention, file io.ReadSeeker) (election.SnapshotRecord, error) {
+func Restore(ctx context.Context, el election.Election, conn *amqp.Connection, topo broker.Topology, file io.ReadSeeker) (election.SnapshotRecord, error) {
 	var rec election.SnapshotRecord
 	ms, err := el.Members(ctx)
 	if err != nil {
@@ -120,7 +120,7 @@ func Restore(ctx context.Context, el election.Election, conn *amqp.Connection, r
 	if err != nil {
 		return rec, fmt.Errorf("open channel: %w", err)
 	}
-	err = retention.Declare(ch)
+	err = topo.Declare(ch)
 	ch.Close()
 	if err != nil {
 		return rec, err

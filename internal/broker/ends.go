@@ -23,8 +23,8 @@ type Conn struct {
 }
 
 // Connect dials url (retrying until ctx is done, see Dial), declares the
-// queues with the log's retention and opens the reply channel.
-func Connect(ctx context.Context, url string, heartbeat time.Duration, retention LogRetention) (*Conn, error) {
+// shared queues as topo says and opens the reply channel.
+func Connect(ctx context.Context, url string, heartbeat time.Duration, topo Topology) (*Conn, error) {
 	conn, err := Dial(ctx, url, heartbeat)
 	if err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func Connect(ctx context.Context, url string, heartbeat time.Duration, retention
 		conn.Close()
 		return nil, fmt.Errorf("open channel: %w", err)
 	}
-	if err := retention.Declare(setup); err != nil {
+	if err := topo.Declare(setup); err != nil {
 		conn.Close()
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func TestConnEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = broker.Reset(context.Background(), stacktest.AMQPURL) })
-	conn, err := broker.Connect(ctx, stacktest.AMQPURL, 0, broker.LogRetention{})
+	conn, err := broker.Connect(ctx, stacktest.AMQPURL, 0, broker.Topology{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestConnEnds(t *testing.T) {
 	})
 
 	t.Run("a closed connection is reported", func(t *testing.T) {
-		c2, err := broker.Connect(ctx, stacktest.AMQPURL, 0, broker.LogRetention{})
+		c2, err := broker.Connect(ctx, stacktest.AMQPURL, 0, broker.Topology{})
 		if err != nil {
 			t.Fatal(err)
 		}

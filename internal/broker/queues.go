@@ -27,24 +27,38 @@ const (
 // own bound (30 s) would hold a retry that long.
 const dialTimeout = 5 * time.Second
 
-// Dial connects to RabbitMQ, retrying until ctx is done so that a worker or
-// orchestrator started just before the broker answers still comes up.
-// heartbeat bounds how long a silent (hung or stopped) peer keeps its
-// unacknowledged messages.
+// Dial connects to RabbitMQ at url, a broker URL or a comma-separated list
+// of them (the nodes of a cluster, see SplitURLs), retrying until ctx is done
+// so that a worker or orchestrator started just before the broker answers
+// still comes up. Each attempt tries the URLs in turn, beginning after the
+// one the last connection to this list was made to: a process whose node
+// died reconnects to the next. heartbeat bounds how long a silent (hung or
+// stopped) peer keeps its unacknowledged messages.
 func Dial(ctx context.Context, url string, heartbeat time.Duration) (*amqp.Connection, error) {
 	if heartbeat <= 0 {
 		heartbeat = 5 * time.Second
 	}
+	urls, err := SplitURLs(url)
+	if err != nil {
+		return nil, fmt.Errorf("dial RabbitMQ: %w", err)
+	}
+	cur := cursorOf(url, len(urls))
 	var lastErr error
 	for {
-		conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: heartbeat, Locale: "en_US", Dial: amqp.DefaultDial(dialTimeout)})
-		if err == nil {
-			return conn, nil
+		for _, i := range cur.order(urls) {
+			conn, err := amqp.DialConfig(urls[i], amqp.Config{Heartbeat: heartbeat, Locale: "en_US", Dial: amqp.DefaultDial(dialTimeout)})
+			if err == nil {
+				cur.connected(i, len(urls))
+				return conn, nil
+			}
+			lastErr = fmt.Errorf("%s: %w", redact(urls[i]), err)
+			if ctx.Err() != nil {
+				break
+			}
 		}
-		lastErr = err
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("dial RabbitMQ at %s: %w (last error: %w)", redact(url), ctx.Err(), lastErr)
+			return nil, fmt.Errorf("dial RabbitMQ at %s: %w (last error: %w)", redactList(url), ctx.Err(), lastErr)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -105,31 +119,108 @@ func (r LogRetention) args() amqp.Table {
 	return t
 }
 
-// Declare declares the four queues. It is idempotent and every process calls
-// it, so whichever starts first creates them with the same arguments.
-// readQ and writeQ are durable; syncQ is a stream bounded by r, which lets
-// each replica read it from its own offset; responseQ carries RPC replies.
-func (r LogRetention) Declare(ch *amqp.Channel) error {
+// QueueType is the kind of queue writeQ, readQ and the fixed responseQ are
+// declared as.
+type QueueType string
+
+// Queue types. A classic queue lives on one node: the fastest on a single
+// broker, and gone with its node in a cluster. A quorum queue is replicated
+// over the cluster's nodes by Raft and survives the loss of a minority.
+const (
+	QueueClassic QueueType = "classic"
+	QueueQuorum  QueueType = "quorum"
+	// DefaultQueueType is the type a deployment that names none uses: on one
+	// broker, classic queues carry writes faster (docs/operations.md gives
+	// the figures).
+	DefaultQueueType = QueueClassic
+)
+
+// ParseQueueType checks a queue type named in a deployment ("" is the
+// default).
+func ParseQueueType(s string) (QueueType, error) {
+	switch t := QueueType(s); t {
+	case "":
+		return DefaultQueueType, nil
+	case QueueClassic, QueueQuorum:
+		return t, nil
+	}
+	return "", fmt.Errorf("queue type %q is not %q or %q", s, QueueClassic, QueueQuorum)
+}
+
+// args are the declaration arguments of a request queue of this type.
+func (t QueueType) args() amqp.Table {
+	if t == QueueQuorum {
+		return amqp.Table{"x-queue-type": string(QueueQuorum)}
+	}
+	return nil
+}
+
+// Topology is how a deployment declares its queues: the request queues'
+// type and the replication log's retention. Every process declares with the
+// same Topology: RabbitMQ refuses a declaration whose arguments differ from
+// the queue's.
+type Topology struct {
+	// Requests is the type of writeQ, readQ and responseQ ("": the default).
+	Requests QueueType `json:"queue_type,omitempty"`
+	// Log is syncQ's retention.
+	Log LogRetention `json:"sync_log"`
+}
+
+// requests is Requests with its default.
+func (t Topology) requests() QueueType {
+	if t.Requests == "" {
+		return DefaultQueueType
+	}
+	return t.Requests
+}
+
+// Declare declares the shared queues: writeQ and readQ, durable, of the
+// request type, and syncQ, a stream bounded by the log's retention (which
+// lets each replica read it from its own offset; in a cluster RabbitMQ
+// replicates it over the nodes). It is idempotent and every process calls
+// it, so whichever starts first creates them. responseQ is not among them:
+// the client that consumes it declares it (DeclareReplies), so that no
+// process depends on a reply queue it does not use.
+func (t Topology) Declare(ch *amqp.Channel) error {
 	for _, q := range []struct {
 		name string
 		args amqp.Table
 	}{
-		{ReadQ, nil},
-		{WriteQ, nil},
-		{ResponseQ, nil},
-		{SyncQ, r.args()},
+		{ReadQ, t.requests().args()},
+		{WriteQ, t.requests().args()},
+		{SyncQ, t.Log.args()},
 	} {
-		if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); err != nil {
-			var ae *amqp.Error
-			if q.name == SyncQ && errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
-				return fmt.Errorf("declare queue %s with retention %v: %w (the queue exists with other arguments: "+
-					"every process of a deployment must use the same sync_log settings; to change them, start on a fresh vhost "+
-					"and restore a backup into it, see docs/operations.md)", q.name, r.args(), err)
-			}
-			return fmt.Errorf("declare queue %s: %w", q.name, err)
+		if err := declare(ch, q.name, q.args); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// DeclareReplies declares the fixed reply queue responseQ, durable, of the
+// request type.
+func (t Topology) DeclareReplies(ch *amqp.Channel) error {
+	return declare(ch, ResponseQ, t.requests().args())
+}
+
+// declare declares one durable queue, and explains the refusal of a queue
+// that exists with other arguments.
+func declare(ch *amqp.Channel, name string, args amqp.Table) error {
+	_, err := ch.QueueDeclare(name, true, false, false, false, args)
+	var ae *amqp.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed && name == SyncQ:
+		return fmt.Errorf("declare queue %s with retention %v: %w (the queue exists with other arguments: "+
+			"every process of a deployment must use the same sync_log settings; to change them, start on a fresh vhost "+
+			"and restore a backup into it, see docs/operations.md)", name, args, err)
+	case errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed:
+		return fmt.Errorf("declare queue %s with arguments %v: %w (the queue exists with another type: "+
+			"every process of a deployment must use the same amqp_queue_type; to change it, start on a fresh vhost "+
+			"and restore a backup into it, see docs/operations.md)", name, args, err)
+	}
+	return fmt.Errorf("declare queue %s: %w", name, err)
 }
 
 // Reset deletes the four fixed queues (docs/architecture.md, "Queues") so a

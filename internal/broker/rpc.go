@@ -17,6 +17,10 @@ import (
 // ErrUnavailable means the broker cannot take the request now (503).
 var ErrUnavailable = errors.New("message broker unavailable")
 
+// lostNoticeWait is how long a failed call waits for its connection's close
+// notice before it takes the failure as the call's own.
+const lostNoticeWait = 200 * time.Millisecond
+
 // ErrTimeout means no worker answered in time (504).
 var ErrTimeout = errors.New("no worker answered in time")
 
@@ -28,8 +32,10 @@ const DefaultPublishChannels = 4
 
 // RPC sends requests to readQ or writeQ and waits for the reply on its reply
 // queue, matched by correlation id. It is safe for concurrent use and
-// reconnects by itself when the broker connection drops; calls in flight
-// then fail.
+// reconnects by itself when the broker connection drops (to the next node of
+// a cluster, see Dial). A call made while there is no connection waits for
+// the next one; a call whose connection is lost is sent again on the next
+// one (see Call).
 type RPC struct {
 	url   string
 	log   hclog.Logger
@@ -40,6 +46,7 @@ type RPC struct {
 	mu      sync.Mutex
 	pending map[string]chan Answer
 	closed  bool
+	up      chan struct{} // closed while a connection is set (state != nil)
 
 	coalMu sync.Mutex
 	coal   map[string]*coalescer // by queue and expiration
@@ -65,11 +72,13 @@ type RPCOptions struct {
 	// MaxCoalesce bounds the requests one coalesced message carries
 	// (default DefaultMaxCoalesce; see CallOptions.Coalesce).
 	MaxCoalesce int
-	// Declare, when set, is called on a fresh channel after every
-	// (re)connect, before any publish: the orchestrator declares the fixed
-	// queues there (docs/architecture.md, "Queues"). nil declares nothing but
-	// the reply queue.
-	Declare func(*amqp.Channel) error
+	// Topology is how the deployment declares its queues: the fixed reply
+	// queue ResponseQ is declared with its request type.
+	Topology Topology
+	// DeclareShared declares the shared queues (Topology.Declare) on a
+	// fresh channel after every (re)connect, before any publish: the
+	// orchestrator does (docs/architecture.md, "Queues").
+	DeclareShared bool
 }
 
 // CallOptions tune one call.
@@ -115,7 +124,7 @@ func NewRPC(ctx context.Context, url string, opts RPCOptions, log hclog.Logger) 
 	if opts.MaxCoalesce <= 0 {
 		opts.MaxCoalesce = DefaultMaxCoalesce
 	}
-	r := &RPC{url: url, log: log, opts: opts, pending: map[string]chan Answer{}}
+	r := &RPC{url: url, log: log, opts: opts, pending: map[string]chan Answer{}, up: make(chan struct{})}
 	r.coal = map[string]*coalescer{}
 	if err := r.connect(ctx); err != nil {
 		return nil, err
@@ -136,15 +145,20 @@ func (r *RPC) connect(ctx context.Context) error {
 	if err != nil {
 		return fail("open channel", err)
 	}
-	if r.opts.Declare != nil {
-		if err := r.opts.Declare(ch); err != nil {
+	if r.opts.DeclareShared {
+		if err := r.opts.Topology.Declare(ch); err != nil {
 			return fail("declare queues", err)
 		}
 	}
-	if r.opts.ReplyQueue != ResponseQ {
-		if _, err := ch.QueueDeclare(r.opts.ReplyQueue, false, true, true, false, nil); err != nil {
-			return fail("declare reply queue "+r.opts.ReplyQueue, err)
-		}
+	if r.opts.ReplyQueue == ResponseQ {
+		err = r.opts.Topology.DeclareReplies(ch)
+	} else {
+		// Exclusive: it lives on the node this connection is to, and goes
+		// with the connection; a reconnect declares it again on the next.
+		_, err = ch.QueueDeclare(r.opts.ReplyQueue, false, true, true, false, nil)
+	}
+	if err != nil {
+		return fail("declare reply queue "+r.opts.ReplyQueue, err)
 	}
 	replies, err := ch.Consume(r.opts.ReplyQueue, "", true, false, false, false, nil)
 	if err != nil {
@@ -165,7 +179,14 @@ func (r *RPC) connect(ctx context.Context) error {
 		}
 		st.pubs = append(st.pubs, pc)
 	}
+	r.mu.Lock()
 	r.state.Store(st)
+	select {
+	case <-r.up:
+	default:
+		close(r.up)
+	}
+	r.mu.Unlock()
 	go r.dispatch(conn, replies)
 	go r.redialOnClose(st, conn.NotifyClose(make(chan *amqp.Error, 1)))
 	return nil
@@ -200,11 +221,13 @@ func (r *RPC) dispatch(conn *amqp.Connection, replies <-chan amqp.Delivery) {
 
 func (r *RPC) redialOnClose(st *rpcConn, closed <-chan *amqp.Error) {
 	err := <-closed
-	r.state.CompareAndSwap(st, nil)
-	close(st.lost) // calls in flight on it can get no reply now
 	r.mu.Lock()
+	if r.state.CompareAndSwap(st, nil) {
+		r.up = make(chan struct{})
+	}
 	done := r.closed
 	r.mu.Unlock()
+	close(st.lost) // calls in flight on it can get no reply now: they go again on the next
 	if done {
 		return
 	}
@@ -235,11 +258,15 @@ func (r *RPC) redialOnClose(st *rpcConn, closed <-chan *amqp.Error) {
 // call early when the broker refuses the message (ErrUnavailable). No write
 // is acknowledged on the strength of the confirm: the master answers only
 // once the write is in the replication log.
+//
+// While there is no connection, the call waits for the next one (until ctx
+// is done: ErrUnavailable). When the connection is lost before the answer
+// came, the call is sent again, with the same ids, on the next connection:
+// a broker node that died takes its connections, and the replies queued on
+// it, but a write it had taken is in a replicated writeQ (quorum), or in the
+// log, and the master answers a write id it has seen with the same answer
+// again. An order (Kind) is not sent again.
 func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallOptions) (Answer, error) {
-	st := r.state.Load()
-	if st == nil {
-		return Answer{}, ErrUnavailable
-	}
 	wait := make(chan Answer, 1)
 	r.mu.Lock()
 	r.pending[id] = wait
@@ -249,7 +276,49 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		delete(r.pending, id)
 		r.mu.Unlock()
 	}()
+	for {
+		st, err := r.current(ctx)
+		if err != nil {
+			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, err)
+		}
+		ans, err := r.callOn(ctx, st, queue, id, body, opt, wait)
+		if err == nil || opt.Kind != "" || ctx.Err() != nil {
+			return ans, err
+		}
+		// A publish on a channel the lost connection took fails a moment
+		// before the connection's close notice arrives.
+		select {
+		case <-st.lost:
+			r.log.Debug("connection lost during a call; sending it again on the next", "id", id, "queue", queue)
+		case <-time.After(lostNoticeWait):
+			return ans, err
+		}
+	}
+}
 
+// current is the connection calls go out on, waiting for one while there is
+// none until ctx is done (ErrUnavailable).
+func (r *RPC) current(ctx context.Context) (*rpcConn, error) {
+	for {
+		if st := r.state.Load(); st != nil {
+			return st, nil
+		}
+		r.mu.Lock()
+		up, closed := r.up, r.closed
+		r.mu.Unlock()
+		if closed {
+			return nil, fmt.Errorf("client closed: %w", ErrUnavailable)
+		}
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no broker connection: %w", ErrUnavailable)
+		}
+	}
+}
+
+// callOn is one attempt of Call on the connection st.
+func (r *RPC) callOn(ctx context.Context, st *rpcConn, queue, id string, body []byte, opt CallOptions, wait <-chan Answer) (Answer, error) {
 	if opt.Coalesce && !opt.Persistent && opt.MessageID == "" && opt.Kind == "" {
 		x := &coalesced{id: id, body: body, sent: make(chan struct{})}
 		r.coalescerFor(queue, opt.Expiration).submit(x)

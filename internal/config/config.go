@@ -30,7 +30,12 @@ const (
 
 // Config is one deployment, as Load decoded, checked and defaulted it.
 type Config struct {
-	AMQPURL   string
+	// AMQPURL is the broker: one URL, or a cluster's nodes' URLs separated
+	// by commas (broker.SplitURLs), tried in turn.
+	AMQPURL string
+	// QueueType is the type of the request queues (amqp_queue_type,
+	// default broker.DefaultQueueType): "quorum" on a RabbitMQ cluster.
+	QueueType broker.QueueType
 	DataDir   string
 	PluginDir string
 	Stack     string
@@ -81,6 +86,10 @@ func (p Plugin) Pos() string { return pos(p.DefRange) }
 
 // Orchestrator is the DB API and admin API server.
 type Orchestrator struct {
+	// ID names this orchestrator among those sharing a stack (default
+	// orchestrator.DefaultID): its reply queue and its place in the
+	// supervision lock. Two orchestrators on one vhost need two ids.
+	ID     string
 	Listen string
 	// RPCTimeout defaults to orchestrator.DefaultRPCTimeout.
 	RPCTimeout time.Duration
@@ -180,4 +189,9 @@ func pos(r hcl.Range) string {
 		return ""
 	}
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+// Topology is how every process of the deployment declares the queues.
+func (c *Config) Topology() broker.Topology {
+	return broker.Topology{Requests: c.QueueType, Log: c.SyncLog}
 }

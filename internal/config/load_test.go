@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/plugins/election/zookeeper"
 	"github.com/rideshare/dbaas/worker"
@@ -117,9 +118,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		AMQPURL: "amqp://x", DataDir: DefaultDataDir, Stack: DefaultStack, BuiltinPlugins: BuiltinsInProcess,
+		AMQPURL: "amqp://x", QueueType: broker.DefaultQueueType, DataDir: DefaultDataDir, Stack: DefaultStack, BuiltinPlugins: BuiltinsInProcess,
 		ZooKeeper:    ZooKeeper{Servers: []string{"z:1"}, Root: "/r", SessionTimeout: zookeeper.DefaultSessionTimeout},
-		Orchestrator: Orchestrator{Listen: "127.0.0.1:1", RPCTimeout: orchestrator.DefaultRPCTimeout, Slaves: orchestrator.DefaultMinSlaves},
+		Orchestrator: Orchestrator{ID: orchestrator.DefaultID, Listen: "127.0.0.1:1", RPCTimeout: orchestrator.DefaultRPCTimeout, Slaves: orchestrator.DefaultMinSlaves},
 		Worker:       Worker{MinSeqWait: worker.DefaultMinSeqWait, Prefetch: worker.DefaultPrefetch, BatchSize: worker.DefaultBatchSize},
 		Snapshot:     Snapshot{Interval: worker.DefaultSnapshotInterval, Entries: worker.DefaultSnapshotEntries},
 		Scaling: Scaling{Interval: orchestrator.DefaultScaleInterval, ReadsPerSlave: orchestrator.DefaultReadsPerSlave,
@@ -192,6 +193,7 @@ func TestBadValues(t *testing.T) {
 		"sync_log {\n  max_bytes = \"4MiB\"\n  segment_bytes = \"3MiB\"\n}\n":     `:14:3: sync_log: segment_bytes (3145728) must be at most half of max_bytes (4194304)`,
 		"sync_log {\n  max_age = \"-1h\"\n}\n":                                    `:13:3: sync_log.max_age: "-1h" is not a duration`,
 		"builtin_plugins = \"both\"\n":                                            `:12:1: builtin_plugins: "both" is not "in_process" or "subprocess"`,
+		"amqp_queue_type = \"stream\"\n":                                          `:12:1: amqp_queue_type: queue type "stream" is not "classic" or "quorum"`,
 	} {
 		path := writeConfig(t, src)
 		_, err := Load(path, nil)
@@ -199,13 +201,27 @@ func TestBadValues(t *testing.T) {
 			t.Errorf("%q: err = %v, want %s", src, err, path+want)
 		}
 	}
+	// amqp_url is in the base file: a list with a bad member names it.
+	path := writeConfig(t, "")
+	src := strings.Replace(string(mustRead(t, path)), `amqp_url = "amqp://x"`, `amqp_url = "amqp://x/, ftp://y/"`, 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), path+":1:1: amqp_url: broker URL 2 (") {
+		t.Errorf("bad second broker URL: err = %v", err)
+	}
 	// The zookeeper and orchestrator blocks are in the base file.
 	for _, tc := range []struct{ after, attr, want string }{
 		{`root    = "/r"`, "session_timeout", `:5:3: zookeeper.session_timeout: "soon" is not a positive duration`},
 		{`listen = "127.0.0.1:1"`, "rpc_timeout", `:11:3: orchestrator.rpc_timeout: "soon" is not a positive duration`},
+		{`listen = "127.0.0.1:1"`, "id", `:11:3: orchestrator.id: orchestrator id "soon bad": ' ' is not a letter`},
 	} {
 		path := writeConfig(t, "")
-		src := strings.Replace(string(mustRead(t, path)), tc.after, tc.after+"\n  "+tc.attr+` = "soon"`, 1)
+		value := "soon"
+		if tc.attr == "id" {
+			value = "soon bad"
+		}
+		src := strings.Replace(string(mustRead(t, path)), tc.after, tc.after+"\n  "+tc.attr+` = "`+value+`"`, 1)
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -261,5 +277,25 @@ func TestListVarForms(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "zk_servers") || !strings.Contains(err.Error(), "accepted forms") {
 			t.Fatalf("-var zk_servers=%s: err = %v, want one naming the variable and the accepted forms", raw, err)
 		}
+	}
+}
+
+// TestOrchestratorID: the id defaults to orchestrator.DefaultID and is read
+// when set.
+func TestOrchestratorID(t *testing.T) {
+	path := writeConfig(t, "")
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Orchestrator.ID != orchestrator.DefaultID {
+		t.Fatalf("default id = %q, want %q", cfg.Orchestrator.ID, orchestrator.DefaultID)
+	}
+	src := strings.Replace(string(mustRead(t, path)), `listen = "127.0.0.1:1"`, `listen = "127.0.0.1:1"`+"\n  id = \"orch-b\"", 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(path, nil); err != nil || cfg.Orchestrator.ID != "orch-b" {
+		t.Fatalf("id = %q, %v; want orch-b", cfg.Orchestrator.ID, err)
 	}
 }

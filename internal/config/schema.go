@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/orchestrator"
 	"github.com/rideshare/dbaas/plugins/election/zookeeper"
 	"github.com/rideshare/dbaas/worker"
@@ -19,6 +20,7 @@ import (
 // an error can name the line of the attribute it is about.
 type schema struct {
 	AMQPURL        string `hcl:"amqp_url"`
+	AMQPQueueType  string `hcl:"amqp_queue_type,optional"`
 	DataDir        string `hcl:"data_dir,optional"`
 	PluginDir      string `hcl:"plugin_dir,optional"`
 	Stack          string `hcl:"stack,optional"`
@@ -47,6 +49,7 @@ type zookeeperBlock struct {
 }
 
 type orchestratorBlock struct {
+	ID         string   `hcl:"id,optional"`
 	Listen     string   `hcl:"listen"`
 	RPCTimeout string   `hcl:"rpc_timeout,optional"`
 	Slaves     int      `hcl:"slaves,optional"`
@@ -105,6 +108,14 @@ func (f *schema) decode(filename string) (*Config, error) {
 		Gateway:        f.Gateway,
 		File:           filename,
 	}
+	if _, err := broker.SplitURLs(c.AMQPURL); err != nil {
+		d.fail(f.Body, "amqp_url", "amqp_url", "%v", err)
+	}
+	qt, err := broker.ParseQueueType(f.AMQPQueueType)
+	if err != nil {
+		d.fail(f.Body, "amqp_queue_type", "amqp_queue_type", "%v", err)
+	}
+	c.QueueType = qt
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
@@ -123,6 +134,13 @@ func (f *schema) decode(filename string) (*Config, error) {
 	c.ZooKeeper.SessionTimeout = d.duration(zk.Body, "zookeeper", "session_timeout", zk.SessionTimeout, zookeeper.DefaultSessionTimeout)
 
 	o := f.Orchestrator
+	c.Orchestrator.ID = orchestrator.DefaultID
+	if o.ID != "" {
+		if err := orchestrator.CheckID(o.ID); err != nil {
+			d.fail(o.Body, "id", "orchestrator.id", "%v", err)
+		}
+		c.Orchestrator.ID = o.ID
+	}
 	c.Orchestrator.RPCTimeout = d.duration(o.Body, "orchestrator", "rpc_timeout", o.RPCTimeout, orchestrator.DefaultRPCTimeout)
 	slaves := d.count(o.Body, "orchestrator", "slaves", o.Slaves, 0)
 	c.Orchestrator.AdminToken = d.token(o.Body, "orchestrator", "admin_token", o.AdminToken)

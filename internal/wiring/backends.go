@@ -31,7 +31,7 @@ func WorkerConfig(cfg *config.Config, id string) worker.Config {
 		Storage: StorageConfig(cfg, id), StoragePlugin: cfg.Storage.Name,
 		PluginDir: AbsDir(cfg.PluginDir), InProcess: cfg.BuiltinsInProcess(),
 		MinSeqWait: cfg.Worker.MinSeqWait, Prefetch: cfg.Worker.Prefetch, BatchSize: cfg.Worker.BatchSize,
-		SyncLog: cfg.SyncLog, SnapshotEntries: cfg.Snapshot.Entries, SnapshotInterval: cfg.Snapshot.Interval,
+		SyncLog: cfg.SyncLog, QueueType: cfg.QueueType, SnapshotEntries: cfg.Snapshot.Entries, SnapshotInterval: cfg.Snapshot.Interval,
 	}
 }
 

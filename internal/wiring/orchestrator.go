@@ -44,7 +44,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 	}
 	logDir := filepath.Join(AbsDir(cfg.DataDir), "logs")
 	o, err := orchestrator.New(orchestrator.Options{
-		Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.Orchestrator.RPCTimeout, LogRetention: cfg.SyncLog,
+		ID: cfg.Orchestrator.ID, Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.Orchestrator.RPCTimeout, Topology: cfg.Topology(),
 		Runtime: rt,
 		OpenElection: func(ctx context.Context) (election.Election, error) {
 			return load.Election(ctx, cfg.Election.Name, ElectionConfig(cfg))

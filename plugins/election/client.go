@@ -198,3 +198,17 @@ func (c *GRPCClient) Close() error {
 	_, err := c.rpc.Close(ctx, none)
 	return pluginrpc.FromStatus(ctx, err)
 }
+
+// Supervise blocks in the plugin; cancelling ctx leaves the queue there too.
+func (c *GRPCClient) Supervise(ctx context.Context, id string) error {
+	_, err := c.rpc.Supervise(ctx, &pb.IDRequest{Id: id})
+	return pluginrpc.FromStatus(ctx, err)
+}
+
+func (c *GRPCClient) Supervisor(ctx context.Context) (string, bool, error) {
+	r, err := c.rpc.Supervisor(ctx, none)
+	if err != nil {
+		return "", false, pluginrpc.FromStatus(ctx, err)
+	}
+	return r.GetId(), r.GetOk(), nil
+}

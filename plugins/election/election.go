@@ -85,11 +85,12 @@ type Leader struct {
 // Election is one session with the election backend. A backend implements
 // all of it; each side uses its own part: a worker is a Candidate, the
 // orchestrator an Observer, and both (and the backup tools) use the
-// snapshot Catalog.
+// snapshot Catalog; orchestrators contend for Supervision.
 type Election interface {
 	Candidate
 	Observer
 	Catalog
+	Supervision
 	// Done is closed when the session is lost: a master must stop acting,
 	// and every side opens a new session.
 	Done() <-chan struct{}
@@ -143,6 +144,31 @@ type Observer interface {
 	// Remove deletes a dead member's record (and its leadership) at once,
 	// instead of waiting for its session to expire.
 	Remove(ctx context.Context, id string) error
+}
+
+// Supervision is the orchestrators' part of a session: several
+// orchestrators serve the APIs at once, and the one holding the
+// supervision lock is the only one that starts, replaces, drains and
+// removes workers. The lock belongs to the session, not to the id: it is
+// released when the session ends (Done is closed, Close), so an
+// orchestrator that dies loses it within the session timeout, and one that
+// stops loses it at once.
+type Supervision interface {
+	// Supervise blocks until this session holds the supervision lock and
+	// returns nil; it returns at once when the session already holds it.
+	// Contenders are served first come, first served. It returns ctx's
+	// error when ctx ends first (the session then leaves the queue), and a
+	// wrapped ErrSessionLost when the session is lost. Holding ends only
+	// with the session: watch Done.
+	//
+	// id names the orchestrator to Supervisor. Two sessions with the same id
+	// are allowed and harmless to the lock (each waits in line on its own
+	// and only one holds), but Supervisor cannot tell them apart: give each
+	// orchestrator its own id.
+	Supervise(ctx context.Context, id string) error
+	// Supervisor returns the id of the session holding the lock now,
+	// ok=false when none does.
+	Supervisor(ctx context.Context) (id string, ok bool, err error)
 }
 
 // Catalog is the snapshot catalog the backend keeps beside the membership.

@@ -147,6 +147,19 @@ func (s *server) DeleteSnapshot(ctx context.Context, r *pb.IDRequest) (*emptypb.
 	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.DeleteSnapshot(ctx, r.GetId()) })
 }
 
+// Supervise is a unary call, like Campaign: cancelling it on the host
+// cancels the wait inside the plugin.
+func (s *server) Supervise(ctx context.Context, r *pb.IDRequest) (*emptypb.Empty, error) {
+	return pluginrpc.Unary(s.el, func(e Election) (*emptypb.Empty, error) { return empty, e.Supervise(ctx, r.GetId()) })
+}
+
+func (s *server) Supervisor(ctx context.Context, _ *emptypb.Empty) (*pb.SupervisorResponse, error) {
+	return pluginrpc.Unary(s.el, func(e Election) (*pb.SupervisorResponse, error) {
+		id, ok, err := e.Supervisor(ctx)
+		return &pb.SupervisorResponse{Id: id, Ok: ok}, err
+	})
+}
+
 func (s *server) Close(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return empty, pluginrpc.ToStatus(s.el.Close(Election.Close))
 }

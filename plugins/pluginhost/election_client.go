@@ -24,6 +24,9 @@ import (
 //   - Join, Epoch, Members, Leader and Remove are retried once on the new
 //     process, and Watch channels re-subscribe and get one notification (the
 //     membership changed: this member's record vanished with the session);
+//   - Supervise belongs to the session like Join: once it returned, a
+//     plugin death ends the hold (Done closes) and the caller must
+//     Supervise again on the new process; Supervisor is retried once;
 //   - so are Snapshots, PutSnapshot and DeleteSnapshot: catalog records are
 //     persistent, not the session's, and putting or deleting one twice is
 //     the same as once. They need no Join either.
@@ -189,6 +192,46 @@ func (c *electionClient) Remove(ctx context.Context, id string) error {
 		return struct{}{}, elOf(inst).Remove(ctx, id)
 	}, nil)
 	return err
+}
+
+// Supervise holds the lock in the current process's session; like Join it
+// binds the client to that session, so Done follows it and a restarted
+// process reports ErrSessionLost until the caller supervises (or joins)
+// again. It is never retried: a death while waiting loses the place in
+// line with the session.
+func (c *electionClient) Supervise(ctx context.Context, id string) error {
+	inst, err := c.sup.get(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.joined != nil && c.joined != inst {
+		c.joined = nil // a session lost before: this call starts on the new one
+	}
+	c.mu.Unlock()
+	_, err = sessionCall(ctx, c, "Supervise", func(inst *instance) (struct{}, error) {
+		err := elOf(inst).Supervise(ctx, id)
+		if err == nil {
+			c.mu.Lock()
+			c.joined = inst
+			c.mu.Unlock()
+		}
+		return struct{}{}, err
+	})
+	return err
+}
+
+type supervisorOK struct {
+	id string
+	ok bool
+}
+
+func (c *electionClient) Supervisor(ctx context.Context) (string, bool, error) {
+	r, err := call(ctx, c.sup, "Supervisor", func(inst *instance) (supervisorOK, error) {
+		id, ok, err := elOf(inst).Supervisor(ctx)
+		return supervisorOK{id, ok}, err
+	}, nil)
+	return r.id, r.ok, err
 }
 
 // Snapshots, PutSnapshot and DeleteSnapshot go to whichever process is

@@ -252,3 +252,47 @@ func TestElectionRestart(t *testing.T) {
 		t.Fatalf("restart not logged:\n%s", logs.String())
 	}
 }
+
+// TestElectionSuperviseRestart: the supervision lock crosses the plugin
+// boundary, and a plugin death ends the hold: Done closes and Supervise on
+// the restarted process takes it again. (Contention between sessions is
+// tested on ZooKeeper: each mem plugin process has a lock of its own.)
+func TestElectionSuperviseRestart(t *testing.T) {
+	opts, _ := testOptions(t)
+	ctx := testCtx(t)
+	el, err := LoadElection(ctx, "mem", election.Config{Root: "/r"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer el.Close()
+	if _, ok, err := el.Supervisor(ctx); err != nil || ok {
+		t.Fatalf("Supervisor before any Supervise: ok=%v err=%v", ok, err)
+	}
+	if err := el.Supervise(ctx, "orch-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := el.Supervise(ctx, "orch-a"); err != nil {
+		t.Fatalf("Supervise again while holding: %v", err)
+	}
+	if id, ok, err := el.Supervisor(ctx); err != nil || !ok || id != "orch-a" {
+		t.Fatalf("Supervisor = %q %v %v, want orch-a", id, ok, err)
+	}
+	done := el.Done()
+	if closedWithin(done, 50*time.Millisecond) {
+		t.Fatal("Done closed while the session holds the lock")
+	}
+	sigkill(t, el.(*electionClient).sup.pid())
+	if !closedWithin(done, 5*time.Second) {
+		t.Fatal("Done not closed when the plugin holding the lock died")
+	}
+	waitFor(t, "the lock to be free on the restarted plugin", 10*time.Second, func() bool {
+		_, ok, err := el.Supervisor(ctx)
+		return err == nil && !ok
+	})
+	if err := el.Supervise(ctx, "orch-a"); err != nil {
+		t.Fatalf("Supervise on the restarted plugin: %v", err)
+	}
+	if closedWithin(el.Done(), 100*time.Millisecond) {
+		t.Fatal("Done of the new session is closed")
+	}
+}

@@ -718,3 +718,65 @@ func (e *memElection) DeleteSnapshot(_ context.Context, id string) error {
 	delete(memCatalog.recs, id)
 	return nil
 }
+
+// ---- supervision ----
+
+// memSupervision is the supervision lock of every memElection of the
+// process: held by one session until it closes, contenders wait.
+var memSupervision = struct {
+	sync.Mutex
+	holder  *memElection
+	id      string
+	changed chan struct{} // closed and replaced when the holder changes
+}{changed: make(chan struct{})}
+
+func (e *memElection) Supervise(ctx context.Context, id string) error {
+	for {
+		memSupervision.Lock()
+		if h := memSupervision.holder; h != nil {
+			select {
+			case <-h.done: // its session ended: the lock is free
+				memSupervision.holder = nil
+			default:
+			}
+		}
+		if memSupervision.holder == nil || memSupervision.holder == e {
+			select {
+			case <-e.done:
+				memSupervision.Unlock()
+				return fmt.Errorf("mem election supervise: %w", election.ErrSessionLost)
+			default:
+			}
+			memSupervision.holder, memSupervision.id = e, id
+			close(memSupervision.changed)
+			memSupervision.changed = make(chan struct{})
+			memSupervision.Unlock()
+			return nil
+		}
+		h, changed := memSupervision.holder, memSupervision.changed
+		memSupervision.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.done:
+			return fmt.Errorf("mem election supervise: %w", election.ErrSessionLost)
+		case <-h.done:
+		case <-changed:
+		}
+	}
+}
+
+func (e *memElection) Supervisor(context.Context) (string, bool, error) {
+	memSupervision.Lock()
+	defer memSupervision.Unlock()
+	h := memSupervision.holder
+	if h == nil {
+		return "", false, nil
+	}
+	select {
+	case <-h.done:
+		return "", false, nil
+	default:
+		return memSupervision.id, true, nil
+	}
+}

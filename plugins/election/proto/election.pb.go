@@ -1,5 +1,5 @@
-// The contract of an election plugin: membership, master election and the
-// snapshot catalog. The Go interface it carries is
+// The contract of an election plugin: membership, master election, the
+// snapshot catalog and the orchestrators' supervision lock. The Go interface it carries is
 // plugins/election/election.go (read its doc comments for the exact rules).
 //
 // One plugin process holds at most one session. Configure opens it and must
@@ -686,6 +686,59 @@ func (x *IDRequest) GetId() string {
 	return ""
 }
 
+type SupervisorResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ok is false when no session holds the supervision lock.
+	Ok            bool `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupervisorResponse) Reset() {
+	*x = SupervisorResponse{}
+	mi := &file_election_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupervisorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupervisorResponse) ProtoMessage() {}
+
+func (x *SupervisorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_election_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupervisorResponse.ProtoReflect.Descriptor instead.
+func (*SupervisorResponse) Descriptor() ([]byte, []int) {
+	return file_election_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SupervisorResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SupervisorResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
 type SnapshotsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Snapshots     []*SnapshotRecord      `protobuf:"bytes,1,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
@@ -695,7 +748,7 @@ type SnapshotsResponse struct {
 
 func (x *SnapshotsResponse) Reset() {
 	*x = SnapshotsResponse{}
-	mi := &file_election_proto_msgTypes[9]
+	mi := &file_election_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +760,7 @@ func (x *SnapshotsResponse) String() string {
 func (*SnapshotsResponse) ProtoMessage() {}
 
 func (x *SnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_election_proto_msgTypes[9]
+	mi := &file_election_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +773,7 @@ func (x *SnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_election_proto_rawDescGZIP(), []int{9}
+	return file_election_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SnapshotsResponse) GetSnapshots() []*SnapshotRecord {
@@ -790,9 +843,12 @@ const file_election_proto_rawDesc = "" +
 	"\x06leader\x18\x01 \x01(\v2\x1d.rideshare.election.v1.LeaderR\x06leader\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\"\x1b\n" +
 	"\tIDRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"X\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"4\n" +
+	"\x12SupervisorResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\"X\n" +
 	"\x11SnapshotsResponse\x12C\n" +
-	"\tsnapshots\x18\x01 \x03(\v2%.rideshare.election.v1.SnapshotRecordR\tsnapshots2\x94\b\n" +
+	"\tsnapshots\x18\x01 \x03(\v2%.rideshare.election.v1.SnapshotRecordR\tsnapshots2\xac\t\n" +
 	"\bElection\x12B\n" +
 	"\tConfigure\x12\x1d.rideshare.election.v1.Config\x1a\x16.google.protobuf.Empty\x12=\n" +
 	"\x04Join\x12\x1d.rideshare.election.v1.Member\x1a\x16.google.protobuf.Empty\x12?\n" +
@@ -805,7 +861,10 @@ const file_election_proto_rawDesc = "" +
 	"\x06Remove\x12 .rideshare.election.v1.IDRequest\x1a\x16.google.protobuf.Empty\x12M\n" +
 	"\tSnapshots\x12\x16.google.protobuf.Empty\x1a(.rideshare.election.v1.SnapshotsResponse\x12L\n" +
 	"\vPutSnapshot\x12%.rideshare.election.v1.SnapshotRecord\x1a\x16.google.protobuf.Empty\x12J\n" +
-	"\x0eDeleteSnapshot\x12 .rideshare.election.v1.IDRequest\x1a\x16.google.protobuf.Empty\x127\n" +
+	"\x0eDeleteSnapshot\x12 .rideshare.election.v1.IDRequest\x1a\x16.google.protobuf.Empty\x12E\n" +
+	"\tSupervise\x12 .rideshare.election.v1.IDRequest\x1a\x16.google.protobuf.Empty\x12O\n" +
+	"\n" +
+	"Supervisor\x12\x16.google.protobuf.Empty\x1a).rideshare.election.v1.SupervisorResponse\x127\n" +
 	"\x05Close\x12\x16.google.protobuf.Empty\x1a\x16.google.protobuf.Empty\x129\n" +
 	"\x05Watch\x12\x16.google.protobuf.Empty\x1a\x16.google.protobuf.Empty0\x01\x128\n" +
 	"\x04Done\x12\x16.google.protobuf.Empty\x1a\x16.google.protobuf.Empty0\x01B>Z<github.com/rideshare/dbaas/plugins/election/proto;electionpbb\x06proto3"
@@ -822,7 +881,7 @@ func file_election_proto_rawDescGZIP() []byte {
 	return file_election_proto_rawDescData
 }
 
-var file_election_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_election_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_election_proto_goTypes = []any{
 	(*Config)(nil),                // 0: rideshare.election.v1.Config
 	(*Member)(nil),                // 1: rideshare.election.v1.Member
@@ -833,54 +892,59 @@ var file_election_proto_goTypes = []any{
 	(*MembersResponse)(nil),       // 6: rideshare.election.v1.MembersResponse
 	(*LeaderResponse)(nil),        // 7: rideshare.election.v1.LeaderResponse
 	(*IDRequest)(nil),             // 8: rideshare.election.v1.IDRequest
-	(*SnapshotsResponse)(nil),     // 9: rideshare.election.v1.SnapshotsResponse
-	nil,                           // 10: rideshare.election.v1.Config.OptionsEntry
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),         // 13: google.protobuf.Empty
+	(*SupervisorResponse)(nil),    // 9: rideshare.election.v1.SupervisorResponse
+	(*SnapshotsResponse)(nil),     // 10: rideshare.election.v1.SnapshotsResponse
+	nil,                           // 11: rideshare.election.v1.Config.OptionsEntry
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),         // 14: google.protobuf.Empty
 }
 var file_election_proto_depIdxs = []int32{
-	11, // 0: rideshare.election.v1.Config.session_timeout:type_name -> google.protobuf.Duration
-	10, // 1: rideshare.election.v1.Config.options:type_name -> rideshare.election.v1.Config.OptionsEntry
-	12, // 2: rideshare.election.v1.Member.started_at:type_name -> google.protobuf.Timestamp
+	12, // 0: rideshare.election.v1.Config.session_timeout:type_name -> google.protobuf.Duration
+	11, // 1: rideshare.election.v1.Config.options:type_name -> rideshare.election.v1.Config.OptionsEntry
+	13, // 2: rideshare.election.v1.Member.started_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: rideshare.election.v1.Member.progress:type_name -> rideshare.election.v1.Progress
-	12, // 4: rideshare.election.v1.SnapshotRecord.started_at:type_name -> google.protobuf.Timestamp
-	12, // 5: rideshare.election.v1.SnapshotRecord.completed_at:type_name -> google.protobuf.Timestamp
+	13, // 4: rideshare.election.v1.SnapshotRecord.started_at:type_name -> google.protobuf.Timestamp
+	13, // 5: rideshare.election.v1.SnapshotRecord.completed_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: rideshare.election.v1.MembersResponse.members:type_name -> rideshare.election.v1.Member
 	3,  // 7: rideshare.election.v1.LeaderResponse.leader:type_name -> rideshare.election.v1.Leader
 	4,  // 8: rideshare.election.v1.SnapshotsResponse.snapshots:type_name -> rideshare.election.v1.SnapshotRecord
 	0,  // 9: rideshare.election.v1.Election.Configure:input_type -> rideshare.election.v1.Config
 	1,  // 10: rideshare.election.v1.Election.Join:input_type -> rideshare.election.v1.Member
 	1,  // 11: rideshare.election.v1.Election.Update:input_type -> rideshare.election.v1.Member
-	13, // 12: rideshare.election.v1.Election.Campaign:input_type -> google.protobuf.Empty
-	13, // 13: rideshare.election.v1.Election.Epoch:input_type -> google.protobuf.Empty
+	14, // 12: rideshare.election.v1.Election.Campaign:input_type -> google.protobuf.Empty
+	14, // 13: rideshare.election.v1.Election.Epoch:input_type -> google.protobuf.Empty
 	8,  // 14: rideshare.election.v1.Election.Handover:input_type -> rideshare.election.v1.IDRequest
-	13, // 15: rideshare.election.v1.Election.Members:input_type -> google.protobuf.Empty
-	13, // 16: rideshare.election.v1.Election.Leader:input_type -> google.protobuf.Empty
+	14, // 15: rideshare.election.v1.Election.Members:input_type -> google.protobuf.Empty
+	14, // 16: rideshare.election.v1.Election.Leader:input_type -> google.protobuf.Empty
 	8,  // 17: rideshare.election.v1.Election.Remove:input_type -> rideshare.election.v1.IDRequest
-	13, // 18: rideshare.election.v1.Election.Snapshots:input_type -> google.protobuf.Empty
+	14, // 18: rideshare.election.v1.Election.Snapshots:input_type -> google.protobuf.Empty
 	4,  // 19: rideshare.election.v1.Election.PutSnapshot:input_type -> rideshare.election.v1.SnapshotRecord
 	8,  // 20: rideshare.election.v1.Election.DeleteSnapshot:input_type -> rideshare.election.v1.IDRequest
-	13, // 21: rideshare.election.v1.Election.Close:input_type -> google.protobuf.Empty
-	13, // 22: rideshare.election.v1.Election.Watch:input_type -> google.protobuf.Empty
-	13, // 23: rideshare.election.v1.Election.Done:input_type -> google.protobuf.Empty
-	13, // 24: rideshare.election.v1.Election.Configure:output_type -> google.protobuf.Empty
-	13, // 25: rideshare.election.v1.Election.Join:output_type -> google.protobuf.Empty
-	13, // 26: rideshare.election.v1.Election.Update:output_type -> google.protobuf.Empty
-	5,  // 27: rideshare.election.v1.Election.Campaign:output_type -> rideshare.election.v1.EpochResponse
-	5,  // 28: rideshare.election.v1.Election.Epoch:output_type -> rideshare.election.v1.EpochResponse
-	13, // 29: rideshare.election.v1.Election.Handover:output_type -> google.protobuf.Empty
-	6,  // 30: rideshare.election.v1.Election.Members:output_type -> rideshare.election.v1.MembersResponse
-	7,  // 31: rideshare.election.v1.Election.Leader:output_type -> rideshare.election.v1.LeaderResponse
-	13, // 32: rideshare.election.v1.Election.Remove:output_type -> google.protobuf.Empty
-	9,  // 33: rideshare.election.v1.Election.Snapshots:output_type -> rideshare.election.v1.SnapshotsResponse
-	13, // 34: rideshare.election.v1.Election.PutSnapshot:output_type -> google.protobuf.Empty
-	13, // 35: rideshare.election.v1.Election.DeleteSnapshot:output_type -> google.protobuf.Empty
-	13, // 36: rideshare.election.v1.Election.Close:output_type -> google.protobuf.Empty
-	13, // 37: rideshare.election.v1.Election.Watch:output_type -> google.protobuf.Empty
-	13, // 38: rideshare.election.v1.Election.Done:output_type -> google.protobuf.Empty
-	24, // [24:39] is the sub-list for method output_type
-	9,  // [9:24] is the sub-list for method input_type
+	8,  // 21: rideshare.election.v1.Election.Supervise:input_type -> rideshare.election.v1.IDRequest
+	14, // 22: rideshare.election.v1.Election.Supervisor:input_type -> google.protobuf.Empty
+	14, // 23: rideshare.election.v1.Election.Close:input_type -> google.protobuf.Empty
+	14, // 24: rideshare.election.v1.Election.Watch:input_type -> google.protobuf.Empty
+	14, // 25: rideshare.election.v1.Election.Done:input_type -> google.protobuf.Empty
+	14, // 26: rideshare.election.v1.Election.Configure:output_type -> google.protobuf.Empty
+	14, // 27: rideshare.election.v1.Election.Join:output_type -> google.protobuf.Empty
+	14, // 28: rideshare.election.v1.Election.Update:output_type -> google.protobuf.Empty
+	5,  // 29: rideshare.election.v1.Election.Campaign:output_type -> rideshare.election.v1.EpochResponse
+	5,  // 30: rideshare.election.v1.Election.Epoch:output_type -> rideshare.election.v1.EpochResponse
+	14, // 31: rideshare.election.v1.Election.Handover:output_type -> google.protobuf.Empty
+	6,  // 32: rideshare.election.v1.Election.Members:output_type -> rideshare.election.v1.MembersResponse
+	7,  // 33: rideshare.election.v1.Election.Leader:output_type -> rideshare.election.v1.LeaderResponse
+	14, // 34: rideshare.election.v1.Election.Remove:output_type -> google.protobuf.Empty
+	10, // 35: rideshare.election.v1.Election.Snapshots:output_type -> rideshare.election.v1.SnapshotsResponse
+	14, // 36: rideshare.election.v1.Election.PutSnapshot:output_type -> google.protobuf.Empty
+	14, // 37: rideshare.election.v1.Election.DeleteSnapshot:output_type -> google.protobuf.Empty
+	14, // 38: rideshare.election.v1.Election.Supervise:output_type -> google.protobuf.Empty
+	9,  // 39: rideshare.election.v1.Election.Supervisor:output_type -> rideshare.election.v1.SupervisorResponse
+	14, // 40: rideshare.election.v1.Election.Close:output_type -> google.protobuf.Empty
+	14, // 41: rideshare.election.v1.Election.Watch:output_type -> google.protobuf.Empty
+	14, // 42: rideshare.election.v1.Election.Done:output_type -> google.protobuf.Empty
+	26, // [26:43] is the sub-list for method output_type
+	9,  // [9:26] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -897,7 +961,7 @@ func file_election_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_election_proto_rawDesc), len(file_election_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,5 +1,5 @@
-// The contract of an election plugin: membership, master election and the
-// snapshot catalog. The Go interface it carries is
+// The contract of an election plugin: membership, master election, the
+// snapshot catalog and the orchestrators' supervision lock. The Go interface it carries is
 // plugins/election/election.go (read its doc comments for the exact rules).
 //
 // One plugin process holds at most one session. Configure opens it and must
@@ -50,6 +50,8 @@ const (
 	Election_Snapshots_FullMethodName      = "/rideshare.election.v1.Election/Snapshots"
 	Election_PutSnapshot_FullMethodName    = "/rideshare.election.v1.Election/PutSnapshot"
 	Election_DeleteSnapshot_FullMethodName = "/rideshare.election.v1.Election/DeleteSnapshot"
+	Election_Supervise_FullMethodName      = "/rideshare.election.v1.Election/Supervise"
+	Election_Supervisor_FullMethodName     = "/rideshare.election.v1.Election/Supervisor"
 	Election_Close_FullMethodName          = "/rideshare.election.v1.Election/Close"
 	Election_Watch_FullMethodName          = "/rideshare.election.v1.Election/Watch"
 	Election_Done_FullMethodName           = "/rideshare.election.v1.Election/Done"
@@ -75,6 +77,10 @@ type ElectionClient interface {
 	Snapshots(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*SnapshotsResponse, error)
 	PutSnapshot(ctx context.Context, in *SnapshotRecord, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	DeleteSnapshot(ctx context.Context, in *IDRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Supervise blocks until this session holds the orchestrators'
+	// supervision lock; cancelling the call leaves the queue.
+	Supervise(ctx context.Context, in *IDRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	Supervisor(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*SupervisorResponse, error)
 	// Close ends the session; the process keeps running.
 	Close(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Watch sends one message per change of membership or leadership until
@@ -214,6 +220,26 @@ func (c *electionClient) DeleteSnapshot(ctx context.Context, in *IDRequest, opts
 	return out, nil
 }
 
+func (c *electionClient) Supervise(ctx context.Context, in *IDRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, Election_Supervise_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *electionClient) Supervisor(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*SupervisorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SupervisorResponse)
+	err := c.cc.Invoke(ctx, Election_Supervisor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *electionClient) Close(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
@@ -282,6 +308,10 @@ type ElectionServer interface {
 	Snapshots(context.Context, *emptypb.Empty) (*SnapshotsResponse, error)
 	PutSnapshot(context.Context, *SnapshotRecord) (*emptypb.Empty, error)
 	DeleteSnapshot(context.Context, *IDRequest) (*emptypb.Empty, error)
+	// Supervise blocks until this session holds the orchestrators'
+	// supervision lock; cancelling the call leaves the queue.
+	Supervise(context.Context, *IDRequest) (*emptypb.Empty, error)
+	Supervisor(context.Context, *emptypb.Empty) (*SupervisorResponse, error)
 	// Close ends the session; the process keeps running.
 	Close(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
 	// Watch sends one message per change of membership or leadership until
@@ -336,6 +366,12 @@ func (UnimplementedElectionServer) PutSnapshot(context.Context, *SnapshotRecord)
 }
 func (UnimplementedElectionServer) DeleteSnapshot(context.Context, *IDRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSnapshot not implemented")
+}
+func (UnimplementedElectionServer) Supervise(context.Context, *IDRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Supervise not implemented")
+}
+func (UnimplementedElectionServer) Supervisor(context.Context, *emptypb.Empty) (*SupervisorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Supervisor not implemented")
 }
 func (UnimplementedElectionServer) Close(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
@@ -583,6 +619,42 @@ func _Election_DeleteSnapshot_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Election_Supervise_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IDRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ElectionServer).Supervise(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Election_Supervise_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ElectionServer).Supervise(ctx, req.(*IDRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Election_Supervisor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(emptypb.Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ElectionServer).Supervisor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Election_Supervisor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ElectionServer).Supervisor(ctx, req.(*emptypb.Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Election_Close_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(emptypb.Empty)
 	if err := dec(in); err != nil {
@@ -677,6 +749,14 @@ var Election_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSnapshot",
 			Handler:    _Election_DeleteSnapshot_Handler,
+		},
+		{
+			MethodName: "Supervise",
+			Handler:    _Election_Supervise_Handler,
+		},
+		{
+			MethodName: "Supervisor",
+			Handler:    _Election_Supervisor_Handler,
 		},
 		{
 			MethodName: "Close",

@@ -7,6 +7,9 @@
 //	<root>/epoch           PERSISTENT  the epoch counter, decimal text
 //	<root>/snapshots/<id>  PERSISTENT  JSON election.SnapshotRecord: the snapshot
 //	                                   catalog, created by the first record
+//	<root>/orchestrators/_c_<guid>-lock-<seq>
+//	                       EPHEMERAL_SEQUENTIAL  an orchestrator's id: the
+//	                                   supervision lock's line (supervision.go)
 //
 // Invariants:
 //   - The leader znode is only ever created in the same multi-op transaction
@@ -103,6 +106,8 @@ type Election struct {
 	// snapshotsPath holds the snapshot catalog; created by the first
 	// PutSnapshot, so a session that only reads it writes nothing.
 	snapshotsPath string
+	// orchestratorsPath holds the supervision lock's line (supervision.go).
+	orchestratorsPath string
 
 	// standalone: one server, whose reads are already linearizable with its
 	// writes, so Epoch needs no Sync round trip first.
@@ -121,6 +126,11 @@ type Election struct {
 	lost       error            // why the session is over; nil while alive
 	hadSession bool
 	lostTimer  *time.Timer // runs while disconnected
+
+	// supMu serialises Supervise; supNode is this session's lock znode
+	// (name under orchestratorsPath), "" when it is not in line.
+	supMu   sync.Mutex
+	supNode string
 }
 
 // options are test hooks; New uses the zero value.
@@ -166,20 +176,21 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 	}
 
 	e := &Election{
-		standalone:      len(cfg.Servers) == 1,
-		log:             log.With("root", root),
-		acl:             zk.WorldACL(zk.PermAll),
-		root:            root,
-		workersPath:     root + "/workers",
-		leaderPath:      root + "/leader",
-		epochPath:       root + "/epoch",
-		handoverPath:    root + "/handover",
-		handoverTimeout: election.HandoverTimeout,
-		snapshotsPath:   root + "/snapshots",
-		lostAfter:       lostAfter,
-		connReady:       make(chan struct{}),
-		connected:       make(chan struct{}),
-		done:            make(chan struct{}),
+		standalone:        len(cfg.Servers) == 1,
+		log:               log.With("root", root),
+		acl:               zk.WorldACL(zk.PermAll),
+		root:              root,
+		workersPath:       root + "/workers",
+		leaderPath:        root + "/leader",
+		epochPath:         root + "/epoch",
+		handoverPath:      root + "/handover",
+		handoverTimeout:   election.HandoverTimeout,
+		snapshotsPath:     root + "/snapshots",
+		orchestratorsPath: root + "/orchestrators",
+		lostAfter:         lostAfter,
+		connReady:         make(chan struct{}),
+		connected:         make(chan struct{}),
+		done:              make(chan struct{}),
 	}
 	dial := opt.dial
 	if dial == nil {

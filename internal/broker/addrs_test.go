@@ -1,0 +1,125 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/stacktest"
+)
+
+func TestSplitURLs(t *testing.T) {
+	for _, c := range []struct {
+		list string
+		want int
+		bad  string // in the error
+	}{
+		{"amqp://a/", 1, ""},
+		{"amqp://u:p@a:5672/v, amqp://u:p@b:5672/v ,amqp://u:p@c:5672/v", 3, ""},
+		{"", 0, "URL 1"},
+		{"amqp://a/,,amqp://c/", 0, "URL 2"},
+		{"amqp://a/,http://b/", 0, "URL 2"},
+	} {
+		urls, err := broker.SplitURLs(c.list)
+		if c.bad == "" {
+			if err != nil || len(urls) != c.want {
+				t.Errorf("SplitURLs(%q) = %v, %v; want %d URLs", c.list, urls, err, c.want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.bad) {
+			t.Errorf("SplitURLs(%q) error = %v; want one naming %s", c.list, err, c.bad)
+		}
+	}
+	// A password never appears in the error.
+	if _, err := broker.SplitURLs("amqp://u:secret@a/,"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %v: want one without the password", err)
+	}
+}
+
+// A list whose nodes are down but one still connects, and a list whose
+// every node is down fails when ctx ends, naming the last error.
+func TestDialList(t *testing.T) {
+	stacktest.RequireServices(t)
+	dead := "amqp://guest:guest@127.0.0.1:1/"
+	list := dead + "," + stacktest.AMQPURL + "," + dead
+	for i := 0; i < 4; i++ { // from wherever the cursor starts
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		conn, err := broker.Dial(ctx, list, 0)
+		cancel()
+		if err != nil {
+			t.Fatalf("dial %d of a list with one live node: %v", i, err)
+		}
+		conn.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := broker.Dial(ctx, dead+","+dead, 0)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("dial of dead nodes: %v; want the deadline and the last node named", err)
+	}
+}
+
+// Quorum request queues carry writes and expiring reads as classic ones do,
+// and a process declaring the other type is refused with an explanation.
+func TestQuorumQueues(t *testing.T) {
+	stacktest.RequireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := broker.Reset(ctx, stacktest.AMQPURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = broker.Reset(context.Background(), stacktest.AMQPURL) })
+	quorum := broker.Topology{Requests: broker.QueueQuorum}
+	conn, err := broker.Connect(ctx, stacktest.AMQPURL, 0, quorum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	raw := stacktest.Channel(t, stacktest.AMQPURL)
+	if err := quorum.DeclareReplies(raw); err != nil {
+		t.Fatal(err)
+	}
+	// An expired read is dropped; a live one arrives.
+	for _, m := range []amqp.Publishing{{Body: []byte("stale"), Expiration: "1"}, {Body: []byte("fresh"), Expiration: "60000"}} {
+		if err := raw.PublishWithContext(ctx, "", broker.ReadQ, false, false, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	ds, err := raw.Consume(broker.ReadQ, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-ds:
+		if string(d.Body) != "fresh" {
+			t.Fatalf("first read taken from a quorum readQ = %q; want the unexpired one", d.Body)
+		}
+	case <-ctx.Done():
+		t.Fatal("no read came out of a quorum readQ")
+	}
+
+	other := stacktest.Channel(t, stacktest.AMQPURL)
+	err = (broker.Topology{Requests: broker.QueueClassic}).Declare(other)
+	if err == nil || !strings.Contains(err.Error(), "amqp_queue_type") {
+		t.Fatalf("classic declaration over quorum queues: %v; want a refusal naming amqp_queue_type", err)
+	}
+}
+
+func TestParseQueueType(t *testing.T) {
+	for in, want := range map[string]broker.QueueType{"": broker.DefaultQueueType, "classic": broker.QueueClassic, "quorum": broker.QueueQuorum} {
+		if got, err := broker.ParseQueueType(in); err != nil || got != want {
+			t.Errorf("ParseQueueType(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := broker.ParseQueueType("stream"); err == nil {
+		t.Error("ParseQueueType(stream): want an error")
+	}
+}

@@ -1,0 +1,74 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rideshare/dbaas/internal/broker"
+	"github.com/rideshare/dbaas/internal/stacktest"
+)
+
+// A call whose connection is lost before its answer came is sent again, with
+// the same ids, on the next connection, and gets its answer there: the caller
+// sees no error (as when the client's broker node dies).
+func TestCallSurvivesLostConnection(t *testing.T) {
+	stacktest.RequireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	queue := fmt.Sprintf("test.resend.%d", time.Now().UnixNano())
+	setup := stacktest.Channel(t, stacktest.AMQPURL)
+	if _, err := setup.QueueDeclare(queue, false, true, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := setup.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc, err := broker.NewRPC(ctx, stacktest.AMQPURL, broker.RPCOptions{ReplyQueue: queue + ".reply"}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+
+	type result struct {
+		ans broker.Answer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := rpc.Call(ctx, queue, "w-1", []byte(`{}`), broker.CallOptions{Persistent: true})
+		done <- result{a, err}
+	}()
+	var first string
+	select {
+	case d := <-ds:
+		first = d.MessageId
+		_ = d.Ack(false)
+	case <-ctx.Done():
+		t.Fatal("the call never reached its queue")
+	}
+	// The first copy goes unanswered: its connection is lost.
+	broker.DropConnection(rpc)
+	select {
+	case d := <-ds:
+		if d.MessageId != first || d.CorrelationId != "w-1" {
+			t.Fatalf("sent again with message id %q, correlation id %q; want %q and w-1", d.MessageId, d.CorrelationId, first)
+		}
+		if err := broker.Reply(ctx, setup, d, 201, []byte(`{"ok":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Ack(false)
+	case r := <-done:
+		t.Fatalf("call ended before it was sent again: %+v", r)
+	case <-ctx.Done():
+		t.Fatal("the call was not sent again after its connection was lost")
+	}
+	r := <-done
+	if r.err != nil || r.ans.Status != 201 {
+		t.Fatalf("call across a lost connection = %+v; want the answer 201", r)
+	}
+}

@@ -1,0 +1,190 @@
+package orchestrator_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rideshare/dbaas/api"
+	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/stacktest"
+	"github.com/rideshare/dbaas/internal/wiring"
+)
+
+// startSecondOrchestrator starts another orchestrator with id on s's stack
+// (same data dir, ZooKeeper root and vhost, its own port) and returns a
+// Stack attached to it. It stops when the test ends, before s does, and
+// leaves the workers to s.
+func startSecondOrchestrator(t *testing.T, s *stacktest.Stack, id string) *stacktest.Stack {
+	t.Helper()
+	cfg := *s.Config
+	cfg.Orchestrator.ID = id
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Orchestrator.Listen = ln.Addr().String()
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "orchestrator-"+id+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "orchestrator-" + id, Level: hclog.Debug, Output: logf})
+	ctx, cancel := context.WithCancel(context.Background())
+	o, closeFn, err := wiring.NewOrchestrator(ctx, &cfg, wiring.OrchestratorOptions{Binary: stacktest.Binary(t), Logger: log})
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatalf("start orchestrator %s: %v", id, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- o.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Logf("orchestrator %s stopped with: %v", id, err)
+		}
+		closeFn()
+		logf.Close()
+	})
+	select {
+	case <-o.Ready():
+	case err := <-done:
+		done <- err
+		t.Fatalf("orchestrator %s stopped at start: %v", id, err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("orchestrator %s not ready after 30s", id)
+	}
+	return stacktest.Attach(t, "http://"+ln.Addr().String(), &cfg, s.Dir)
+}
+
+func role(t *testing.T, s *stacktest.Stack) api.OrchestratorRole {
+	t.Helper()
+	st, err := s.API().Status(context.Background())
+	if err != nil {
+		t.Fatalf("status of %s: %v", s.URL, err)
+	}
+	if st.Orchestrator == nil {
+		t.Fatalf("status of %s has no orchestrator role: %+v", s.URL, st)
+	}
+	return *st.Orchestrator
+}
+
+// supervisingMetric is rideshare_orchestrator_supervising as s serves it.
+func supervisingMetric(t *testing.T, s *stacktest.Stack) string {
+	t.Helper()
+	code, body := s.DoRaw("GET", api.RouteMetrics, nil, nil)
+	if code != 200 {
+		t.Fatalf("GET /metrics of %s: %d", s.URL, code)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "rideshare_orchestrator_supervising "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no rideshare_orchestrator_supervising in the metrics of %s", s.URL)
+	return ""
+}
+
+func workerIDs(ws []api.WorkerInfo) string {
+	ids := make([]string, len(ws))
+	for i, w := range ws {
+		ids[i] = w.ID + "/" + w.Role
+	}
+	return strings.Join(ids, ",")
+}
+
+// writeVia writes a user through one orchestrator and reads it back
+// through the other (read-your-writes with min_seq).
+func writeVia(t *testing.T, from, to *stacktest.Stack, name string) {
+	t.Helper()
+	res, code := from.Write(dbapi.WriteRequest{Table: "users", Op: "insert", Values: map[string]any{"username": name, "password": "p"}})
+	if code != 200 {
+		t.Fatalf("write %s through %s: %d", name, from.URL, code)
+	}
+	rows, code := to.Read(dbapi.ReadRequest{Table: "users", Columns: []string{"username"}, Where: map[string]any{"username": name}, MinSeq: res.Seq})
+	if code != 200 || len(rows.Rows) != 1 {
+		t.Fatalf("read %s through %s: %d %+v", name, to.URL, code, rows)
+	}
+}
+
+// TestTwoOrchestrators runs two orchestrators with different ids on one
+// vhost: both answer reads, writes and the admin API, exactly one
+// supervises, and when it stops the other supervises and replaces a slave
+// killed afterwards.
+func TestTwoOrchestrators(t *testing.T) {
+	a := stacktest.Start(t, stacktest.Options{Slaves: 1, KeepWorkers: true,
+		Edit: func(c *config.Config) { c.Orchestrator.ID = "orch-a" }})
+	b := startSecondOrchestrator(t, a, "orch-b")
+
+	ra, rb := role(t, a), role(t, b)
+	if ra != (api.OrchestratorRole{ID: "orch-a", Role: api.RoleSupervising, Supervisor: "orch-a"}) ||
+		rb != (api.OrchestratorRole{ID: "orch-b", Role: api.RoleStandby, Supervisor: "orch-a"}) {
+		t.Fatalf("roles: a %+v, b %+v; want a supervising, b standing by", ra, rb)
+	}
+	if ma, mb := supervisingMetric(t, a), supervisingMetric(t, b); ma != "1" || mb != "0" {
+		t.Fatalf("rideshare_orchestrator_supervising: a %s, b %s; want 1 and 0", ma, mb)
+	}
+	// Each gets its own replies: writes through one, reads through the
+	// other, both ways.
+	writeVia(t, a, b, "via-a")
+	writeVia(t, b, a, "via-b")
+	// The standby's view of the workers is the supervisor's.
+	if wa, wb := workerIDs(a.Workers()), workerIDs(b.Workers()); wa != wb || wa == "" {
+		t.Fatalf("workers: a %s, b %s; want the same", wa, wb)
+	}
+	before := b.Workers()
+
+	// The supervisor stops (its session ends with it): b takes over.
+	stopped := time.Now()
+	a.StopOrchestrator()
+	var took time.Duration
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if r := role(t, b); r.Role == api.RoleSupervising && r.Supervisor == "orch-b" {
+			took = time.Since(stopped)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b does not supervise 10s after a stopped: %+v", role(t, b))
+		}
+	}
+	t.Logf("takeover: orch-b supervises %v after orch-a stopped", took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("takeover took %v, want within 5s", took)
+	}
+	if now := b.Workers(); workerIDs(now) != workerIDs(before) {
+		t.Fatalf("the takeover changed the workers: before %s, after %s", workerIDs(before), workerIDs(now))
+	}
+
+	// A slave killed now is replaced by b.
+	victim := slaves(b)[0]
+	killed := time.Now()
+	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ws := b.Workers()
+		replaced := len(ws) == 2
+		for _, w := range ws {
+			if w.PID == victim.PID || !w.Ready {
+				replaced = false
+			}
+		}
+		if replaced {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slave %s (pid %d) not replaced by orch-b: %+v", victim.ID, victim.PID, ws)
+		}
+	}
+	t.Logf("orch-b replaced the killed slave (pid %d) in %v (ready, serving)", victim.PID, time.Since(killed).Round(time.Millisecond))
+	b.WaitShape(1, 15*time.Second)
+	writeVia(t, b, b, "after-takeover")
+}
