@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -349,27 +348,24 @@ func (p *project) killZooKeeper(t *testing.T) (string, func() time.Duration) {
 	}
 }
 
-// supervisor is the orchestrator that supervises the workers, as its status says.
+// supervisor is the orchestrator that supervises the workers, as each running one's status
+// says of itself (GET /api/v1/status: orchestrator.role).
 func (p *project) supervisor(ctx context.Context) (string, error) {
 	var found []string
+	roles := map[string]string{}
 	for _, o := range p.liveOrchestrators(ctx) {
-		var st map[string]any
-		req, _ := http.NewRequestWithContext(ctx, "GET", p.orchs[o]+"/api/v1/status", nil)
-		resp, err := p.http.Do(req)
-		if err != nil {
+		st, err := p.client(o).Status(ctx)
+		if err != nil || st.Orchestrator == nil {
+			roles[o] = fmt.Sprintf("no role (%v)", err)
 			continue
 		}
-		_ = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if v, ok := st["supervising"].(bool); ok && v {
-			found = append(found, o)
-		}
-		if v, ok := st["supervisor"].(string); ok && v == o {
+		roles[o] = st.Orchestrator.Role
+		if st.Orchestrator.Role == api.RoleSupervising {
 			found = append(found, o)
 		}
 	}
 	if len(found) != 1 {
-		return "", fmt.Errorf("supervising orchestrators %v, want one", found)
+		return "", fmt.Errorf("roles %v: want one %s", roles, api.RoleSupervising)
 	}
 	return found[0], nil
 }
