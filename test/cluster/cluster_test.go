@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/api"
+	"github.com/rideshare/dbaas/dbapi"
 	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
@@ -70,12 +71,14 @@ func TestCluster(t *testing.T) {
 			extra := measure() // the fault's own recovery (a replaced slave, a replaced master)
 			live = p.liveOrchestrators(ctx)
 			p.waitShape(t, recoverTimeout, live...)
+			// Every running orchestrator takes writes and reads again, not only one of them.
+			serving := p.waitServing(t, f.name, live)
 			recovered := time.Since(injected)
 			time.Sleep(time.Second) // the recovery is steady, not one lucky write
 			load.Stop()
 			stall := load.MaxGap(injected, time.Now())
 			steady := load.MaxGap(injected.Add(-time.Second), injected)
-			acks, lost, dup := load.Ledger.Audit(p.stack(t, live[0]))
+			acks, lost, dup := load.Ledger.Audit(p.stack(t, serving))
 			n, failedReads := load.Reads()
 			// The fixed-format line the closing note quotes.
 			fmt.Printf("fault %s: longest stall %d ms, recovered in %d ms\n", f.name, stall.Milliseconds(), recovered.Milliseconds())
@@ -94,12 +97,9 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	// A later fault must not lose what an earlier one acknowledged.
-	live := p.liveOrchestrators(ctx)
-	if len(live) == 0 {
-		t.Fatalf("no orchestrator answers at the end\n--- logs ---\n%s", p.logs())
-	}
+	serving := p.waitServing(t, "the end", p.liveOrchestrators(ctx))
 	for i, l := range ledgers {
-		if acked, lost, dup := l.Audit(p.stack(t, live[0])); lost+dup > 0 {
+		if acked, lost, dup := l.Audit(p.stack(t, serving)); lost+dup > 0 {
 			t.Errorf("ledger %d: %d acknowledged writes, %d lost, %d duplicated by the end of the run", i, acked, lost, dup)
 		}
 	}
@@ -161,6 +161,59 @@ func (p *project) wantStatus(t *testing.T, status int, method, path, body string
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode == status, fmt.Sprintf("%d %s", resp.StatusCode, b)
 	})
+}
+
+// servingTimeout bounds how long a running orchestrator may refuse writes or reads after a
+// fault is over (the stack has its shape back).
+const servingTimeout = 30 * time.Second
+
+// serves is why orch does not take a write and a read now, "" when it does.
+func (p *project) serves(orch string, n int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c := p.client(orch)
+	if _, err := c.Write(ctx, dbapi.WriteRequest{Table: "users", Op: "insert",
+		Values: map[string]any{"username": fmt.Sprintf("probe-%s-%d-%d", orch, time.Now().UnixNano(), n), "password": "p"}}); err != nil {
+		return "write: " + err.Error()
+	}
+	if _, err := c.Read(ctx, dbapi.ReadRequest{Table: "users", Limit: 1}); err != nil {
+		return "read: " + err.Error()
+	}
+	return ""
+}
+
+// waitServing waits until every orchestrator of live takes writes and reads, and returns one
+// that does. One that still refuses after servingTimeout fails the test, naming it, and is
+// restarted (docker restart), so that the next fault finds two orchestrators that serve.
+func (p *project) waitServing(t *testing.T, after string, live []string) string {
+	t.Helper()
+	if len(live) == 0 {
+		t.Fatalf("no orchestrator runs after %s\n--- logs ---\n%s", after, p.logs())
+	}
+	var ok []string
+	for _, o := range live {
+		deadline, why := time.Now().Add(servingTimeout), ""
+		for n := 0; ; n++ {
+			if why = p.serves(o, n); why == "" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if why == "" {
+			ok = append(ok, o)
+			continue
+		}
+		t.Errorf("after %s, %s still fails %s later: %s; restarting it\n--- its log ---\n%s", after, o, servingTimeout, why, p.logs(o))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if id, err := p.container(ctx, o); err == nil {
+			_, _ = run(ctx, nil, "docker", "restart", id)
+		}
+		cancel()
+	}
+	if len(ok) == 0 {
+		t.Fatalf("after %s no orchestrator takes writes and reads", after)
+	}
+	return ok[0]
 }
 
 // liveOrchestrators are the orchestrator services whose containers run.
