@@ -184,7 +184,7 @@ func (p *project) serves(orch string, n int) string {
 
 // waitServing waits until every orchestrator of live takes writes and reads, and returns one
 // that does. One that still refuses after servingTimeout fails the test, naming it, and is
-// restarted (docker restart), so that the next fault finds two orchestrators that serve.
+// killed and started again, so that the next fault finds two orchestrators that serve.
 func (p *project) waitServing(t *testing.T, after string, live []string) string {
 	t.Helper()
 	if len(live) == 0 {
@@ -203,12 +203,11 @@ func (p *project) waitServing(t *testing.T, after string, live []string) string 
 			ok = append(ok, o)
 			continue
 		}
-		t.Errorf("after %s, %s still fails %s later: %s; restarting it\n--- its log ---\n%s", after, o, servingTimeout, why, p.logs(o))
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if id, err := p.container(ctx, o); err == nil {
-			_, _ = run(ctx, nil, "docker", "restart", id)
-		}
-		cancel()
+		t.Errorf("after %s, %s still fails %s later: %s; killing and starting it again\n--- its log ---\n%s", after, o, servingTimeout, why, p.logs(o))
+		// docker kill, not docker restart: a stop (SIGTERM) would make an orchestrator run with
+		// -stop-workers stop every worker on its way out.
+		p.kill(t, o)
+		p.restart(t, o)
 	}
 	if len(ok) == 0 {
 		t.Fatalf("after %s no orchestrator takes writes and reads", after)
