@@ -61,10 +61,11 @@ stack           = var.project
 zookeeper {
   servers = ["zookeeper1:2181", "zookeeper2:2181", "zookeeper3:2181"]
   root    = "/rideshare"
-  # Longer than the ensemble takes to elect a new leader (under a second here:
-  # images/zookeeper/ensemble.cfg, docs/deploy.md), so a client whose server
-  # dies or is demoted reconnects to another and keeps its session. A killed
-  # worker is still seen at once, by its container's exit.
+  # Meant to be longer than the ensemble takes to elect a new leader, so a
+  # client whose server dies or is demoted reconnects to another and keeps its
+  # session: 0.5-0.75 s on an idle host, but up to 17 s measured on a loaded
+  # one (docs/deploy.md, "Cluster test results"). A killed worker is still
+  # seen at once, by its container's exit.
   session_timeout = "4s"
 }
 
