@@ -26,6 +26,10 @@ type fakeElection struct {
 }
 
 func (f *fakeElection) Members(context.Context) ([]election.Member, error) { return f.members, nil }
+
+// Supervisor: another orchestrator supervises (this one never campaigns
+// here: Run is not called).
+func (f *fakeElection) Supervisor(context.Context) (string, bool, error) { return "orch-x", true, nil }
 func (f *fakeElection) Leader(context.Context) (election.Leader, bool, error) {
 	if f.leader == nil {
 		return election.Leader{}, false, nil
@@ -81,6 +85,9 @@ func TestStatusShowsEpochLagAndLastFailover(t *testing.T) {
 	}
 	if st.Epoch != 4 || st.Master != "m" || st.MasterSeq != 120 || len(st.Workers) != 3 || st.LastFailover != nil {
 		t.Fatalf("status = %+v, want epoch 4, master m at 120, 3 workers, no failover", st)
+	}
+	if r := st.Orchestrator; r == nil || *r != (api.OrchestratorRole{ID: DefaultID, Role: api.RoleStandby, Supervisor: "orch-x"}) {
+		t.Fatalf("status orchestrator = %+v, want %s standing by, orch-x supervising", r, DefaultID)
 	}
 	for i, want := range []uint64{0, 20, 80} {
 		if st.Workers[i].Lag != want {
@@ -201,6 +208,8 @@ func TestOrchestratorMetrics(t *testing.T) {
 		{"rideshare_desired_slaves", nil, 1},
 		{"rideshare_events_total", map[string]string{"kind": "scale"}, 2},
 		{"rideshare_failovers_total", nil, 0},
+		{"rideshare_orchestrator_supervising", nil, 0},
+		{"rideshare_events_total", map[string]string{"kind": "supervision"}, 0},
 		{"rideshare_last_failover_duration_seconds", nil, 0},
 		{"rideshare_rpc_timeouts_total", map[string]string{"queue": "readQ"}, 1},
 		{"rideshare_rpc_timeouts_total", map[string]string{"queue": "writeQ"}, 0},

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -140,6 +141,21 @@ func TestTwoOrchestrators(t *testing.T) {
 	if wa, wb := workerIDs(a.Workers()), workerIDs(b.Workers()); wa != wb || wa == "" {
 		t.Fatalf("workers: a %s, b %s; want the same", wa, wb)
 	}
+
+	// The admin API on the standby: a slave crashed through b is killed by
+	// b's runtime and replaced by a, the supervisor.
+	victim := slaves(b)[0]
+	var pids []string
+	if code := b.Do("POST", api.RouteCrashSlave, nil, &pids); code != 200 || len(pids) != 1 || pids[0] != strconv.Itoa(victim.PID) {
+		t.Fatalf("crash/slave through the standby: %d %v, want [\"%d\"]", code, pids, victim.PID)
+	}
+	waitReplaced(t, a, victim, 30*time.Second)
+	a.WaitShape(1, 15*time.Second)
+	for deadline := time.Now().Add(5 * time.Second); workerIDs(a.Workers()) != workerIDs(b.Workers()); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the replacement: a sees %s, b %s", workerIDs(a.Workers()), workerIDs(b.Workers()))
+		}
+	}
 	before := b.Workers()
 
 	// The supervisor stops (its session ends with it): b takes over.
@@ -164,13 +180,23 @@ func TestTwoOrchestrators(t *testing.T) {
 	}
 
 	// A slave killed now is replaced by b.
-	victim := slaves(b)[0]
+	victim = slaves(b)[0]
 	killed := time.Now()
 	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ws := b.Workers()
+	waitReplaced(t, b, victim, 30*time.Second)
+	t.Logf("orch-b replaced the killed slave (pid %d) in %v (ready, serving)", victim.PID, time.Since(killed).Round(time.Millisecond))
+	b.WaitShape(1, 15*time.Second)
+	writeVia(t, b, b, "after-takeover")
+}
+
+// waitReplaced waits until s shows 1 master + 1 slave, all ready, none of
+// them victim.
+func waitReplaced(t *testing.T, s *stacktest.Stack, victim api.WorkerInfo, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		ws := s.Workers()
 		replaced := len(ws) == 2
 		for _, w := range ws {
 			if w.PID == victim.PID || !w.Ready {
@@ -178,13 +204,10 @@ func TestTwoOrchestrators(t *testing.T) {
 			}
 		}
 		if replaced {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("slave %s (pid %d) not replaced by orch-b: %+v", victim.ID, victim.PID, ws)
+			t.Fatalf("slave %s (pid %d) not replaced (seen through %s): %+v", victim.ID, victim.PID, s.URL, ws)
 		}
 	}
-	t.Logf("orch-b replaced the killed slave (pid %d) in %v (ready, serving)", victim.PID, time.Since(killed).Round(time.Millisecond))
-	b.WaitShape(1, 15*time.Second)
-	writeVia(t, b, b, "after-takeover")
 }

@@ -68,19 +68,8 @@ func TestDialList(t *testing.T) {
 // Quorum request queues carry writes and expiring reads as classic ones do,
 // and a process declaring the other type is refused with an explanation.
 func TestQuorumQueues(t *testing.T) {
-	stacktest.RequireServices(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := broker.Reset(ctx, stacktest.AMQPURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Reset(context.Background(), stacktest.AMQPURL) })
 	quorum := broker.Topology{Requests: broker.QueueQuorum}
-	conn, err := broker.Connect(ctx, stacktest.AMQPURL, 0, quorum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ctx, _ := connectFresh(t, quorum)
 
 	raw := stacktest.Channel(t, stacktest.AMQPURL)
 	if err := quorum.DeclareReplies(raw); err != nil {

@@ -18,18 +18,7 @@ import (
 // is what the orchestrator and older logs expect (the queue names, message
 // and correlation ids, the grouped requests and answers, stream offsets).
 func TestConnEnds(t *testing.T) {
-	stacktest.RequireServices(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := broker.Reset(ctx, stacktest.AMQPURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Reset(context.Background(), stacktest.AMQPURL) })
-	conn, err := broker.Connect(ctx, stacktest.AMQPURL, 0, broker.Topology{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ctx, conn := connectFresh(t, broker.Topology{})
 	raw := stacktest.Channel(t, stacktest.AMQPURL)
 
 	t.Run("log: append, mark, follow from an offset", func(t *testing.T) {
@@ -174,4 +163,24 @@ func TestConnEnds(t *testing.T) {
 			t.Fatal("IsClosed after Close")
 		}
 	})
+}
+
+// connectFresh connects a worker's end to the test vhost with its queues
+// deleted first (and again when the test ends), declared as topo says. The
+// context ends with the test, at most 30 s later.
+func connectFresh(t *testing.T, topo broker.Topology) (context.Context, *broker.Conn) {
+	t.Helper()
+	stacktest.RequireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := broker.Reset(ctx, stacktest.AMQPURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = broker.Reset(context.Background(), stacktest.AMQPURL) })
+	conn, err := broker.Connect(ctx, stacktest.AMQPURL, 0, topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return ctx, conn
 }

@@ -17,6 +17,13 @@ import (
 // ErrUnavailable means the broker cannot take the request now (503).
 var ErrUnavailable = errors.New("message broker unavailable")
 
+// errRefused: the broker answered a publish with a negative confirm.
+var errRefused = fmt.Errorf("refused by the broker: %w", ErrUnavailable)
+
+// refusedPause is the pause before a refused call is sent again on a fresh
+// connection (see Call).
+const refusedPause = 250 * time.Millisecond
+
 // lostNoticeWait is how long a failed call waits for its connection's close
 // notice before it takes the failure as the call's own.
 const lostNoticeWait = 200 * time.Millisecond
@@ -265,7 +272,9 @@ func (r *RPC) redialOnClose(st *rpcConn, closed <-chan *amqp.Error) {
 // a broker node that died takes its connections, and the replies queued on
 // it, but a write it had taken is in a replicated writeQ (quorum), or in the
 // log, and the master answers a write id it has seen with the same answer
-// again. An order (Kind) is not sent again.
+// again. A call the broker refuses (a negative confirm) is sent again in
+// the same way on a new connection, after refusedPause. An order (Kind) is
+// not sent again.
 func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallOptions) (Answer, error) {
 	wait := make(chan Answer, 1)
 	r.mu.Lock()
@@ -284,6 +293,20 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		ans, err := r.callOn(ctx, st, queue, id, body, opt, wait)
 		if err == nil || opt.Kind != "" || ctx.Err() != nil {
 			return ans, err
+		}
+		if errors.Is(err, errRefused) {
+			// Seen on RabbitMQ 3.10 when the node leading a quorum queue
+			// died: a channel opened before the new leader was known has
+			// every publish to that queue refused, for good. A new
+			// connection (to the next node) learns the new leader.
+			r.log.Warn("broker refused a request; reconnecting before sending it again", "id", id, "queue", queue)
+			st.conn.Close()
+			select {
+			case <-time.After(refusedPause):
+			case <-ctx.Done():
+				return ans, err
+			}
+			continue
 		}
 		// A publish on a channel the lost connection took fails a moment
 		// before the connection's close notice arrives.
@@ -349,7 +372,7 @@ func (r *RPC) callOn(ctx context.Context, st *rpcConn, queue, id string, body []
 	}
 	return r.await(ctx, st, queue, id, wait, conf.Done(), func() error {
 		if !conf.Acked() {
-			return fmt.Errorf("broker refused %s on %s: %w", id, queue, ErrUnavailable)
+			return fmt.Errorf("broker refused %s on %s: %w", id, queue, errRefused)
 		}
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/stacktest"
@@ -70,5 +71,67 @@ func TestCallSurvivesLostConnection(t *testing.T) {
 	r := <-done
 	if r.err != nil || r.ans.Status != 201 {
 		t.Fatalf("call across a lost connection = %+v; want the answer 201", r)
+	}
+}
+
+// A write the broker refuses (a negative publisher confirm) is sent again on
+// a new connection until the broker takes it, and the caller gets the
+// answer: a quorum queue whose leader's node died refuses what the channels
+// that knew the old leader send.
+func TestCallResentAfterRefusal(t *testing.T) {
+	stacktest.RequireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	queue := fmt.Sprintf("test.refused.%d", time.Now().UnixNano())
+	setup := stacktest.Channel(t, stacktest.AMQPURL)
+	// A queue that refuses every message.
+	full := amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"}
+	if _, err := setup.QueueDeclare(queue, false, false, false, false, full); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = stacktest.Channel(t, stacktest.AMQPURL).QueueDelete(queue, false, false, false) })
+	rpc, err := broker.NewRPC(ctx, stacktest.AMQPURL, broker.RPCOptions{ReplyQueue: queue + ".reply"}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	done := make(chan error, 1)
+	go func() {
+		a, err := rpc.Call(ctx, queue, "w-2", []byte(`{}`), broker.CallOptions{Persistent: true})
+		if err == nil && a.Status != 201 {
+			err = fmt.Errorf("answer %d, want 201", a.Status)
+		}
+		done <- err
+	}()
+	time.Sleep(time.Second) // several refusals
+	select {
+	case err := <-done:
+		t.Fatalf("the refused call ended (%v) while the broker still refused it", err)
+	default:
+	}
+	// The queue takes messages again: the call goes through.
+	if _, err := setup.QueueDelete(queue, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup.QueueDeclare(queue, false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := setup.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-ds:
+		if err := broker.Reply(ctx, setup, d, 201, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Ack(false)
+	case err := <-done:
+		t.Fatalf("call ended before the broker took it: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the refused call was not sent again")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("call refused, then taken: %v", err)
 	}
 }
