@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -53,6 +54,9 @@ func TestCluster(t *testing.T) {
 		{"orchestrator-kill", p.killSupervisor, false},
 		{"worker-disconnect", p.disconnectMaster, false},
 	} {
+		if only := os.Getenv("RIDESHARE_CLUSTER_FAULTS"); only != "" && !slices.Contains(strings.Split(only, ","), f.name) {
+			continue // a shorter run: only the faults named there (comma-separated)
+		}
 		ok := t.Run(f.name, func(t *testing.T) {
 			live := p.liveOrchestrators(ctx)
 			p.waitShape(t, recoverTimeout, live...)

@@ -20,6 +20,8 @@
 // within 5 s) are asserted, and every running orchestrator must take writes and reads again
 // within 30 s of each fault. The killed container is started again before the next fault.
 //
+// RIDESHARE_CLUSTER_FAULTS=rabbitmq-kill,zookeeper-kill (say) runs only the faults named.
+//
 // Each run is a compose project of its own (rsclustertest<random>) on free host ports, with its
 // own rideshare image built from the code under test (rideshare-clustertest:latest); everything
 // of it, the workers included (rideshare.stack label), is removed at the end, also on failure.
