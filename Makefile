@@ -68,10 +68,14 @@ lint:
 	$(STATICCHECK) ./...
 
 # -p 1: the integration tests share RabbitMQ's fixed queue names and ZooKeeper, so test
-# binaries of different packages must not run at the same time.
+# binaries of different packages must not run at the same time. -timeout is per package: the
+# longest, test/cluster/ (a 3-node RabbitMQ cluster, a ZooKeeper ensemble and two orchestrators
+# in containers, four faults under load), takes about 8 minutes on 2 cores, more on a loaded
+# machine. test/compose/ and test/cluster/ need a Docker engine (without one, test/cluster/
+# skips saying so).
 test: services build lint
 	$(GO) vet ./...
-	$(GO) test -count=1 -p 1 -timeout 15m $(TESTFLAGS) ./...
+	$(GO) test -count=1 -p 1 -timeout 20m $(TESTFLAGS) ./...
 
 run: build services
 	./$(BIN) up -config $(CONFIG)

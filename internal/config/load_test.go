@@ -299,3 +299,21 @@ func TestOrchestratorID(t *testing.T) {
 		t.Fatalf("id = %q, %v; want orch-b", cfg.Orchestrator.ID, err)
 	}
 }
+
+// The clustered compose file's configuration loads: every broker node in amqp_url, quorum
+// queues, the ensemble, and the orchestrator id from its variable.
+func TestShippedClusterConfig(t *testing.T) {
+	cfg, err := Load("hcl/cluster.hcl", []string{"orchestrator_id=orchestrator2", "project=p1"})
+	if err != nil {
+		t.Fatalf("load embedded cluster.hcl: %v", err)
+	}
+	if cfg.Orchestrator.ID != "orchestrator2" || cfg.Stack != "p1" {
+		t.Fatalf("orchestrator id %q, stack %q; want orchestrator2, p1", cfg.Orchestrator.ID, cfg.Stack)
+	}
+	if strings.Count(cfg.AMQPURL, "amqp://") != 3 || cfg.QueueType != "quorum" {
+		t.Fatalf("amqp_url %q, queue type %q; want the three nodes, quorum", cfg.AMQPURL, cfg.QueueType)
+	}
+	if len(cfg.ZooKeeper.Servers) != 3 || cfg.Runtime.Options["network"] != "p1_net" {
+		t.Fatalf("zookeeper servers %v, runtime %v", cfg.ZooKeeper.Servers, cfg.Runtime.Options)
+	}
+}

@@ -18,6 +18,13 @@ type Ledger struct {
 	seqs  map[string]uint64 // users by name: the seq of each acknowledged insert
 }
 
+// DB is what a ledger writes through and a Load reads from: a Stack (one
+// orchestrator), or a client of several orchestrators.
+type DB interface {
+	Write(dbapi.WriteRequest) (dbapi.WriteResult, int)
+	Read(dbapi.ReadRequest) (dbapi.ReadResult, int)
+}
+
 // NewLedger is an empty ledger.
 func NewLedger() *Ledger {
 	return &Ledger{users: map[string]bool{}, rides: map[string]bool{}, seqs: map[string]uint64{}}
@@ -26,14 +33,14 @@ func NewLedger() *Ledger {
 // InsertRide writes one ride created by a name used once, and records it
 // when the answer is 2xx. Rides get a generated id, so unlike a user (whose
 // name is the key) a ride applied twice would be two rows: Check sees it.
-func (l *Ledger) InsertRide(s *Stack, by string) int {
+func (l *Ledger) InsertRide(s DB, by string) int {
 	res, code := s.Write(dbapi.WriteRequest{Table: "rides", Op: "insert", Values: map[string]any{
 		"created_by": by, "timestamp": "01-01-2030:00-00-10", "source": 1, "destination": 2}})
 	return l.record(l.rides, by, res.Seq, code)
 }
 
 // Insert writes one user and records it when the answer is 2xx.
-func (l *Ledger) Insert(s *Stack, name string) int {
+func (l *Ledger) Insert(s DB, name string) int {
 	res, code := s.Write(dbapi.WriteRequest{Table: "users", Op: "insert",
 		Values: map[string]any{"username": name, "password": "p"}})
 	if l.record(l.users, name, res.Seq, code)/100 == 2 {

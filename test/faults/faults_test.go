@@ -103,7 +103,7 @@ func runFault(t *testing.T, up *Up, bin string, f Fault, hold time.Duration, rep
 	for _, w := range s.Workers() {
 		before[w.PID] = true
 	}
-	load := StartLoad(s, f.Name)
+	load := stacktest.StartLoad(s, f.Name)
 	t.Cleanup(load.Stop)
 	time.Sleep(time.Second) // the load is steady before the fault
 	env := &Env{Up: up, Stack: s, Hold: hold, Logf: t.Logf}

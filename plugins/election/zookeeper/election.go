@@ -200,6 +200,8 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 		zk.WithLogger(zkLogger{log.Named("zk")}),
 		zk.WithEventCallback(e.onEvent),
 		zk.WithDialer(e.guardDial(dial)),
+		// Names resolved at each dial, not once here (hosts.go).
+		zk.WithHostProvider(&dialHosts{}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("zookeeper: connect to %v: %w", cfg.Servers, err)

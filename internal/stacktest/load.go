@@ -1,4 +1,4 @@
-package faults
+package stacktest
 
 import (
 	"fmt"
@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/dbapi"
-	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
 // Load keeps writers and readers busy on the stack and notes when each
 // write was acknowledged, into a ledger of its own (so a fault's figures are
-// its own).
+// its own): the stalls a fault causes are the gaps between acknowledged
+// writes (MaxGap, FirstAckAfter). The fault suite (test/faults) and the
+// cluster test (test/cluster) both drive it.
 type Load struct {
-	Ledger *stacktest.Ledger
+	Ledger *Ledger
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -36,9 +37,10 @@ const (
 	readers     = 2
 )
 
-// StartLoad starts the load; prefix keeps its keys apart from other loads'.
-func StartLoad(s *stacktest.Stack, prefix string) *Load {
-	l := &Load{Ledger: stacktest.NewLedger(), done: make(chan struct{})}
+// StartLoad starts the load on db (a Stack, or any DB that spreads the calls
+// over several orchestrators); prefix keeps its keys apart from other loads'.
+func StartLoad(s DB, prefix string) *Load {
+	l := &Load{Ledger: NewLedger(), done: make(chan struct{})}
 	for g := 0; g < userWriters; g++ {
 		l.loop(func(i int) {
 			l.noteWrite(l.Ledger.Insert(s, fmt.Sprintf("%s-u%d-%d", prefix, g, i)))

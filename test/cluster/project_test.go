@@ -1,0 +1,191 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rideshare/dbaas/api"
+	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/config"
+	"github.com/rideshare/dbaas/internal/stacktest"
+)
+
+// project is one compose project of the test: its name, the environment docker-compose reads,
+// and the published ports.
+type project struct {
+	name  string
+	env   []string
+	gw    string            // http://127.0.0.1:<gateway port>
+	orchs map[string]string // orchestrator service -> its published base URL
+	http  *http.Client
+}
+
+// orchestrators are the two orchestrator services, in a fixed order.
+var orchestrators = []string{"orchestrator1", "orchestrator2"}
+
+func newProject(t *testing.T) *project {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "rsclustertest" + hex.EncodeToString(b[:])
+	gw, o1, o2 := freePort(t), freePort(t), freePort(t)
+	return &project{
+		name: name,
+		env: []string{
+			"COMPOSE_PROJECT_NAME=" + name,
+			"RIDESHARE_GATEWAY_PORT=" + strconv.Itoa(gw),
+			"RIDESHARE_ORCHESTRATOR1_PORT=" + strconv.Itoa(o1),
+			"RIDESHARE_ORCHESTRATOR2_PORT=" + strconv.Itoa(o2),
+			"RIDESHARE_IMAGE=" + testImage,
+			"RIDESHARE_SCALE_INTERVAL=1h", // no scaling: the shape stays 1 master + 1 slave
+			"RIDESHARE_SLAVES=1",
+			// The file's defaults, whatever the environment says (the other tests read
+			// RIDESHARE_PG_URL as the host's PostgreSQL, which no container reaches).
+			"RIDESHARE_PG_URL=postgres://rideshare:rideshare@postgres:5432/postgres?sslmode=disable",
+			"RIDESHARE_USERS_URL=http://gateway:8080",
+			"RIDESHARE_ADMIN_TOKEN=",
+			"RIDESHARE_DB_TOKEN=",
+		},
+		gw: fmt.Sprintf("http://127.0.0.1:%d", gw),
+		orchs: map[string]string{
+			"orchestrator1": fmt.Sprintf("http://127.0.0.1:%d", o1),
+			"orchestrator2": fmt.Sprintf("http://127.0.0.1:%d", o2),
+		},
+		http: &http.Client{Timeout: 20 * time.Second},
+	}
+}
+
+// freePort is a TCP port free on 127.0.0.1 right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// compose runs docker-compose on the repository's docker-compose.cluster.yml for this project.
+func (p *project) compose(ctx context.Context, args ...string) (string, error) {
+	full := append([]string{"-p", p.name, "-f", filepath.Join(root, "docker-compose.cluster.yml")}, args...)
+	return run(ctx, p.env, "docker-compose", full...)
+}
+
+// logs is the tail of the services' logs (all, or those named), for a failure message.
+func (p *project) logs(services ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := p.compose(ctx, append([]string{"logs", "--no-color", "--tail=60"}, services...)...)
+	return out
+}
+
+// container is the id of a service's container.
+func (p *project) container(ctx context.Context, service string) (string, error) {
+	out, err := p.compose(ctx, "ps", "-q", service)
+	if err != nil {
+		return "", err
+	}
+	ids := lines(out)
+	if len(ids) != 1 {
+		return "", fmt.Errorf("service %s: containers %v, want one", service, ids)
+	}
+	return ids[0], nil
+}
+
+// exec runs a command in a service's container.
+func (p *project) exec(ctx context.Context, service string, cmd ...string) (string, error) {
+	id, err := p.container(ctx, service)
+	if err != nil {
+		return "", err
+	}
+	return run(ctx, nil, "docker", append([]string{"exec", id}, cmd...)...)
+}
+
+// running is whether a service's container runs (and, with a health check, is healthy).
+func (p *project) running(ctx context.Context, service string) bool {
+	id, err := p.container(ctx, service)
+	if err != nil {
+		return false
+	}
+	out, err := run(ctx, nil, "docker", "inspect", "--format",
+		"{{.State.Running}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}", id)
+	return err == nil && strings.TrimSpace(out) == "true healthy"
+}
+
+// waitFor polls cond every 200 ms until it holds, failing t after timeout with the last thing
+// cond said and the services' logs.
+func (p *project) waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s still waiting for %s: %s\n--- logs ---\n%s", timeout, what, detail, p.logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// client is an API client of one orchestrator: one attempt, so the test sees every failure.
+func (p *project) client(orch string) *api.Client {
+	return api.NewClient(p.orchs[orch], api.WithHTTPClient(p.http), api.WithAttempts(1),
+		api.WithTimeout(15*time.Second), api.WithReadYourWrites(false))
+}
+
+// stack is a stacktest.Stack attached to one orchestrator, for reading the data back.
+func (p *project) stack(t *testing.T, orch string) *stacktest.Stack {
+	return stacktest.Attach(t, p.orchs[orch], &config.Config{}, "")
+}
+
+// both is the DB API of the two orchestrators as a client behind a load balancer sees it: the
+// calls alternate between them, and one whose turn it is but whose port takes no connection
+// (killed) is skipped, as a balancer skips a target that fails its check. A call is sent once:
+// one that got no answer may still have been applied, and a second copy of it could be
+// acknowledged beside it.
+type both struct {
+	p    *project
+	next atomic.Uint64
+}
+
+func (b *both) do(call func(*stacktest.Stack) int) int {
+	i := b.next.Add(1)
+	url := b.p.orchs[orchestrators[i%2]]
+	if !accepts(url) {
+		url = b.p.orchs[orchestrators[(i+1)%2]]
+	}
+	return call(&stacktest.Stack{URL: url, Config: &config.Config{}})
+}
+
+// accepts is whether the host:port of a base URL takes a TCP connection.
+func accepts(url string) bool {
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func (b *both) Write(req dbapi.WriteRequest) (res dbapi.WriteResult, code int) {
+	code = b.do(func(s *stacktest.Stack) int { res, code = s.Write(req); return code })
+	return res, code
+}
+
+func (b *both) Read(req dbapi.ReadRequest) (res dbapi.ReadResult, code int) {
+	code = b.do(func(s *stacktest.Stack) int { res, code = s.Read(req); return code })
+	return res, code
+}
