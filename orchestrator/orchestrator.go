@@ -68,7 +68,8 @@ type Options struct {
 	ReadsPerSlave int
 	MinSlaves     int
 	MaxSlaves     int
-	// StopWorkersOnExit stops every worker when Run returns (rideshare up);
+	// StopWorkersOnExit stops every worker when Run returns (rideshare up),
+	// unless another orchestrator supervises them then (SupervisedElsewhere);
 	// otherwise they keep running for the next orchestrator to adopt.
 	StopWorkersOnExit bool
 	// PluginRestarts counts the restarts of the plugins the caller loaded
@@ -204,10 +205,12 @@ func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
 	o.log.Info("orchestrator listening", "addr", ln.Addr().String())
 
 	var runErr error
+	supEnded := false
 	select {
 	case <-ctx.Done():
 	case err := <-supDone:
 		runErr = fmt.Errorf("supervisor: %w", err)
+		supEnded = true
 	case err := <-srvDone:
 		runErr = fmt.Errorf("http server: %w", err)
 	}
@@ -215,7 +218,14 @@ func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutCtx)
-	if o.opts.StopWorkersOnExit {
+	if !supEnded {
+		// Its session (and the supervision lock) closes as Run returns.
+		select {
+		case <-supDone:
+		case <-shutCtx.Done():
+		}
+	}
+	if o.opts.StopWorkersOnExit && !o.sup.SupervisedElsewhere(context.Background()) {
 		// Its own bound: each worker gets 3 s to stop, then its database is
 		// dropped (a PostgreSQL DROP DATABASE can take a moment).
 		stopCtx, stopped := context.WithTimeout(context.Background(), 15*time.Second)

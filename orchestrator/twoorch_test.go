@@ -123,7 +123,9 @@ func writeVia(t *testing.T, from, to *stacktest.Stack, name string) {
 // supervises, and when it stops the other supervises and replaces a slave
 // killed afterwards.
 func TestTwoOrchestrators(t *testing.T) {
-	a := stacktest.Start(t, stacktest.Options{Slaves: 1, KeepWorkers: true,
+	// a stops the workers when it stops (as rideshare up, or -stop-workers,
+	// does), unless another orchestrator supervises them then: b will.
+	a := stacktest.Start(t, stacktest.Options{Slaves: 1,
 		Edit: func(c *config.Config) { c.Orchestrator.ID = "orch-a" }})
 	b := startSecondOrchestrator(t, a, "orch-b")
 

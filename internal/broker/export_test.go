@@ -7,3 +7,11 @@ func DropConnection(r *RPC) {
 		st.conn.Close()
 	}
 }
+
+// Connection is the client's current connection (nil between two).
+func Connection(r *RPC) any {
+	if st := r.state.Load(); st != nil {
+		return st.conn
+	}
+	return nil
+}

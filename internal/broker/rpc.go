@@ -65,6 +65,8 @@ type rpcConn struct {
 	pubs  []*amqp.Channel // confirm mode: persistent calls (writes)
 	plain []*amqp.Channel // no confirms: the others (reads)
 	lost  chan struct{}   // closed when the connection is gone
+	// answered is when the last reply came on it (unix nanoseconds).
+	answered atomic.Int64
 }
 
 // RPCOptions configure an RPC client.
@@ -194,7 +196,7 @@ func (r *RPC) connect(ctx context.Context) error {
 		close(r.up)
 	}
 	r.mu.Unlock()
-	go r.dispatch(conn, replies)
+	go r.dispatch(st, replies)
 	go r.redialOnClose(st, conn.NotifyClose(make(chan *amqp.Error, 1)))
 	return nil
 }
@@ -204,8 +206,10 @@ func (r *RPC) connect(ctx context.Context) error {
 // consumer ends while the connection lives on (the reply queue was deleted),
 // it closes the connection, so the client reconnects and declares it again
 // instead of waiting for replies that can no longer come.
-func (r *RPC) dispatch(conn *amqp.Connection, replies <-chan amqp.Delivery) {
+func (r *RPC) dispatch(st *rpcConn, replies <-chan amqp.Delivery) {
+	conn := st.conn
 	for d := range replies {
+		st.answered.Store(time.Now().UnixNano())
 		answers, err := Answers(d)
 		if err != nil {
 			r.log.Error("unreadable reply dropped", "error", err)
@@ -290,7 +294,17 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		if err != nil {
 			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, err)
 		}
+		sent := time.Now()
 		ans, err := r.callOn(ctx, st, queue, id, body, opt, wait)
+		if errors.Is(err, ErrTimeout) && st.answered.Load() < sent.UnixNano() {
+			// Not one reply came on this connection for as long as the call
+			// waited. After a quorum queue's leader died, RabbitMQ 3.10 may
+			// drop every message a channel opened before the new leader was
+			// known sends without a confirm (reads): the next calls go out
+			// on a new connection.
+			r.log.Warn("no reply on this connection for the whole call; reconnecting", "queue", queue, "waited", time.Since(sent))
+			st.conn.Close()
+		}
 		if err == nil || opt.Kind != "" || ctx.Err() != nil {
 			return ans, err
 		}

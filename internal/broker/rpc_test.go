@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -133,5 +134,39 @@ func TestCallResentAfterRefusal(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("call refused, then taken: %v", err)
+	}
+}
+
+// A call that times out while not one reply came on its connection replaces
+// the connection (RabbitMQ 3.10 can drop every unconfirmed message of a
+// channel opened while a quorum queue changed leaders).
+func TestSilentConnectionReplaced(t *testing.T) {
+	stacktest.RequireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	queue := fmt.Sprintf("test.silent.%d", time.Now().UnixNano())
+	setup := stacktest.Channel(t, stacktest.AMQPURL)
+	if _, err := setup.QueueDeclare(queue, false, true, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	rpc, err := broker.NewRPC(ctx, stacktest.AMQPURL, broker.RPCOptions{ReplyQueue: queue + ".reply"}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	first := broker.Connection(rpc)
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = rpc.Call(short, queue, "r-1", []byte(`{}`), broker.CallOptions{})
+	stop()
+	if !errors.Is(err, broker.ErrTimeout) {
+		t.Fatalf("unanswered call: %v, want ErrTimeout", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c := broker.Connection(rpc); c != nil && c != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection that answered nothing was not replaced")
+		}
 	}
 }
