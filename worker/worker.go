@@ -142,6 +142,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			return err
 		}
 		lost := brokerLost(conn, closed)
+		if !lost && broker.NodeUnready(err) {
+			// Its node cannot serve the log now; another node of the
+			// cluster may: dial again as after a lost connection.
+			w.log.Warn("the broker node cannot serve the log now; dialling again", "error", err)
+			lost = true
+		}
 		stepDown := w.reopen != nil && (errors.Is(err, errStepDown) || errors.Is(err, election.ErrSessionLost))
 		handedOver := errors.Is(err, errHandedOver)
 		if !lost && !stepDown && !handedOver {

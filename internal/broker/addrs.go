@@ -4,6 +4,7 @@ package broker
 // URLs of a cluster's nodes separated by commas. Dial tries them in turn.
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -78,4 +79,24 @@ func redactList(list string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// NodeUnready says whether err is a cluster node refusing what another node
+// would take: a stream with no replica running on the node (406 "does not
+// have a replica on the local node", while the replica restarts), or a
+// queue whose node is down (404 "down or inaccessible"). The channel is
+// closed then, not the connection: a process that meets it should close
+// the connection and dial again, to the next node (Dial).
+func NodeUnready(err error) bool {
+	var ae *amqp.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Code {
+	case amqp.PreconditionFailed:
+		return strings.Contains(ae.Reason, "replica")
+	case amqp.NotFound:
+		return strings.Contains(ae.Reason, "down or inaccessible")
+	}
+	return false
 }

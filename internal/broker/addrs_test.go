@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,23 @@ func TestParseQueueType(t *testing.T) {
 	}
 	if _, err := broker.ParseQueueType("stream"); err == nil {
 		t.Error("ParseQueueType(stream): want an error")
+	}
+}
+
+func TestNodeUnready(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("follow syncQ: %w", &amqp.Error{Code: amqp.PreconditionFailed, Reason: "PRECONDITION_FAILED - stream queue 'syncQ' in vhost '/' does not have a replica on the local node"}), true},
+		{&amqp.Error{Code: amqp.NotFound, Reason: "NOT_FOUND - home node 'rabbit@rabbitmq1' of durable queue 'responseQ' in vhost '/' is down or inaccessible"}, true},
+		{&amqp.Error{Code: amqp.PreconditionFailed, Reason: "PRECONDITION_FAILED - inequivalent arg 'x-queue-type'"}, false},
+		{&amqp.Error{Code: amqp.NotFound, Reason: "NOT_FOUND - no queue 'x'"}, false},
+		{errors.New("down or inaccessible replica"), false},
+		{nil, false},
+	} {
+		if got := broker.NodeUnready(c.err); got != c.want {
+			t.Errorf("NodeUnready(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
