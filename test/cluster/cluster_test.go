@@ -14,6 +14,7 @@ import (
 
 	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/composetest"
 	"github.com/rideshare/dbaas/internal/stacktest"
 )
 
@@ -287,7 +288,7 @@ func (p *project) checkReplicas(t *testing.T) {
 	t.Logf("queues:\n%s", out)
 	for _, q := range []string{"writeQ", "readQ", "syncQ"} {
 		found := false
-		for _, l := range lines(out) {
+		for _, l := range composetest.Lines(out) {
 			f := strings.Fields(l)
 			if len(f) == 0 || f[0] != q {
 				continue
@@ -346,13 +347,13 @@ func (p *project) killRabbitMQ(t *testing.T) (string, func() time.Duration) {
 	victim := "rabbitmq1"
 	out, err := p.exec(ctx, "rabbitmq1", "rabbitmqctl", "-q", "list_queues", "--no-table-headers", "name", "leader")
 	if err == nil {
-		for _, l := range lines(out) {
+		for _, l := range composetest.Lines(out) {
 			if f := strings.Fields(l); len(f) == 2 && f[0] == "writeQ" {
 				victim = strings.TrimPrefix(f[1], "rabbit@")
 			}
 		}
 	}
-	t.Logf("docker kill %s (writeQ's leader; queues: %s)", victim, strings.Join(lines(out), "; "))
+	t.Logf("docker kill %s (writeQ's leader; queues: %s)", victim, strings.Join(composetest.Lines(out), "; "))
 	p.kill(t, victim)
 	return victim, func() time.Duration { return 0 }
 }
@@ -549,26 +550,9 @@ func (p *project) disconnectMaster(t *testing.T) (string, func() time.Duration) 
 	}
 }
 
-// leftovers lists whatever of this project the engine still holds: containers (the services',
-// by compose's project label; the workers', by the stack label), its network and its volumes.
+// leftovers lists whatever of this project the engine still holds.
 func (p *project) leftovers(ctx context.Context) []string {
-	var left []string
-	check := func(args ...string) {
-		out, err := run(ctx, nil, "docker", args...)
-		if err != nil {
-			left = append(left, err.Error())
-			return
-		}
-		for _, l := range lines(out) {
-			left = append(left, strings.Join(args[:2], " ")+": "+l)
-		}
-	}
-	check("ps", "-a", "--filter", "label=com.docker.compose.project="+p.name, "--format", "{{.Names}}")
-	check("ps", "-a", "--filter", "label=rideshare.stack="+p.name, "--format", "{{.Names}}")
-	check("network", "ls", "--filter", "name="+p.name+"_", "--format", "{{.Name}}")
-	check("volume", "ls", "--filter", "label=com.docker.compose.project="+p.name, "--format", "{{.Name}}")
-	check("volume", "ls", "--filter", "name="+p.name+"_", "--format", "{{.Name}}")
-	return left
+	return composetest.Leftovers(ctx, p.name)
 }
 
 // forceRemove takes away whatever of the project is left, by its labels and names: the test
@@ -580,15 +564,5 @@ func (p *project) forceRemove() {
 		return
 	}
 	_, _ = p.compose(ctx, "down", "-v", "--timeout", "10")
-	for _, label := range []string{"com.docker.compose.project=" + p.name, "rideshare.stack=" + p.name} {
-		out, _ := run(ctx, nil, "docker", "ps", "-aq", "--filter", "label="+label)
-		if ids := lines(out); len(ids) > 0 {
-			_, _ = run(ctx, nil, "docker", append([]string{"rm", "-f"}, ids...)...)
-		}
-	}
-	_, _ = run(ctx, nil, "docker", "network", "rm", p.name+"_net")
-	out, _ := run(ctx, nil, "docker", "volume", "ls", "-q", "--filter", "name="+p.name+"_")
-	if vs := lines(out); len(vs) > 0 {
-		_, _ = run(ctx, nil, "docker", append([]string{"volume", "rm", "-f"}, vs...)...)
-	}
+	composetest.Remove(ctx, p.name)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/composetest"
 	"github.com/rideshare/dbaas/internal/config"
 	"github.com/rideshare/dbaas/internal/stacktest"
 )
@@ -38,7 +39,7 @@ func newProject(t *testing.T) *project {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	name := "rsclustertest" + hex.EncodeToString(b[:])
-	gw, o1, o2 := freePort(t), freePort(t), freePort(t)
+	gw, o1, o2 := composetest.FreePort(t), composetest.FreePort(t), composetest.FreePort(t)
 	return &project{
 		name: name,
 		env: []string{
@@ -65,17 +66,6 @@ func newProject(t *testing.T) *project {
 	}
 }
 
-// freePort is a TCP port free on 127.0.0.1 right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // compose runs docker-compose on the repository's docker-compose.cluster.yml for this project.
 func (p *project) compose(ctx context.Context, args ...string) (string, error) {
 	full := append([]string{"-p", p.name, "-f", filepath.Join(root, "docker-compose.cluster.yml")}, args...)
@@ -96,7 +86,7 @@ func (p *project) container(ctx context.Context, service string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	ids := lines(out)
+	ids := composetest.Lines(out)
 	if len(ids) != 1 {
 		return "", fmt.Errorf("service %s: containers %v, want one", service, ids)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rideshare/dbaas/api"
+	"github.com/rideshare/dbaas/internal/composetest"
 )
 
 // project is one compose project of the test: its name, the environment docker-compose reads,
@@ -34,7 +34,7 @@ func newProject(t *testing.T) *project {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	name := "rscomposetest" + hex.EncodeToString(b[:])
-	gwPort, orchPort := freePort(t), freePort(t)
+	gwPort, orchPort := composetest.FreePort(t), composetest.FreePort(t)
 	return &project{
 		name: name,
 		env: []string{
@@ -56,18 +56,6 @@ func newProject(t *testing.T) *project {
 		orch: api.NewClient(fmt.Sprintf("http://127.0.0.1:%d", orchPort), api.WithTimeout(15*time.Second)),
 		http: &http.Client{Timeout: 20 * time.Second},
 	}
-}
-
-// freePort is a TCP port free on 127.0.0.1 right now (the host's own services and a
-// `rideshare up` hold 5672, 2181, 5432, 8080 and 8083).
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // compose runs docker-compose on the repository's docker-compose.yml for this project.
@@ -237,31 +225,14 @@ func ids(ws []api.WorkerInfo) map[string]bool {
 	return m
 }
 
-// leftovers lists whatever of this project the engine still holds: containers (the services',
-// by compose's project label, and the workers', by the docker runtime's stack label and by
-// name), its network and its volumes.
+// leftovers lists whatever of this project the engine still holds, the workers seen included
+// (by name).
 func (p *project) leftovers(ctx context.Context, workerIDs map[string]bool) []string {
-	var left []string
-	check := func(args ...string) {
-		out, err := run(ctx, nil, "docker", args...)
-		if err != nil {
-			left = append(left, err.Error())
-			return
-		}
-		for _, l := range lines(out) {
-			left = append(left, strings.Join(args[:2], " ")+": "+l)
-		}
-	}
-	check("ps", "-a", "--filter", "label=com.docker.compose.project="+p.name, "--format", "{{.Names}}")
-	check("ps", "-a", "--filter", "label=rideshare.stack="+p.name, "--format", "{{.Names}}")
+	var names []string
 	for id := range workerIDs {
-		check("ps", "-a", "--filter", "name=^rideshare-"+id+"$", "--format", "{{.Names}}")
+		names = append(names, "rideshare-"+id)
 	}
-	check("network", "ls", "--filter", "label=com.docker.compose.project="+p.name, "--format", "{{.Name}}")
-	check("network", "ls", "--filter", "name="+p.name+"_", "--format", "{{.Name}}")
-	check("volume", "ls", "--filter", "label=com.docker.compose.project="+p.name, "--format", "{{.Name}}")
-	check("volume", "ls", "--filter", "name="+p.name+"_", "--format", "{{.Name}}")
-	return left
+	return composetest.Leftovers(ctx, p.name, names...)
 }
 
 // forceRemove takes away whatever of the project is left after a failed run, by its labels
@@ -270,15 +241,5 @@ func (p *project) forceRemove() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, _ = p.compose(ctx, "down", "-v", "--timeout", "30")
-	for _, label := range []string{"com.docker.compose.project=" + p.name, "rideshare.stack=" + p.name} {
-		out, _ := run(ctx, nil, "docker", "ps", "-aq", "--filter", "label="+label)
-		if ids := lines(out); len(ids) > 0 {
-			_, _ = run(ctx, nil, "docker", append([]string{"rm", "-f"}, ids...)...)
-		}
-	}
-	_, _ = run(ctx, nil, "docker", "network", "rm", p.name+"_net")
-	out, _ := run(ctx, nil, "docker", "volume", "ls", "-q", "--filter", "name="+p.name+"_")
-	if vs := lines(out); len(vs) > 0 {
-		_, _ = run(ctx, nil, "docker", append([]string{"volume", "rm", "-f"}, vs...)...)
-	}
+	composetest.Remove(ctx, p.name)
 }
