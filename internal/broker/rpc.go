@@ -65,8 +65,22 @@ type rpcConn struct {
 	pubs  []*amqp.Channel // confirm mode: persistent calls (writes)
 	plain []*amqp.Channel // no confirms: the others (reads)
 	lost  chan struct{}   // closed when the connection is gone
-	// answered is when the last reply came on it (unix nanoseconds).
-	answered atomic.Int64
+	// answered holds, per request queue, when a call to it last got its
+	// answer while this connection was current (unix nanoseconds): a
+	// connection whose writes are answered may still drop every read.
+	answered sync.Map // queue name → *atomic.Int64
+}
+
+// markAnswered records that a call to queue was just answered.
+func (c *rpcConn) markAnswered(queue string) {
+	v, _ := c.answered.LoadOrStore(queue, new(atomic.Int64))
+	v.(*atomic.Int64).Store(time.Now().UnixNano())
+}
+
+// answeredSince reports whether a call to queue was answered at or after t.
+func (c *rpcConn) answeredSince(queue string, t time.Time) bool {
+	v, ok := c.answered.Load(queue)
+	return ok && v.(*atomic.Int64).Load() >= t.UnixNano()
 }
 
 // RPCOptions configure an RPC client.
@@ -209,7 +223,6 @@ func (r *RPC) connect(ctx context.Context) error {
 func (r *RPC) dispatch(st *rpcConn, replies <-chan amqp.Delivery) {
 	conn := st.conn
 	for d := range replies {
-		st.answered.Store(time.Now().UnixNano())
 		answers, err := Answers(d)
 		if err != nil {
 			r.log.Error("unreadable reply dropped", "error", err)
@@ -296,13 +309,17 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 		}
 		sent := time.Now()
 		ans, err := r.callOn(ctx, st, queue, id, body, opt, wait)
-		if errors.Is(err, ErrTimeout) && st.answered.Load() < sent.UnixNano() {
-			// Not one reply came on this connection for as long as the call
-			// waited. After a quorum queue's leader died, RabbitMQ 3.10 may
-			// drop every message a channel opened before the new leader was
-			// known sends without a confirm (reads): the next calls go out
-			// on a new connection.
-			r.log.Warn("no reply on this connection for the whole call; reconnecting", "queue", queue, "waited", time.Since(sent))
+		if err == nil {
+			st.markAnswered(queue)
+		}
+		if errors.Is(err, ErrTimeout) && !st.answeredSince(queue, sent) {
+			// Not one call to this queue was answered on this connection
+			// for as long as the call waited. After a quorum queue's leader
+			// died, RabbitMQ 3.10 may drop every message that a channel
+			// opened before the new leader was known sends without a
+			// confirm (reads), while the writes on the same connection are
+			// answered: the next calls go out on a new connection.
+			r.log.Warn("no call to this queue answered on this connection for the whole call; reconnecting", "queue", queue, "waited", time.Since(sent))
 			st.conn.Close()
 		}
 		if err == nil || opt.Kind != "" || ctx.Err() != nil {

@@ -137,28 +137,54 @@ func TestCallResentAfterRefusal(t *testing.T) {
 	}
 }
 
-// A call that times out while not one reply came on its connection replaces
-// the connection (RabbitMQ 3.10 can drop every unconfirmed message of a
-// channel opened while a quorum queue changed leaders).
+// A call that times out while no call to its queue was answered on its
+// connection replaces the connection, even while calls to another queue are
+// answered on it (RabbitMQ 3.10 can drop every unconfirmed message of a
+// channel opened while a quorum queue changed leaders: the reads, while the
+// confirmed writes go through).
 func TestSilentConnectionReplaced(t *testing.T) {
 	stacktest.RequireServices(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	queue := fmt.Sprintf("test.silent.%d", time.Now().UnixNano())
+	answering := queue + ".answering"
 	setup := stacktest.Channel(t, stacktest.AMQPURL)
-	if _, err := setup.QueueDeclare(queue, false, true, false, false, nil); err != nil {
+	for _, q := range []string{queue, answering} {
+		if _, err := setup.QueueDeclare(q, false, true, false, false, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := setup.Consume(answering, "", true, false, false, false, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		for d := range ds {
+			_ = broker.Reply(ctx, setup, d, 200, []byte(`{}`))
+		}
+	}()
 	rpc, err := broker.NewRPC(ctx, stacktest.AMQPURL, broker.RPCOptions{ReplyQueue: queue + ".reply"}, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rpc.Close()
 	first := broker.Connection(rpc)
-	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, err = rpc.Call(short, queue, "r-1", []byte(`{}`), broker.CallOptions{})
-	stop()
-	if !errors.Is(err, broker.ErrTimeout) {
+	silent := make(chan error, 1)
+	go func() {
+		short, stop := context.WithTimeout(ctx, 800*time.Millisecond)
+		defer stop()
+		_, err := rpc.Call(short, queue, "r-1", []byte(`{}`), broker.CallOptions{})
+		silent <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	// While that call waits, the other queue answers on the same connection.
+	if _, err := rpc.Call(ctx, answering, "a-1", []byte(`{}`), broker.CallOptions{}); err != nil {
+		t.Fatalf("call to the answering queue: %v", err)
+	}
+	if broker.Connection(rpc) != first {
+		t.Fatal("the connection was replaced although nothing timed out yet")
+	}
+	if err := <-silent; !errors.Is(err, broker.ErrTimeout) {
 		t.Fatalf("unanswered call: %v, want ErrTimeout", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -166,7 +192,7 @@ func TestSilentConnectionReplaced(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the connection that answered nothing was not replaced")
+			t.Fatal("the connection on which no call to the queue was answered was not replaced")
 		}
 	}
 }
