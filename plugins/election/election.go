@@ -110,7 +110,10 @@ type Candidate interface {
 	// live, non-draining members.
 	Campaign(ctx context.Context) (uint64, error)
 	// Epoch reads the current epoch fresh from the backend: a master checks
-	// it after publishing, and stops if it has changed.
+	// it after publishing, and stops if it has changed. A backend whose
+	// connection drops while the session lives waits for the next one (up to
+	// the session timeout) and reads then: it never answers from a cache,
+	// and fails only when it cannot read.
 	Epoch(ctx context.Context) (uint64, error)
 	// Handover gives up this member's lead to the live, non-draining
 	// member to (a planned switchover): in one step the lead ends, this

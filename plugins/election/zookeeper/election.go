@@ -116,6 +116,8 @@ type Election struct {
 	// lostAfter is how long a disconnection may last before the session is
 	// treated as lost; <= 0 leaves it to the server's expiry notice.
 	lostAfter time.Duration
+	// sessionTimeout bounds how long Epoch waits out a lost connection.
+	sessionTimeout time.Duration
 
 	connReady chan struct{} // closed once conn is assigned
 	connected chan struct{} // closed at the first established session
@@ -188,6 +190,7 @@ func newElection(ctx context.Context, cfg election.Config, log hclog.Logger, opt
 		snapshotsPath:     root + "/snapshots",
 		orchestratorsPath: root + "/orchestrators",
 		lostAfter:         lostAfter,
+		sessionTimeout:    timeout,
 		connReady:         make(chan struct{}),
 		connected:         make(chan struct{}),
 		done:              make(chan struct{}),

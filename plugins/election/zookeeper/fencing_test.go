@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/rideshare/dbaas/plugins/election"
 )
 
 // A leader cut off from ZooKeeper: the server expires its session and
@@ -128,5 +130,89 @@ func TestSessionLostAfterDisconnect(t *testing.T) {
 	epoch, err := next.Campaign(ctx)
 	if err != nil || epoch != 2 {
 		t.Fatalf("successor: epoch %d, %v; want 2", epoch, err)
+	}
+}
+
+// A leader whose connection drops for less than the session timeout (a
+// server killed, an ensemble electing) keeps its session, so its fencing
+// check waits for the reconnect and answers its own epoch instead of failing:
+// a blip must not make a master step down.
+func TestEpochWaitsOutABlip(t *testing.T) {
+	t.Parallel()
+	root := testRoot(t)
+	ctx := ctxT(t, 15*time.Second)
+	link := &partition{}
+	// A session longer than the tests' own: the cut outlasts go-zookeeper's
+	// round of every server (it then fails the requests queued, ErrNoServer,
+	// and waits a second), which a plain read would not survive.
+	const session, blip = 6 * time.Second, 1500 * time.Millisecond
+	cfg := election.Config{Servers: zkServers(), Root: root, SessionTimeout: session}
+	leader, err := newElection(ctx, cfg, testLog(t.Name()), options{dial: link.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { leader.Close() })
+	if err := leader.Join(ctx, worker(1)); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := leader.Campaign(ctx)
+	if err != nil || epoch != 1 {
+		t.Fatalf("campaign: epoch %d, %v; want 1", epoch, err)
+	}
+
+	link.Cut()
+	answer := make(chan error, 1)
+	go func() {
+		n, err := leader.Epoch(ctx)
+		if err == nil && n != epoch {
+			err = fmt.Errorf("Epoch = %d, want %d", n, epoch)
+		}
+		answer <- err
+	}()
+	time.Sleep(blip)
+	select {
+	case err := <-answer:
+		t.Fatalf("Epoch answered while cut off (%v); it must wait for the reconnect", err)
+	default:
+	}
+	link.Heal()
+	select {
+	case err := <-answer:
+		if err != nil {
+			t.Fatalf("Epoch across a %s blip: %v", blip, err)
+		}
+	case <-time.After(session):
+		t.Fatal("Epoch did not answer after the connection came back")
+	}
+	select {
+	case <-leader.Done():
+		t.Fatal("the session was lost over a blip shorter than its timeout")
+	default:
+	}
+	wantLeader(t, leader, 1, 1)
+}
+
+// A cut longer than the session timeout: the waiting Epoch fails with the
+// session (ErrSessionLost), it never answers from before the cut.
+func TestEpochFailsWithTheSession(t *testing.T) {
+	t.Parallel()
+	root := testRoot(t)
+	ctx := ctxT(t, 15*time.Second)
+	link := &partition{}
+	leader := joined(t, root, 1, options{dial: link.dial})
+	if _, err := leader.Campaign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	link.Cut()
+	start := time.Now()
+	n, err := leader.Epoch(ctx)
+	if err == nil {
+		t.Fatalf("Epoch answered %d while cut off for good", n)
+	}
+	if !errors.Is(err, ErrSessionLost) {
+		t.Fatalf("Epoch cut off for good: err = %v, want ErrSessionLost", err)
+	}
+	if d := time.Since(start); d > testSessionTimeout+2*time.Second {
+		t.Fatalf("Epoch failed after %s, want about the session timeout (%s)", d, testSessionTimeout)
 	}
 }

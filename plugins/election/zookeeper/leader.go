@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -40,10 +41,17 @@ func (e *Election) Leader(ctx context.Context) (election.Leader, bool, error) {
 // Epoch reads the epoch fresh: Sync makes the server we are connected to
 // catch up with the ensemble's leader first, so a follower cannot answer
 // with an epoch older than a new master's. It is the master's fencing check
-// on its write path, so any failure is returned, never a cached value.
+// on its write path, so it never answers from a cache.
+//
+// A connection lost while the session lives (a server killed, the ensemble
+// electing a new leader) is waited out, for up to the session timeout, and
+// the read is made again on the next connection: failing at once would make
+// the master step down, and the service fail over, for a blip that costs
+// ZooKeeper a second. The wait ends early when the session is lost or ctx
+// is done; the answer is always read after the reconnect, never before.
 func (e *Election) Epoch(ctx context.Context) (uint64, error) {
 	var n uint64
-	err := e.do(ctx, "read "+e.epochPath, func() error {
+	read := func() error {
 		// In an ensemble a follower may lag the leader: Sync first. A
 		// standalone server has no one to lag behind.
 		if !e.standalone {
@@ -54,11 +62,36 @@ func (e *Election) Epoch(ctx context.Context) (uint64, error) {
 		var err error
 		n, _, err = e.readEpoch()
 		return err
-	})
-	if err != nil {
-		return 0, err
 	}
-	return n, nil
+	giveUp := time.Now().Add(e.sessionTimeout)
+	for {
+		err := e.do(ctx, "read "+e.epochPath, read)
+		if err == nil {
+			return n, nil
+		}
+		if !connectionLost(err) || time.Now().After(giveUp) {
+			return 0, err
+		}
+		select {
+		case <-time.After(reconnectPoll):
+		case <-ctx.Done():
+			return 0, fmt.Errorf("zookeeper read %s: %w (after %w)", e.epochPath, ctx.Err(), err)
+		case <-e.done:
+			return 0, fmt.Errorf("zookeeper read %s: %w", e.epochPath, e.alive())
+		}
+	}
+}
+
+// reconnectPoll is how often Epoch tries again while the connection is down:
+// go-zookeeper holds a request until it has a connection or has tried every
+// server, so a try mostly waits for the reconnect itself.
+const reconnectPoll = 50 * time.Millisecond
+
+// connectionLost reports whether err is a request lost with its connection
+// (or queued while none was up) rather than an answer: worth trying again
+// while the session lives.
+func connectionLost(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)
 }
 
 // readEpoch returns the epoch and its znode's stat (for version checks).
