@@ -327,7 +327,10 @@ func (p *project) restart(t *testing.T, service string) {
 }
 
 // kill is docker kill of a service's container.
-func (p *project) kill(t *testing.T, service string) {
+//
+// It returns when the kill was sent: after the container's lookup (docker-compose ps takes
+// seconds on a loaded host), which is no part of the time to recover.
+func (p *project) kill(t *testing.T, service string) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -335,9 +338,11 @@ func (p *project) kill(t *testing.T, service string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sent := time.Now()
 	if _, err := run(ctx, nil, "docker", "kill", id); err != nil {
 		t.Fatal(err)
 	}
+	return sent
 }
 
 // killRabbitMQ kills the node that leads writeQ (the first node when none can be told).
@@ -386,9 +391,8 @@ func (p *project) killZooKeeper(t *testing.T) (string, func() time.Duration) {
 	if victim == "" {
 		t.Fatalf("no ZooKeeper server says it leads\n--- logs ---\n%s", p.logs(zks...))
 	}
+	killed := p.kill(t, victim)
 	t.Logf("docker kill %s (the ensemble's leader)", victim)
-	killed := time.Now()
-	p.kill(t, victim)
 	others := slices.DeleteFunc(slices.Clone(zks), func(z string) bool { return z == victim })
 	return victim, func() time.Duration {
 		var elected time.Duration
@@ -449,19 +453,20 @@ func (p *project) killSupervisor(t *testing.T) (string, func() time.Duration) {
 	if before == nil {
 		t.Fatal(why)
 	}
-	t.Logf("docker kill %s (supervising); crash a slave through %s", victim, other)
-	killed := time.Now()
-	p.kill(t, victim)
+	killed := p.kill(t, victim)
+	t.Logf("docker kill %s (supervising) at %s; crash a slave through %s", victim, killed.UTC().Format("15:04:05.000"), other)
 	pids, err := p.client(other).CrashSlave(ctx)
 	if err != nil {
 		t.Fatalf("crash a slave through %s: %v", other, err)
 	}
 	return victim, func() time.Duration {
 		var supervising time.Duration
+		// Asked directly, not through the containers' health: the crashed slave makes the
+		// other's /readyz (its health check) fail until the replacement is ready.
 		p.waitFor(t, recoverTimeout, other+" to supervise", func() (bool, string) {
-			s, err := p.supervisor(context.Background())
-			if err != nil || s != other {
-				return false, fmt.Sprintf("supervisor %q (%v)", s, err)
+			st, err := p.client(other).Status(context.Background())
+			if err != nil || st.Orchestrator == nil || st.Orchestrator.Role != api.RoleSupervising {
+				return false, fmt.Sprintf("%s: status %+v (%v)", other, st.Orchestrator, err)
 			}
 			supervising = time.Since(killed)
 			return true, ""
@@ -488,6 +493,7 @@ func (p *project) killSupervisor(t *testing.T) (string, func() time.Duration) {
 		if supervising > target || replaced > target {
 			t.Logf("target missed: the other orchestrator supervised after %s and had the crashed slave replaced (ready) after %s, target %s",
 				supervising.Round(time.Millisecond), replaced.Round(time.Millisecond), target)
+			t.Logf("%s's log on supervision and ZooKeeper:\n%s", other, grepLines(p.wholeLog(other), "supervis", "ZooKeeper", "session"))
 		}
 		return replaced
 	}
@@ -565,4 +571,15 @@ func (p *project) forceRemove() {
 	}
 	_, _ = p.compose(ctx, "down", "-v", "--timeout", "10")
 	composetest.Remove(ctx, p.name)
+}
+
+// grepLines keeps the lines of text that hold any of words.
+func grepLines(text string, words ...string) string {
+	var keep []string
+	for _, l := range strings.Split(text, "\n") {
+		if slices.ContainsFunc(words, func(w string) bool { return strings.Contains(l, w) }) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }

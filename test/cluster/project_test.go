@@ -80,6 +80,14 @@ func (p *project) logs(services ...string) string {
 	return out
 }
 
+// wholeLog is one service's whole log (capped at 5,000 lines).
+func (p *project) wholeLog(service string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := p.compose(ctx, "logs", "--no-color", "--tail=5000", service)
+	return out
+}
+
 // container is the id of a service's container.
 func (p *project) container(ctx context.Context, service string) (string, error) {
 	out, err := p.compose(ctx, "ps", "-q", service)
