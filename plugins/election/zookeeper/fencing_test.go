@@ -97,11 +97,7 @@ func TestSessionLostAfterDisconnect(t *testing.T) {
 	t.Parallel()
 	root := testRoot(t)
 	ctx := ctxT(t, 15*time.Second)
-	link := &partition{}
-	old := joined(t, root, 1, options{dial: link.dial})
-	if _, err := old.Campaign(ctx); err != nil {
-		t.Fatal(err)
-	}
+	old, link := leaderOnLink(t, ctx, root)
 	watch, err := old.Watch(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -198,11 +194,7 @@ func TestEpochFailsWithTheSession(t *testing.T) {
 	t.Parallel()
 	root := testRoot(t)
 	ctx := ctxT(t, 15*time.Second)
-	link := &partition{}
-	leader := joined(t, root, 1, options{dial: link.dial})
-	if _, err := leader.Campaign(ctx); err != nil {
-		t.Fatal(err)
-	}
+	leader, link := leaderOnLink(t, ctx, root)
 	link.Cut()
 	start := time.Now()
 	n, err := leader.Epoch(ctx)
@@ -215,4 +207,16 @@ func TestEpochFailsWithTheSession(t *testing.T) {
 	if d := time.Since(start); d > testSessionTimeout+2*time.Second {
 		t.Fatalf("Epoch failed after %s, want about the session timeout (%s)", d, testSessionTimeout)
 	}
+}
+
+// leaderOnLink joins worker 1 over a link the test can cut and makes it the
+// leader.
+func leaderOnLink(t *testing.T, ctx context.Context, root string) (*Election, *partition) {
+	t.Helper()
+	link := &partition{}
+	e := joined(t, root, 1, options{dial: link.dial})
+	if _, err := e.Campaign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e, link
 }
