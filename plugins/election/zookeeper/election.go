@@ -116,7 +116,8 @@ type Election struct {
 	// lostAfter is how long a disconnection may last before the session is
 	// treated as lost; <= 0 leaves it to the server's expiry notice.
 	lostAfter time.Duration
-	// sessionTimeout bounds how long Epoch waits out a lost connection.
+	// sessionTimeout is the backstop on how long Epoch waits out a lost
+	// connection when no client-side clock (lostAfter) runs.
 	sessionTimeout time.Duration
 
 	connReady chan struct{} // closed once conn is assigned

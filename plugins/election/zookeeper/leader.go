@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,7 @@ func (e *Election) Leader(ctx context.Context) (election.Leader, bool, error) {
 // on its write path, so it never answers from a cache.
 //
 // A connection lost while the session lives (a server killed, the ensemble
-// electing a new leader) is waited out, for up to the session timeout, and
+// electing a new leader) is waited out, until the session is lost, and
 // the read is made again on the next connection: failing at once would make
 // the master step down, and the service fail over, for a blip that costs
 // ZooKeeper a second. The wait ends early when the session is lost or ctx
@@ -63,7 +64,12 @@ func (e *Election) Epoch(ctx context.Context) (uint64, error) {
 		n, _, err = e.readEpoch()
 		return err
 	}
-	giveUp := time.Now().Add(e.sessionTimeout)
+	// The session's own clock ends the wait: lostAfter after the disconnect
+	// (session.go), or the server's expiry notice. giveUp is only a backstop
+	// for when no client-side clock runs (lostAfter < 0); it must not fire
+	// first, or a cut just longer than the session timeout would fail with
+	// the connection error instead of ErrSessionLost.
+	giveUp := time.Now().Add(e.sessionTimeout + max(e.lostAfter, 0))
 	for {
 		err := e.do(ctx, "read "+e.epochPath, read)
 		if err == nil {
@@ -89,9 +95,12 @@ const reconnectPoll = 50 * time.Millisecond
 
 // connectionLost reports whether err is a request lost with its connection
 // (or queued while none was up) rather than an answer: worth trying again
-// while the session lives.
+// while the session lives. go-zookeeper fails a request whose write hits the
+// dying socket with the socket's own error, not ErrConnectionClosed.
 func connectionLost(err error) bool {
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)
+	var netErr net.Error
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &netErr)
 }
 
 // readEpoch returns the epoch and its znode's stat (for version checks).
