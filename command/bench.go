@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -54,7 +52,7 @@ when the deployment's db_token differs from its admin_token.`,
 			&cli.IntFlag{Name: "preload-updates", Usage: "then update their passwords this many times in all"},
 		},
 		Action: func(c *cli.Context) error {
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			ctx, stop := untilStopped(c.Context)
 			defer stop()
 			w := c.App.Writer
 			logf := func(format string, args ...any) {

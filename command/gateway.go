@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -63,7 +60,7 @@ const shutdownGrace = 10 * time.Second
 // serveUntilSignal serves h on addr until SIGINT, SIGTERM or ctx ends, then
 // stops accepting and lets in-flight requests finish (bounded by shutdownGrace).
 func serveUntilSignal(ctx context.Context, log hclog.Logger, addr string, h http.Handler) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := untilStopped(ctx)
 	defer stop()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

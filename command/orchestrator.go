@@ -2,8 +2,6 @@ package command
 
 import (
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,7 +22,7 @@ func orchestratorCommand() *cli.Command {
 				return err
 			}
 			log := logger("orchestrator")
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			ctx, stop := untilStopped(c.Context)
 			defer stop()
 			o, cleanup, err := wiring.NewOrchestrator(ctx, cfg, wiring.OrchestratorOptions{
 				Binary: os.Getenv("RIDESHARE_BINARY"), StopWorkers: c.Bool("stop-workers"), Logger: log})

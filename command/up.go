@@ -63,7 +63,7 @@ func upCommand() *cli.Command {
 			// A terminal or pipe that goes away must not kill `up` before it
 			// stops its tasks: writes to it fail instead.
 			signal.Ignore(syscall.SIGPIPE)
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			ctx, stop := untilStopped(c.Context)
 			defer stop()
 			return up(ctx, c, cfg)
 		},

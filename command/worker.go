@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -31,7 +29,7 @@ func workerCommand() *cli.Command {
 				return err
 			}
 			log := logger("worker").With("id", wc.ID, "pid", os.Getpid())
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			ctx, stop := untilStopped(c.Context)
 			defer stop()
 
 			load := wiring.Loader{PluginDir: wc.PluginDir, InProcess: wc.InProcess, Logger: log.Named("plugins")}
