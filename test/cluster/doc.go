@@ -6,7 +6,8 @@
 //   - rabbitmq-kill: `docker kill` of the RabbitMQ node that leads writeQ (rabbitmqctl)
 //   - zookeeper-kill: `docker kill` of the ZooKeeper ensemble's leader (the srvr command)
 //   - orchestrator-kill: `docker kill` of the supervising orchestrator, then a slave crashed
-//     through the other one, which must replace it
+//     through the other one, which must replace it (timed three ways: supervising, the
+//     replacement started as its event timeline says, the replacement ready)
 //   - worker-disconnect: `docker network disconnect` of the master's container until it is
 //     fenced and replaced, then `docker network connect` again
 //
