@@ -44,7 +44,9 @@ func TestServesEmbeddedFiles(t *testing.T) {
 		path, contentType, contains string
 	}{
 		{"/ui/", "text/html; charset=utf-8", `<script src="app.js" defer></script>`},
+		{"/ui/", "text/html; charset=utf-8", `<script src="metrics.js" defer></script>`},
 		{"/ui/app.js", "text/javascript; charset=utf-8", `"rideshare_admin_token"`},
+		{"/ui/metrics.js", "text/javascript; charset=utf-8", `window.rideshareMetrics =`},
 		{"/ui/style.css", "text/css; charset=utf-8", "#charts"},
 	} {
 		resp, body := get(t, srv.URL+tc.path)
@@ -68,7 +70,7 @@ func TestServesEmbeddedFiles(t *testing.T) {
 // name, not a download) and imports nothing.
 func TestOffline(t *testing.T) {
 	srv := server(t)
-	for _, path := range []string{"/ui/", "/ui/app.js", "/ui/style.css"} {
+	for _, path := range []string{"/ui/", "/ui/app.js", "/ui/metrics.js", "/ui/style.css"} {
 		_, body := get(t, srv.URL+path)
 		body = strings.ReplaceAll(body, `"http://www.w3.org/2000/svg"`, "")
 		for _, ext := range []string{"://", "@import", "import("} {

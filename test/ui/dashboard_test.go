@@ -182,7 +182,7 @@ rideshare_other{route="/api/v1/db/read"} 1000
 `
 	type sums struct{ Requests, Sum, Count float64 }
 	enc, _ := json.Marshal(text)
-	expr := fmt.Sprintf(`window.rideshareDashboard.totals(window.rideshareDashboard.parseMetrics(%s))`, enc)
+	expr := fmt.Sprintf(`window.rideshareMetrics.totals(window.rideshareMetrics.parseMetrics(%s))`, enc)
 	got, err := eval[map[string]sums](b, expr)
 	if err != nil {
 		t.Fatalf("run the page's metrics parser: %v", err)
