@@ -127,6 +127,19 @@ func TestLeadershipTellsReplacements(t *testing.T) {
 	if got := l.takeDead(3); len(got) != 0 {
 		t.Fatalf("a dead worker no start replaced is kept: %+v", got)
 	}
+	// A standby: workers the supervisor started replaced the oldest dead.
+	l.exited("a", 5, false, now)
+	l.exited("b", 6, false, now)
+	l.exited("c", 7, false, now)
+	l.startedElsewhere(2)
+	if got := l.takeDead(3); len(got) != 1 || got[0].id != "c" {
+		t.Fatalf("after 2 started elsewhere, takeDead = %+v, want c", got)
+	}
+	l.exited("e", 8, false, now)
+	l.startedElsewhere(4)
+	if got := l.takeDead(1); len(got) != 0 {
+		t.Fatalf("more started elsewhere than dead: takeDead = %+v", got)
+	}
 	ev := replacedEvent(deadWorker{id: "x", pid: 1}, "n", 9)
 	if ev.Kind != api.EventReplaced || ev.Worker != "n" || ev.PID != 9 {
 		t.Fatalf("replaced event %+v", ev)

@@ -103,6 +103,15 @@ func (l *leadership) takeDead(n int) []deadWorker {
 	return out
 }
 
+// startedElsewhere drops the n oldest dead workers: a standby saw n new
+// workers that the supervisor started, which replaced them. What is left is
+// what a standby that takes over still has to replace (and shows as such).
+func (l *leadership) startedElsewhere(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dead = l.dead[min(max(n, 0), len(l.dead)):]
+}
+
 // putBack returns dead workers whose replacement failed to start.
 func (l *leadership) putBack(ds []deadWorker) {
 	if len(ds) == 0 {

@@ -2,12 +2,14 @@ package orchestrator
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/plugins/election"
 	"github.com/rideshare/dbaas/plugins/runtime"
 )
@@ -140,6 +142,8 @@ func TestStandbyActsOnlyWhileSupervising(t *testing.T) {
 	}
 	sup := newSupervisor(rt, open, 1, hclog.NewNullLogger(), func(id string) runtime.Spec { return runtime.Spec{ID: id} }, nil)
 	sup.startGrace = time.Hour
+	var events timeline
+	sup.record = events.record
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = sup.Run(ctx) }()
@@ -184,13 +188,16 @@ func TestStandbyActsOnlyWhileSupervising(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no new session after the loss")
 	}
+	var dead runtime.Handle
 	rt.mu.Lock()
-	for id := range rt.running {
+	for id, h := range rt.running {
 		if id != "w-other" {
+			dead = h
 			delete(rt.running, id) // the slave dies while nobody supervises
 		}
 	}
 	rt.mu.Unlock()
+	rt.exits <- runtime.Exit{ID: dead.ID, PID: dead.PID}
 	second.watch <- struct{}{}
 	time.Sleep(200 * time.Millisecond)
 	if n := rt.starts(); n != 1 {
@@ -199,4 +206,35 @@ func TestStandbyActsOnlyWhileSupervising(t *testing.T) {
 	close(second.grant)
 	eventually(t, "supervising again", sup.Supervising)
 	eventually(t, "the dead slave to be replaced", func() bool { return rt.starts() == 2 })
+	// The timeline shows it as a replacement of the slave that died while
+	// this one stood by, and of nothing else: w-other's exit earlier was
+	// followed by w-other listed again.
+	eventually(t, "a replaced event", func() bool { return len(events.of(api.EventReplaced)) == 1 })
+	if ev := events.of(api.EventReplaced)[0]; !strings.Contains(ev.Detail, dead.ID) {
+		t.Fatalf("replaced event %+v does not name the dead slave %s", ev, dead.ID)
+	}
+}
+
+// timeline collects what a Supervisor records.
+type timeline struct {
+	mu  sync.Mutex
+	all []api.Event
+}
+
+func (tl *timeline) record(ev api.Event) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.all = append(tl.all, ev)
+}
+
+func (tl *timeline) of(kind string) []api.Event {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	var out []api.Event
+	for _, ev := range tl.all {
+		if ev.Kind == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
 }

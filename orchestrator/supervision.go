@@ -144,15 +144,17 @@ func (s *Supervisor) setSupervising(v bool) {
 }
 
 // refresh makes the known workers those the runtime lists: it adopts the
-// ones another orchestrator started, and forgets the ones gone.
-func (s *Supervisor) refresh(ctx context.Context) error {
+// ones another orchestrator started, and forgets the ones gone. It returns
+// how many it adopted.
+func (s *Supervisor) refresh(ctx context.Context) (int, error) {
 	hs, err := s.rt.List(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := make(map[string]bool, len(hs))
+	adopted := 0
 	for _, h := range hs {
 		seen[h.ID] = true
 		if w, ok := s.workers[h.ID]; ok {
@@ -160,11 +162,12 @@ func (s *Supervisor) refresh(ctx context.Context) error {
 			continue
 		}
 		s.workers[h.ID] = &supervised{Handle: h}
+		adopted++
 	}
 	for id := range s.workers {
 		if !seen[id] {
 			delete(s.workers, id)
 		}
 	}
-	return nil
+	return adopted, nil
 }

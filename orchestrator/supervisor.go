@@ -171,9 +171,11 @@ func (s *Supervisor) exited(ctx context.Context, x runtime.Exit) {
 	}
 	if !s.Supervising() {
 		// The supervisor removes its record, drops its database and
-		// replaces it; a standby only stops listing it.
+		// replaces it; a standby stops listing it, and notes it dead: if
+		// the supervisor dies before it has started a replacement, this
+		// one starts it on taking over, and shows it as a replacement.
 		s.log.Info("worker exited (standby: the supervisor replaces it)", "id", x.ID, "pid", x.PID, "exit_code", x.ExitCode)
-		s.lead.lost(x.ID, time.Now())
+		s.lead.exited(x.ID, x.PID, w.draining, time.Now())
 		return
 	}
 	s.log.Info("worker exited", "id", x.ID, "pid", x.PID, "exit_code", x.ExitCode, "draining", w.draining)
@@ -242,11 +244,24 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 		// A standby follows the workers the supervisor runs; a new
 		// supervisor first takes over every worker there is, so that it
 		// neither removes their records as stale nor starts extra ones.
-		if err := s.refresh(ctx); err != nil {
+		adopted, err := s.refresh(ctx)
+		if err != nil {
 			s.log.Warn("list running workers", "error", err)
 			s.retryLater(ctx)
 			return
 		}
+		// New workers that another orchestrator started replaced the
+		// dead ones this one saw exit.
+		s.lead.startedElsewhere(adopted)
+		// Which are draining only the records say (the supervisor
+		// drains): their exit then awaits no replacement.
+		s.mu.Lock()
+		for _, m := range members {
+			if w, ok := s.workers[m.ID]; ok && m.Draining {
+				w.draining = true
+			}
+		}
+		s.mu.Unlock()
 		if !supervising {
 			return
 		}
