@@ -129,17 +129,29 @@ func (l *Load) FirstAckAfter(t time.Time, timeout time.Duration) (time.Duration,
 // and to: the gaps between consecutive acks, and from `from` to the first
 // ack after it.
 func (l *Load) MaxGap(from, to time.Time) time.Duration {
+	_, gap := l.LongestGap(from, to)
+	return gap
+}
+
+// LongestGap is MaxGap with the time the gap began (from, or the ack
+// before it), to look for its cause in the logs.
+func (l *Load) LongestGap(from, to time.Time) (time.Time, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	prev, gap := from, time.Duration(0)
+	prev, start, gap := from, from, time.Duration(0)
 	for _, a := range l.acks {
 		if a.Before(from) || a.After(to) {
 			continue
 		}
-		gap = max(gap, a.Sub(prev))
+		if d := a.Sub(prev); d > gap {
+			start, gap = prev, d
+		}
 		prev = a
 	}
-	return max(gap, to.Sub(prev))
+	if d := to.Sub(prev); d > gap {
+		start, gap = prev, d
+	}
+	return start, gap
 }
 
 // Failures counts the writes answered non-2xx (or not at all) after from.

@@ -84,7 +84,7 @@ func TestCluster(t *testing.T) {
 			recovered := time.Since(injected)
 			time.Sleep(time.Second) // the recovery is steady, not one lucky write
 			load.Stop()
-			stall := load.MaxGap(injected, time.Now())
+			stallFrom, stall := load.LongestGap(injected, time.Now())
 			steady := load.MaxGap(injected.Add(-time.Second), injected)
 			acks, lost, dup := load.Ledger.Audit(p.stack(t, serving))
 			n, failedReads := load.Reads()
@@ -97,6 +97,8 @@ func TestCluster(t *testing.T) {
 			}
 			if f.targetStall && stall > target {
 				t.Logf("target missed: a stall of %s without an acknowledged write after the kill, target: writes acknowledged again within %s", stall.Round(time.Millisecond), target)
+				t.Logf("the stall began %d ms after the kill; what the orchestrators and workers logged meanwhile:\n%s",
+					stallFrom.Sub(injected).Milliseconds(), p.logsBetween(stallFrom.Add(-time.Second), stallFrom.Add(stall)))
 			}
 			ledgers = append(ledgers, load.Ledger)
 		})
