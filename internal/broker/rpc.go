@@ -17,8 +17,12 @@ import (
 // ErrUnavailable means the broker cannot take the request now (503).
 var ErrUnavailable = errors.New("message broker unavailable")
 
-// errRefused: the broker answered a publish with a negative confirm.
+// errRefused: the broker answered a publish with a negative confirm, or left
+// a write unconfirmed on a connection that answers nothing else (await).
 var errRefused = fmt.Errorf("refused by the broker: %w", ErrUnavailable)
+
+// slowConnectStep: a step of a (re)connect that takes this long is logged.
+const slowConnectStep = time.Second
 
 // refusedPause is the pause before a refused call is sent again on a fresh
 // connection (see Call).
@@ -71,6 +75,15 @@ type rpcConn struct {
 	answered sync.Map // queue name → *atomic.Int64
 }
 
+// replace closes the connection so that calls go out on the next one (the
+// close notice redials). It waits at most closeWait for the broker's
+// close-ok: a connection is replaced because the broker stopped serving it,
+// and may not answer that either.
+func (c *rpcConn) replace() { _ = c.conn.CloseDeadline(time.Now().Add(closeWait)) }
+
+// closeWait bounds a deliberate close's wait for the broker (rpcConn.replace).
+const closeWait = 500 * time.Millisecond
+
 // markAnswered records that a call to queue was just answered.
 func (c *rpcConn) markAnswered(queue string) {
 	v, _ := c.answered.LoadOrStore(queue, new(atomic.Int64))
@@ -102,6 +115,20 @@ type RPCOptions struct {
 	// fresh channel after every (re)connect, before any publish: the
 	// orchestrator does (docs/architecture.md, "Queues").
 	DeclareShared bool
+	// UnconfirmedWait is how long a write's publish may go without a
+	// confirm (or an answer) while no other call to its queue is answered
+	// on the connection, before it is sent again on a new connection
+	// (default DefaultUnconfirmedWait).
+	UnconfirmedWait time.Duration
+}
+
+// DefaultUnconfirmedWait: RabbitMQ confirms a persistent message within
+// milliseconds, or a few hundred under a loaded disk; a second without one,
+// while nothing else on the queue is answered either, is a stuck channel.
+const DefaultUnconfirmedWait = time.Second
+
+func (o RPCOptions) unconfirmedWait() time.Duration {
+	return cmp.Or(o.UnconfirmedWait, DefaultUnconfirmedWait)
 }
 
 // CallOptions tune one call.
@@ -156,7 +183,17 @@ func NewRPC(ctx context.Context, url string, opts RPCOptions, log hclog.Logger) 
 }
 
 func (r *RPC) connect(ctx context.Context) error {
+	// A step that takes long is said: a reconnect is a write stall, and
+	// which step held it (the dial, or a declaration waiting for a quorum
+	// queue's new leader) is what an operator needs to know.
+	slow := func(what string, began time.Time) {
+		if d := time.Since(began); d >= slowConnectStep {
+			r.log.Warn("slow step connecting to the broker", "step", what, "took", d)
+		}
+	}
+	began := time.Now()
 	conn, err := Dial(ctx, r.url, 0)
+	slow("dial", began)
 	if err != nil {
 		return err
 	}
@@ -169,10 +206,15 @@ func (r *RPC) connect(ctx context.Context) error {
 		return fail("open channel", err)
 	}
 	if r.opts.DeclareShared {
-		if err := r.opts.Topology.Declare(ch); err != nil {
+		began = time.Now()
+		err := r.opts.Topology.Declare(ch)
+		slow("declare the shared queues", began)
+		if err != nil {
 			return fail("declare queues", err)
 		}
 	}
+	began = time.Now()
+	defer slow("declare and consume the reply queue", began)
 	if r.opts.ReplyQueue == ResponseQ {
 		err = r.opts.Topology.DeclareReplies(ch)
 	} else {
@@ -239,7 +281,7 @@ func (r *RPC) dispatch(st *rpcConn, replies <-chan amqp.Delivery) {
 	}
 	if !conn.IsClosed() {
 		r.log.Warn("reply consumer on " + r.opts.ReplyQueue + " was cancelled; reconnecting")
-		conn.Close()
+		st.replace()
 	}
 }
 
@@ -256,12 +298,13 @@ func (r *RPC) redialOnClose(st *rpcConn, closed <-chan *amqp.Error) {
 		return
 	}
 	r.log.Warn("broker connection lost; reconnecting", "error", err)
+	lostAt := time.Now()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := r.connect(ctx)
 		cancel()
 		if err == nil {
-			r.log.Info("broker connection restored")
+			r.log.Info("broker connection restored", "after", time.Since(lostAt).Round(time.Millisecond))
 			return
 		}
 		r.mu.Lock()
@@ -290,8 +333,9 @@ func (r *RPC) redialOnClose(st *rpcConn, closed <-chan *amqp.Error) {
 // it, but a write it had taken is in a replicated writeQ (quorum), or in the
 // log, and the master answers a write id it has seen with the same answer
 // again. A call the broker refuses (a negative confirm) is sent again in
-// the same way on a new connection, after refusedPause. An order (Kind) is
-// not sent again.
+// the same way on a new connection, after refusedPause, and so is a write
+// left unconfirmed for UnconfirmedWait while nothing else on its queue is
+// answered. An order (Kind) is not sent again.
 func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallOptions) (Answer, error) {
 	wait := make(chan Answer, 1)
 	r.mu.Lock()
@@ -320,7 +364,7 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 			// confirm (reads), while the writes on the same connection are
 			// answered: the next calls go out on a new connection.
 			r.log.Warn("no call to this queue answered on this connection for the whole call; reconnecting", "queue", queue, "waited", time.Since(sent))
-			st.conn.Close()
+			st.replace()
 		}
 		if err == nil || opt.Kind != "" || ctx.Err() != nil {
 			return ans, err
@@ -330,8 +374,8 @@ func (r *RPC) Call(ctx context.Context, queue, id string, body []byte, opt CallO
 			// died: a channel opened before the new leader was known has
 			// every publish to that queue refused, for good. A new
 			// connection (to the next node) learns the new leader.
-			r.log.Warn("broker refused a request; reconnecting before sending it again", "id", id, "queue", queue)
-			st.conn.Close()
+			r.log.Warn("broker refused a request; reconnecting before sending it again", "id", id, "queue", queue, "error", err)
+			st.replace()
 			select {
 			case <-time.After(refusedPause):
 			case <-ctx.Done():
@@ -376,7 +420,7 @@ func (r *RPC) callOn(ctx context.Context, st *rpcConn, queue, id string, body []
 	if opt.Coalesce && !opt.Persistent && opt.MessageID == "" && opt.Kind == "" {
 		x := &coalesced{id: id, body: body, sent: make(chan struct{})}
 		r.coalescerFor(queue, opt.Expiration).submit(x)
-		return r.await(ctx, st, queue, id, wait, x.sent, func() error { return x.err })
+		return r.await(ctx, st, queue, id, wait, x.sent, 0, func() error { return x.err })
 	}
 	msg := amqp.Publishing{
 		ContentType:   "application/json",
@@ -394,14 +438,18 @@ func (r *RPC) callOn(ctx context.Context, st *rpcConn, queue, id string, body []
 		if err := st.plain[n%uint64(len(st.plain))].PublishWithContext(ctx, "", queue, false, false, msg); err != nil {
 			return Answer{}, fmt.Errorf("publish %s to %s: %w: %w", id, queue, ErrUnavailable, err)
 		}
-		return r.await(ctx, st, queue, id, wait, nil, nil)
+		return r.await(ctx, st, queue, id, wait, nil, 0, nil)
 	}
 	msg.DeliveryMode = amqp.Persistent
 	conf, err := st.pubs[n%uint64(len(st.pubs))].PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, msg)
 	if err != nil {
 		return Answer{}, fmt.Errorf("publish %s to %s: %w: %w", id, queue, ErrUnavailable, err)
 	}
-	return r.await(ctx, st, queue, id, wait, conf.Done(), func() error {
+	var stuckAfter time.Duration
+	if opt.Kind == "" { // an order is not sent again (Call)
+		stuckAfter = r.opts.unconfirmedWait()
+	}
+	return r.await(ctx, st, queue, id, wait, conf.Done(), stuckAfter, func() error {
 		if !conf.Acked() {
 			return fmt.Errorf("broker refused %s on %s: %w", id, queue, errRefused)
 		}
@@ -413,7 +461,21 @@ func (r *RPC) callOn(ctx context.Context, st *rpcConn, queue, id string, body []
 // the broker's verdict on the request is known (a publisher confirm, or a
 // coalesced publish done), and failed then says whether it refused it: a
 // refusal ends the call at once; otherwise the answer alone is awaited.
-func (r *RPC) await(ctx context.Context, st *rpcConn, queue, id string, wait <-chan Answer, sent <-chan struct{}, failed func() error) (Answer, error) {
+//
+// A verdict still missing after stuckAfter (> 0: a write's confirm), while
+// no other call to the queue was answered on this connection meanwhile,
+// counts as a refusal, so that Call sends it again on a new connection: in
+// the cluster test, after the node leading writeQ (quorum) was killed, a
+// channel opened before its new leader was known had its publishes held for
+// 7 s and then refused, while a new connection was served at once.
+func (r *RPC) await(ctx context.Context, st *rpcConn, queue, id string, wait <-chan Answer, sent <-chan struct{}, stuckAfter time.Duration, failed func() error) (Answer, error) {
+	published := time.Now()
+	var unconfirmed <-chan time.Time
+	if sent != nil && stuckAfter > 0 {
+		t := time.NewTimer(stuckAfter)
+		defer t.Stop()
+		unconfirmed = t.C
+	}
 	for {
 		select {
 		case a := <-wait:
@@ -422,7 +484,12 @@ func (r *RPC) await(ctx context.Context, st *rpcConn, queue, id string, wait <-c
 			if err := failed(); err != nil {
 				return Answer{}, fmt.Errorf("request %s: %w", id, err)
 			}
-			sent = nil // taken by the broker: wait for the answer alone
+			sent, unconfirmed = nil, nil // taken by the broker: wait for the answer alone
+		case <-unconfirmed:
+			unconfirmed = nil
+			if !st.answeredSince(queue, published) {
+				return Answer{}, fmt.Errorf("request %s on %s: no confirm in %s: %w", id, queue, stuckAfter, errRefused)
+			}
 		case <-st.lost:
 			return Answer{}, fmt.Errorf("request %s on %s: connection lost: %w", id, queue, ErrUnavailable)
 		case <-ctx.Done():

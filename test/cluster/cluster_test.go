@@ -344,6 +344,7 @@ func (p *project) kill(t *testing.T, service string) time.Time {
 	if _, err := run(ctx, nil, "docker", "kill", id); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("docker kill %s: sent %s, returned after %d ms", service, sent.UTC().Format("15:04:05.000"), time.Since(sent).Milliseconds())
 	return sent
 }
 

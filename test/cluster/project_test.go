@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -88,18 +89,18 @@ func (p *project) wholeLog(service string) string {
 	return out
 }
 
-// logsBetween is what the orchestrators and the workers logged from..to at level WARN or above,
+// logsBetween is what the orchestrators, the broker nodes and the workers logged from..to at level WARN or above,
 // or about connections, a few dozen lines each: where a stall's cause shows.
 func (p *project) logsBetween(from, to time.Time) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ids := map[string]string{} // container → what it runs
-	for _, o := range orchestrators {
+	for _, o := range append(slices.Clone(orchestrators), "rabbitmq1", "rabbitmq2", "rabbitmq3") {
 		if id, err := p.container(ctx, o); err == nil {
 			ids[id] = o
 		}
 	}
-	out, _ := run(ctx, nil, "docker", "ps", "-q", "--filter", "label=rideshare.stack="+p.name, "--format", "{{.ID}} {{.Names}}")
+	out, _ := run(ctx, nil, "docker", "ps", "--filter", "label=rideshare.stack="+p.name, "--format", "{{.ID}} {{.Names}}")
 	for _, l := range composetest.Lines(out) {
 		if f := strings.Fields(l); len(f) == 2 {
 			ids[f[0]] = f[1]
@@ -108,7 +109,7 @@ func (p *project) logsBetween(from, to time.Time) string {
 	var b strings.Builder
 	for id, name := range ids {
 		text, _ := run(ctx, nil, "docker", "logs", "--since", from.Format(time.RFC3339Nano), "--until", to.Format(time.RFC3339Nano), id)
-		lines := strings.Split(grepLines(text, "[WARN]", "[ERROR]", "connect", "reconnect", "channel"), "\n")
+		lines := strings.Split(grepLines(text, "[WARN]", "[ERROR]", "[warning]", "[error]", "connect", "leader", "channel"), "\n")
 		if len(lines) > 40 {
 			lines = append(lines[:40], fmt.Sprintf("(+%d more lines)", len(lines)-40))
 		}
