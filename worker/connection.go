@@ -50,10 +50,15 @@ func (w *Worker) connect(ctx context.Context, within time.Duration) (*broker.Con
 
 // setUp is one attempt of connect.
 func (w *Worker) setUp(ctx context.Context) (*broker.Conn, error) {
-	conn, err := broker.Connect(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat, w.cfg.Topology())
+	connect := broker.Connect
+	if w.connectedOnce.Load() {
+		connect = broker.Reconnect // declarations checked already: none waited for
+	}
+	conn, err := connect(ctx, w.cfg.AMQPURL, w.cfg.Heartbeat, w.cfg.Topology())
 	if err != nil {
 		return nil, err
 	}
+	w.connectedOnce.Store(true)
 	w.replyMu.Lock() // readers of the last term may still be answering
 	w.replies = conn.Replies()
 	w.replyMu.Unlock()

@@ -36,9 +36,10 @@ type Worker struct {
 	logBytes atomic.Int64  // bytes of log messages read (the snapshot policy)
 	prog     progress
 
-	conn    atomic.Pointer[broker.Conn] // this term's; see connect
-	replies replier                     // answers to the orchestrator; shared by readers
-	replyMu sync.Mutex
+	conn          atomic.Pointer[broker.Conn] // this term's; see connect
+	connectedOnce atomic.Bool                 // the next connection is a broker.Reconnect
+	replies       replier                     // answers to the orchestrator; shared by readers
+	replyMu       sync.Mutex
 
 	// unsure is the batch a master could not confirm, until the next term
 	// has read the log for it (settle). Only Run's goroutine touches it.

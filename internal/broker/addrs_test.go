@@ -131,3 +131,61 @@ func TestNodeUnready(t *testing.T) {
 		}
 	}
 }
+
+// Reconnect declares the shared queues without waiting for the broker: a
+// queue the broker lost is there again, and a declaration it refuses (here
+// the other queue type) costs the connection nothing, where Connect fails.
+func TestReconnectDeclaresWithoutWaiting(t *testing.T) {
+	quorum := broker.Topology{Requests: broker.QueueQuorum}
+	ctx, _ := connectFresh(t, quorum)
+	raw := stacktest.Channel(t, stacktest.AMQPURL)
+	if _, err := raw.QueueDelete(broker.SyncQ, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	again, err := broker.Reconnect(ctx, stacktest.AMQPURL, 0, quorum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := stacktest.Channel(t, stacktest.AMQPURL).QueueDeclarePassive(broker.SyncQ, true, false, false, false, nil); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Reconnect did not declare the lost syncQ again")
+		}
+	}
+	conn, err := broker.Reconnect(ctx, stacktest.AMQPURL, 0, broker.Topology{Requests: broker.QueueClassic})
+	if err != nil {
+		t.Fatalf("reconnect with a declaration the broker refuses: %v", err)
+	}
+	defer conn.Close()
+	// The connection serves: an answer sent on it arrives.
+	replyQ := fmt.Sprintf("test.reconnect.%d", time.Now().UnixNano())
+	if _, err := raw.QueueDeclare(replyQ, false, true, true, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	answers, err := raw.Consume(replyQ, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the refusal, if it were to close the connection, is in
+	if err := conn.Replies().ReplyAll(ctx, replyQ, []broker.Addressed{{CorrelationID: "c-1", Status: 200, Body: []byte(`{}`)}}); err != nil {
+		t.Fatalf("answer on the reconnected connection: %v", err)
+	}
+	select {
+	case d := <-answers:
+		if d.CorrelationId != "c-1" {
+			t.Fatalf("answer with correlation id %q, want c-1", d.CorrelationId)
+		}
+	case <-ctx.Done():
+		t.Fatal("the answer sent on the reconnected connection did not arrive")
+	}
+	if conn.IsClosed() {
+		t.Fatal("the refused declaration closed the connection")
+	}
+	if c, err := broker.Connect(ctx, stacktest.AMQPURL, 0, broker.Topology{Requests: broker.QueueClassic}); err == nil {
+		c.Close()
+		t.Fatal("Connect with the other queue type was not refused")
+	}
+}

@@ -25,6 +25,16 @@ type Conn struct {
 // Connect dials url (retrying until ctx is done, see Dial), declares the
 // shared queues as topo says and opens the reply channel.
 func Connect(ctx context.Context, url string, heartbeat time.Duration, topo Topology) (*Conn, error) {
+	return connect(ctx, url, heartbeat, topo, false)
+}
+
+// Reconnect is Connect for a process that has been connected before: it
+// declares the shared queues without waiting for them (Topology.Redeclare).
+func Reconnect(ctx context.Context, url string, heartbeat time.Duration, topo Topology) (*Conn, error) {
+	return connect(ctx, url, heartbeat, topo, true)
+}
+
+func connect(ctx context.Context, url string, heartbeat time.Duration, topo Topology, again bool) (*Conn, error) {
 	conn, err := Dial(ctx, url, heartbeat)
 	if err != nil {
 		return nil, err
@@ -34,11 +44,16 @@ func Connect(ctx context.Context, url string, heartbeat time.Duration, topo Topo
 		conn.Close()
 		return nil, fmt.Errorf("open channel: %w", err)
 	}
-	if err := topo.Declare(setup); err != nil {
+	if again {
+		err = topo.Redeclare(setup) // setup stays open: see Redeclare
+	} else {
+		err = topo.Declare(setup)
+		setup.Close()
+	}
+	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	setup.Close()
 	reply, err := conn.Channel()
 	if err != nil {
 		conn.Close()

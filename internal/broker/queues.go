@@ -182,19 +182,44 @@ func (t Topology) requests() QueueType {
 // the client that consumes it declares it (DeclareReplies), so that no
 // process depends on a reply queue it does not use.
 func (t Topology) Declare(ch *amqp.Channel) error {
-	for _, q := range []struct {
-		name string
-		args amqp.Table
-	}{
-		{ReadQ, t.requests().args()},
-		{WriteQ, t.requests().args()},
-		{SyncQ, t.Log.args()},
-	} {
+	for _, q := range t.shared() {
 		if err := declare(ch, q.name, q.args); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Redeclare declares the shared queues again on a new connection without
+// waiting for the broker's answers (no-wait): a queue the broker lost is
+// created again, but a reconnect never waits on a declaration. In a cluster
+// a declaration of a quorum queue or stream whose leader or replica is
+// moving waits for the move (7 s measured after a node's kill) while the
+// queue itself serves. Declare checked the arguments when the process
+// started; a declaration the broker refuses now closes ch alone, which is
+// why ch is the caller's to give up, not to close (a close would wait behind
+// the declarations).
+func (t Topology) Redeclare(ch *amqp.Channel) error {
+	for _, q := range t.shared() {
+		if _, err := ch.QueueDeclare(q.name, true, false, false, true, q.args); err != nil {
+			return fmt.Errorf("declare queue %s: %w", q.name, err)
+		}
+	}
+	return nil
+}
+
+type queueDecl struct {
+	name string
+	args amqp.Table
+}
+
+// shared are the queues every process declares, with their arguments.
+func (t Topology) shared() []queueDecl {
+	return []queueDecl{
+		{ReadQ, t.requests().args()},
+		{WriteQ, t.requests().args()},
+		{SyncQ, t.Log.args()},
+	}
 }
 
 // DeclareReplies declares the fixed reply queue responseQ, durable, of the

@@ -176,13 +176,15 @@ func NewRPC(ctx context.Context, url string, opts RPCOptions, log hclog.Logger) 
 	}
 	r := &RPC{url: url, log: log, opts: opts, pending: map[string]chan Answer{}, up: make(chan struct{})}
 	r.coal = map[string]*coalescer{}
-	if err := r.connect(ctx); err != nil {
+	if err := r.connect(ctx, false); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *RPC) connect(ctx context.Context) error {
+// connect makes the connection calls go out on; again: not the first, so
+// the shared queues are declared without waiting (Topology.Redeclare).
+func (r *RPC) connect(ctx context.Context, again bool) error {
 	// A step that takes long is said: a reconnect is a write stall, and
 	// which step held it (the dial, or a declaration waiting for a quorum
 	// queue's new leader) is what an operator needs to know.
@@ -207,7 +209,15 @@ func (r *RPC) connect(ctx context.Context) error {
 	}
 	if r.opts.DeclareShared {
 		began = time.Now()
-		err := r.opts.Topology.Declare(ch)
+		if again {
+			// On a channel of its own, left open (see Redeclare).
+			var decl *amqp.Channel
+			if decl, err = conn.Channel(); err == nil {
+				err = r.opts.Topology.Redeclare(decl)
+			}
+		} else {
+			err = r.opts.Topology.Declare(ch)
+		}
 		slow("declare the shared queues", began)
 		if err != nil {
 			return fail("declare queues", err)
@@ -301,7 +311,7 @@ func (r *RPC) redialOnClose(st *rpcConn, closed <-chan *amqp.Error) {
 	lostAt := time.Now()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := r.connect(ctx)
+		err := r.connect(ctx, true)
 		cancel()
 		if err == nil {
 			r.log.Info("broker connection restored", "after", time.Since(lostAt).Round(time.Millisecond))
