@@ -111,9 +111,10 @@ type RPCOptions struct {
 	// Topology is how the deployment declares its queues: the fixed reply
 	// queue ResponseQ is declared with its request type.
 	Topology Topology
-	// DeclareShared declares the shared queues (Topology.Declare) on a
-	// fresh channel after every (re)connect, before any publish: the
-	// orchestrator does (docs/architecture.md, "Queues").
+	// DeclareShared declares the shared queues before any publish: on the
+	// first connection with Topology.Declare, on later ones without waiting
+	// (Topology.Redeclare). The orchestrator does (docs/architecture.md,
+	// "Queues").
 	DeclareShared bool
 	// UnconfirmedWait is how long a write's publish may go without a
 	// confirm (or an answer) while no other call to its queue is answered
