@@ -28,6 +28,6 @@
 // Each run is a compose project of its own (rsclustertest<random>) on free host ports, with its
 // own rideshare image built from the code under test (rideshare-clustertest:latest); everything
 // of it, the workers included (rideshare.stack label), is removed at the end, also on failure.
-// With no Docker engine the test says so in one line and skips; without docker-compose, or when
-// an image cannot be built, it fails naming why.
+// With no Docker engine, no docker-compose, or an image that cannot be built, it fails naming
+// why (it never skips).
 package cluster

@@ -22,9 +22,8 @@ const buildTimeout = 12 * time.Minute
 var (
 	// root is the checkout: docker-compose.cluster.yml, scripts/images.sh, Dockerfile.
 	root string
-	// noEngine is why the test cannot run on this machine at all (no Docker engine): it skips.
-	noEngine error
-	// missing is what else keeps it from running (no docker-compose, a failed build): it fails.
+	// missing is what keeps the test from running (no Docker engine, no docker-compose, a
+	// failed build): it fails, naming it.
 	missing error
 )
 
@@ -35,22 +34,22 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	var noEngine error
 	noEngine, missing = composetest.Prepare(ctx, root, testImage, "cluster")
+	if noEngine != nil {
+		missing = fmt.Errorf("%w; the cluster test needs one", noEngine)
+	}
 	cancel()
 	code := m.Run()
-	if noEngine == nil && missing == nil {
+	if missing == nil {
 		_ = exec.Command("docker", "rmi", testImage).Run()
 	}
 	os.Exit(code)
 }
 
-// requireReady skips t in one line when no Docker engine answers, and fails it, naming why, when
-// anything else the deployment needs is missing.
+// requireReady fails t, naming why, when the deployment cannot run here.
 func requireReady(t *testing.T) {
 	t.Helper()
-	if noEngine != nil {
-		t.Skipf("SKIP cluster test: %v", noEngine)
-	}
 	if missing != nil {
 		t.Fatalf("the cluster deployment cannot run: %v", missing)
 	}
