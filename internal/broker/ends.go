@@ -39,18 +39,7 @@ func connect(ctx context.Context, url string, heartbeat time.Duration, topo Topo
 	if err != nil {
 		return nil, err
 	}
-	setup, err := conn.Channel()
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("open channel: %w", err)
-	}
-	if again {
-		err = topo.Redeclare(setup) // setup stays open: see Redeclare
-	} else {
-		err = topo.Declare(setup)
-		setup.Close()
-	}
-	if err != nil {
+	if err := topo.declareOn(conn, again); err != nil {
 		conn.Close()
 		return nil, err
 	}

@@ -208,6 +208,22 @@ func (t Topology) Redeclare(ch *amqp.Channel) error {
 	return nil
 }
 
+// declareOn declares the shared queues on a channel of their own on conn:
+// the first time a process connects (again false) with Declare, which waits
+// and explains a refusal, closing the channel after; on later connections
+// with Redeclare, leaving the channel open (see there).
+func (t Topology) declareOn(conn *amqp.Connection, again bool) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	if again {
+		return t.Redeclare(ch)
+	}
+	defer ch.Close()
+	return t.Declare(ch)
+}
+
 type queueDecl struct {
 	name string
 	args amqp.Table

@@ -210,15 +210,7 @@ func (r *RPC) connect(ctx context.Context, again bool) error {
 	}
 	if r.opts.DeclareShared {
 		began = time.Now()
-		if again {
-			// On a channel of its own, left open (see Redeclare).
-			var decl *amqp.Channel
-			if decl, err = conn.Channel(); err == nil {
-				err = r.opts.Topology.Redeclare(decl)
-			}
-		} else {
-			err = r.opts.Topology.Declare(ch)
-		}
+		err := r.opts.Topology.declareOn(conn, again)
 		slow("declare the shared queues", began)
 		if err != nil {
 			return fail("declare queues", err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,14 +72,9 @@ func TestUnconfirmedWriteSentAgain(t *testing.T) {
 // channel the broker holds.
 type freezer struct {
 	url    string
-	mu     sync.Mutex
-	conns  []*frozenConn
 	target string
-}
-
-type frozenConn struct {
 	mu     sync.Mutex
-	frozen bool
+	frozen []*atomic.Bool // one a connection: set, its broker side is held
 }
 
 func newFreezer(t *testing.T, amqpURL string) *freezer {
@@ -114,9 +110,9 @@ func (f *freezer) serve(client net.Conn) {
 		return
 	}
 	defer server.Close()
-	fc := &frozenConn{}
+	frozen := new(atomic.Bool)
 	f.mu.Lock()
-	f.conns = append(f.conns, fc)
+	f.frozen = append(f.frozen, frozen)
 	f.mu.Unlock()
 	go func() {
 		_, _ = io.Copy(server, client)
@@ -126,10 +122,7 @@ func (f *freezer) serve(client net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := server.Read(buf)
-		fc.mu.Lock()
-		frozen := fc.frozen
-		fc.mu.Unlock()
-		if frozen {
+		if frozen.Load() {
 			// Held: nothing more reaches the client; the read loop only
 			// notices the connection's end.
 			if err != nil {
@@ -151,9 +144,7 @@ func (f *freezer) serve(client net.Conn) {
 func (f *freezer) freeze() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, c := range f.conns {
-		c.mu.Lock()
-		c.frozen = true
-		c.mu.Unlock()
+	for _, frozen := range f.frozen {
+		frozen.Store(true)
 	}
 }
