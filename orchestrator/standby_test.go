@@ -142,8 +142,8 @@ func TestStandbyActsOnlyWhileSupervising(t *testing.T) {
 	}
 	sup := newSupervisor(rt, open, 1, hclog.NewNullLogger(), func(id string) runtime.Spec { return runtime.Spec{ID: id} }, nil)
 	sup.startGrace = time.Hour
-	var events timeline
-	sup.record = events.record
+	events := newJournal(0)
+	sup.record = events.add
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = sup.Run(ctx) }()
@@ -209,32 +209,10 @@ func TestStandbyActsOnlyWhileSupervising(t *testing.T) {
 	// The timeline shows it as a replacement of the slave that died while
 	// this one stood by, and of nothing else: w-other's exit earlier was
 	// followed by w-other listed again.
-	eventually(t, "a replaced event", func() bool { return len(events.of(api.EventReplaced)) == 1 })
-	if ev := events.of(api.EventReplaced)[0]; !strings.Contains(ev.Detail, dead.ID) {
-		t.Fatalf("replaced event %+v does not name the dead slave %s", ev, dead.ID)
-	}
-}
-
-// timeline collects what a Supervisor records.
-type timeline struct {
-	mu  sync.Mutex
-	all []api.Event
-}
-
-func (tl *timeline) record(ev api.Event) {
-	tl.mu.Lock()
-	defer tl.mu.Unlock()
-	tl.all = append(tl.all, ev)
-}
-
-func (tl *timeline) of(kind string) []api.Event {
-	tl.mu.Lock()
-	defer tl.mu.Unlock()
-	var out []api.Event
-	for _, ev := range tl.all {
-		if ev.Kind == kind {
-			out = append(out, ev)
+	eventually(t, "a replaced event", func() bool { return events.count(api.EventReplaced) == 1 })
+	for _, ev := range events.list() {
+		if ev.Kind == api.EventReplaced && !strings.Contains(ev.Detail, dead.ID) {
+			t.Fatalf("replaced event %+v does not name the dead slave %s", ev, dead.ID)
 		}
 	}
-	return out
 }
