@@ -154,15 +154,7 @@ func TestSilentConnectionReplaced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ds, err := setup.Consume(answering, "", true, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for d := range ds {
-			_ = broker.Reply(ctx, setup, d, 200, []byte(`{}`))
-		}
-	}()
+	answerEvery(ctx, t, setup, answering, 200)
 	rpc, err := broker.NewRPC(ctx, stacktest.AMQPURL, broker.RPCOptions{ReplyQueue: queue + ".reply"}, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -195,4 +187,19 @@ func TestSilentConnectionReplaced(t *testing.T) {
 			t.Fatal("the connection on which no call to the queue was answered was not replaced")
 		}
 	}
+}
+
+// answerEvery answers status to every request on queue, on ch, until the
+// channel closes with the test.
+func answerEvery(ctx context.Context, t *testing.T, ch *amqp.Channel, queue string, status int) {
+	t.Helper()
+	ds, err := ch.Consume(queue, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for d := range ds {
+			_ = broker.Reply(ctx, ch, d, status, []byte(`{}`))
+		}
+	}()
 }

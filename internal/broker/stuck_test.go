@@ -32,15 +32,7 @@ func TestUnconfirmedWriteSentAgain(t *testing.T) {
 	if _, err := setup.QueueDeclare(queue, false, true, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := setup.Consume(queue, "", true, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for d := range ds {
-			_ = broker.Reply(ctx, setup, d, 201, []byte(`{}`))
-		}
-	}()
+	answerEvery(ctx, t, setup, queue, 201)
 	proxy := newFreezer(t, stacktest.AMQPURL)
 	rpc, err := broker.NewRPC(ctx, proxy.url, broker.RPCOptions{ReplyQueue: queue + ".reply", UnconfirmedWait: 500 * time.Millisecond}, hclog.NewNullLogger())
 	if err != nil {
