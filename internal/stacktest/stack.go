@@ -297,7 +297,11 @@ func (s *Stack) Workers() []api.WorkerInfo {
 
 // Shape counts masters and (non-draining) slaves that have registered.
 func (s *Stack) Shape() (masters, slaves int) {
-	for _, w := range s.Workers() {
+	return shapeOf(s.Workers())
+}
+
+func shapeOf(ws []api.WorkerInfo) (masters, slaves int) {
+	for _, w := range ws {
 		switch {
 		case w.Role == "master":
 			masters++
@@ -314,13 +318,15 @@ func (s *Stack) WaitShape(slaves int, timeout time.Duration) {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		m, n := s.Shape()
-		ws := s.Workers()
-		if m == 1 && n == slaves && len(ws) == slaves+1 && s.allRegistered(ws) {
+		// A list refused for a moment (503 while the orchestrator restarts
+		// a plugin, say) is a shape not reached yet.
+		ws, err := s.API().Workers(context.Background())
+		m, n := shapeOf(ws)
+		if err == nil && m == 1 && n == slaves && len(ws) == slaves+1 && s.allRegistered(ws) {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("shape not reached in %s: want 1 master + %d slaves, have %d masters, %d slaves: %+v", timeout, slaves, m, n, ws)
+			s.t.Fatalf("shape not reached in %s: want 1 master + %d slaves, have %d masters, %d slaves: %+v (list: %v)", timeout, slaves, m, n, ws, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

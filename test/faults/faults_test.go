@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -218,8 +219,15 @@ func healOnce(t *testing.T, heal Heal) Heal {
 	return h
 }
 
+// listedAlive: the orchestrator lists its workers and each is a live
+// process. A list refused for a moment (503 while the orchestrator restarts
+// a plugin after a pause) is not yet.
 func listedAlive(s *stacktest.Stack) bool {
-	for _, w := range s.Workers() {
+	ws, err := s.API().Workers(context.Background())
+	if err != nil {
+		return false
+	}
+	for _, w := range ws {
 		if !procfs.Alive(w.PID) {
 			return false
 		}
