@@ -86,12 +86,17 @@ storage "postgres" {
 election "zookeeper" {}
 
 orchestrator {
-  id          = var.orchestrator_id
-  listen      = "0.0.0.0:8083"
-  slaves      = var.slaves
-  rpc_timeout = "10s"
-  admin_token = var.admin_token
-  db_token    = var.db_token
+  # The orchestrators' own sessions are shorter than the workers': losing one
+  # only hands supervision to the other orchestrator, while a master losing
+  # its session stops taking writes. So a killed supervisor is succeeded
+  # 2 s after its death, not 4 s.
+  id              = var.orchestrator_id
+  listen          = "0.0.0.0:8083"
+  session_timeout = "2s"
+  slaves          = var.slaves
+  rpc_timeout     = "10s"
+  admin_token     = var.admin_token
+  db_token        = var.db_token
 }
 
 worker {

@@ -93,6 +93,11 @@ type Orchestrator struct {
 	Listen string
 	// RPCTimeout defaults to orchestrator.DefaultRPCTimeout.
 	RPCTimeout time.Duration
+	// SessionTimeout is the orchestrator's own election session's (default
+	// ZooKeeper.SessionTimeout). Losing it only hands supervision to another
+	// orchestrator, so it may be shorter than the workers': a dead
+	// supervisor is then succeeded sooner.
+	SessionTimeout time.Duration
 	// Slaves is how many slaves to run before any read has been counted
 	// (default Scaling.MinSlaves).
 	Slaves int

@@ -120,7 +120,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		AMQPURL: "amqp://x", QueueType: broker.DefaultQueueType, DataDir: DefaultDataDir, Stack: DefaultStack, BuiltinPlugins: BuiltinsInProcess,
 		ZooKeeper:    ZooKeeper{Servers: []string{"z:1"}, Root: "/r", SessionTimeout: zookeeper.DefaultSessionTimeout},
-		Orchestrator: Orchestrator{ID: orchestrator.DefaultID, Listen: "127.0.0.1:1", RPCTimeout: orchestrator.DefaultRPCTimeout, Slaves: orchestrator.DefaultMinSlaves},
+		Orchestrator: Orchestrator{ID: orchestrator.DefaultID, Listen: "127.0.0.1:1", RPCTimeout: orchestrator.DefaultRPCTimeout, SessionTimeout: zookeeper.DefaultSessionTimeout, Slaves: orchestrator.DefaultMinSlaves},
 		Worker:       Worker{MinSeqWait: worker.DefaultMinSeqWait, Prefetch: worker.DefaultPrefetch, BatchSize: worker.DefaultBatchSize},
 		Snapshot:     Snapshot{Interval: worker.DefaultSnapshotInterval, Entries: worker.DefaultSnapshotEntries},
 		Scaling: Scaling{Interval: orchestrator.DefaultScaleInterval, ReadsPerSlave: orchestrator.DefaultReadsPerSlave,
@@ -214,6 +214,7 @@ func TestBadValues(t *testing.T) {
 	for _, tc := range []struct{ after, attr, want string }{
 		{`root    = "/r"`, "session_timeout", `:5:3: zookeeper.session_timeout: "soon" is not a positive duration`},
 		{`listen = "127.0.0.1:1"`, "rpc_timeout", `:11:3: orchestrator.rpc_timeout: "soon" is not a positive duration`},
+		{`listen = "127.0.0.1:1"`, "session_timeout", `:11:3: orchestrator.session_timeout: "soon" is not a positive duration`},
 		{`listen = "127.0.0.1:1"`, "id", `:11:3: orchestrator.id: orchestrator id "soon bad": ' ' is not a letter`},
 	} {
 		path := writeConfig(t, "")
@@ -315,5 +316,36 @@ func TestShippedClusterConfig(t *testing.T) {
 	}
 	if len(cfg.ZooKeeper.Servers) != 3 || cfg.Runtime.Options["network"] != "p1_net" {
 		t.Fatalf("zookeeper servers %v, runtime %v", cfg.ZooKeeper.Servers, cfg.Runtime.Options)
+	}
+	// The workers' sessions outlast an ensemble election; the
+	// orchestrators' are shorter, so a dead supervisor is succeeded sooner.
+	if cfg.ZooKeeper.SessionTimeout != 4*time.Second || cfg.Orchestrator.SessionTimeout != 2*time.Second {
+		t.Fatalf("session timeouts: workers %v, orchestrators %v; want 4s, 2s", cfg.ZooKeeper.SessionTimeout, cfg.Orchestrator.SessionTimeout)
+	}
+}
+
+// The orchestrator's session timeout follows the workers' unless set.
+func TestOrchestratorSessionTimeout(t *testing.T) {
+	path := writeConfig(t, "")
+	src := strings.Replace(string(mustRead(t, path)), `root    = "/r"`, `root    = "/r"`+"\n  session_timeout = \"5s\"", 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Orchestrator.SessionTimeout != 5*time.Second {
+		t.Fatalf("orchestrator.session_timeout = %v, want zookeeper's 5s", cfg.Orchestrator.SessionTimeout)
+	}
+	src = strings.Replace(src, `listen = "127.0.0.1:1"`, `listen = "127.0.0.1:1"`+"\n  session_timeout = \"1500ms\"", 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Orchestrator.SessionTimeout != 1500*time.Millisecond || cfg.ZooKeeper.SessionTimeout != 5*time.Second {
+		t.Fatalf("session timeouts: orchestrator %v, zookeeper %v; want 1.5s, 5s", cfg.Orchestrator.SessionTimeout, cfg.ZooKeeper.SessionTimeout)
 	}
 }

@@ -49,13 +49,15 @@ type zookeeperBlock struct {
 }
 
 type orchestratorBlock struct {
-	ID         string   `hcl:"id,optional"`
-	Listen     string   `hcl:"listen"`
-	RPCTimeout string   `hcl:"rpc_timeout,optional"`
-	Slaves     int      `hcl:"slaves,optional"`
-	AdminToken string   `hcl:"admin_token,optional"`
-	DBToken    string   `hcl:"db_token,optional"`
-	Body       hcl.Body `hcl:",body"`
+	ID         string `hcl:"id,optional"`
+	Listen     string `hcl:"listen"`
+	RPCTimeout string `hcl:"rpc_timeout,optional"`
+	// SessionTimeout: "" means zookeeper.session_timeout.
+	SessionTimeout string   `hcl:"session_timeout,optional"`
+	Slaves         int      `hcl:"slaves,optional"`
+	AdminToken     string   `hcl:"admin_token,optional"`
+	DBToken        string   `hcl:"db_token,optional"`
+	Body           hcl.Body `hcl:",body"`
 }
 
 type workerBlock struct {
@@ -142,6 +144,7 @@ func (f *schema) decode(filename string) (*Config, error) {
 		c.Orchestrator.ID = o.ID
 	}
 	c.Orchestrator.RPCTimeout = d.duration(o.Body, "orchestrator", "rpc_timeout", o.RPCTimeout, orchestrator.DefaultRPCTimeout)
+	c.Orchestrator.SessionTimeout = d.duration(o.Body, "orchestrator", "session_timeout", o.SessionTimeout, c.ZooKeeper.SessionTimeout)
 	slaves := d.count(o.Body, "orchestrator", "slaves", o.Slaves, 0)
 	c.Orchestrator.AdminToken = d.token(o.Body, "orchestrator", "admin_token", o.AdminToken)
 	c.Orchestrator.DBToken = d.token(o.Body, "orchestrator", "db_token", o.DBToken)

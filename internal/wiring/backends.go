@@ -18,6 +18,14 @@ func ElectionConfig(cfg *config.Config) election.Config {
 		SessionTimeout: cfg.ZooKeeper.SessionTimeout, Options: cfg.Election.Options}
 }
 
+// OrchestratorElectionConfig is ElectionConfig with the orchestrator's own
+// session timeout.
+func OrchestratorElectionConfig(cfg *config.Config) election.Config {
+	c := ElectionConfig(cfg)
+	c.SessionTimeout = cfg.Orchestrator.SessionTimeout
+	return c
+}
+
 // StorageConfig is one worker's database settings.
 func StorageConfig(cfg *config.Config, id string) storage.Config {
 	return storage.Config{WorkerID: id, DataDir: filepath.Join(AbsDir(cfg.DataDir), "db"), Options: cfg.Storage.Options}

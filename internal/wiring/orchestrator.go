@@ -47,7 +47,7 @@ func NewOrchestrator(ctx context.Context, cfg *config.Config, opts OrchestratorO
 		ID: cfg.Orchestrator.ID, Listen: cfg.Orchestrator.Listen, AMQPURL: cfg.AMQPURL, RPCTimeout: cfg.Orchestrator.RPCTimeout, Topology: cfg.Topology(),
 		Runtime: rt,
 		OpenElection: func(ctx context.Context) (election.Election, error) {
-			return load.Election(ctx, cfg.Election.Name, ElectionConfig(cfg))
+			return load.Election(ctx, cfg.Election.Name, OrchestratorElectionConfig(cfg))
 		},
 		NewWorker: func(id string) runtime.Spec {
 			return runtime.Spec{ID: id, Args: []string{"worker"},

@@ -32,7 +32,7 @@ const (
 
 // TestCluster: see the package comment.
 func TestCluster(t *testing.T) {
-	requireReady(t)
+	deployment.Require(t)
 	p := newProject(t)
 	t.Logf("compose project %s: gateway %s, orchestrators %v", p.name, p.gw, p.orchs)
 	t.Cleanup(p.forceRemove)
@@ -321,7 +321,7 @@ func (p *project) restart(t *testing.T, service string) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	if _, err := run(ctx, nil, "docker", "start", id); err != nil {
+	if _, err := deployment.Run(ctx, nil, "docker", "start", id); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor(t, recoverTimeout, service+" to run again", func() (bool, string) {
@@ -343,7 +343,7 @@ func (p *project) kill(t *testing.T, service string) time.Time {
 		t.Fatal(err)
 	}
 	sent := time.Now()
-	if _, err := run(ctx, nil, "docker", "kill", id); err != nil {
+	if _, err := deployment.Run(ctx, nil, "docker", "kill", id); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("docker kill %s: sent %s, returned after %d ms", service, sent.UTC().Format("15:04:05.000"), time.Since(sent).Milliseconds())
@@ -484,7 +484,7 @@ func (p *project) killSupervisor(t *testing.T) (string, func() time.Duration) {
 				return false, why
 			}
 			for _, w := range ws {
-				if w.Role == "slave" && !slices.ContainsFunc(before, func(b api.WorkerInfo) bool { return b.ID == w.ID }) {
+				if w.Role == "slave" && w.Ready && !slices.ContainsFunc(before, func(b api.WorkerInfo) bool { return b.ID == w.ID }) {
 					replaced = time.Since(killed)
 					return true, ""
 				}
@@ -544,7 +544,7 @@ func (p *project) disconnectMaster(t *testing.T) (string, func() time.Duration) 
 	network, name := p.name+"_net", "rideshare-"+master.ID
 	t.Logf("docker network disconnect %s %s (the master)", network, name)
 	cut := time.Now()
-	if _, err := run(ctx, nil, "docker", "network", "disconnect", network, name); err != nil {
+	if _, err := deployment.Run(ctx, nil, "docker", "network", "disconnect", network, name); err != nil {
 		t.Fatal(err)
 	}
 	return "", func() time.Duration {
@@ -566,7 +566,7 @@ func (p *project) disconnectMaster(t *testing.T) (string, func() time.Duration) 
 		// Connect it again if it is still there (the supervisor may have removed it already).
 		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := run(rctx, nil, "docker", "network", "connect", network, name); err != nil {
+		if _, err := deployment.Run(rctx, nil, "docker", "network", "connect", network, name); err != nil {
 			t.Logf("docker network connect %s %s: %v (removed by the supervisor)", network, name, err)
 		} else {
 			time.Sleep(3 * time.Second) // time for it to try to act again
