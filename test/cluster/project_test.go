@@ -48,7 +48,7 @@ func newProject(t *testing.T) *project {
 			"RIDESHARE_GATEWAY_PORT=" + strconv.Itoa(gw),
 			"RIDESHARE_ORCHESTRATOR1_PORT=" + strconv.Itoa(o1),
 			"RIDESHARE_ORCHESTRATOR2_PORT=" + strconv.Itoa(o2),
-			"RIDESHARE_IMAGE=" + testImage,
+			"RIDESHARE_IMAGE=" + deployment.Image,
 			"RIDESHARE_SCALE_INTERVAL=1h", // no scaling: the shape stays 1 master + 1 slave
 			"RIDESHARE_SLAVES=1",
 			// The file's defaults, whatever the environment says (the other tests read
@@ -69,8 +69,8 @@ func newProject(t *testing.T) *project {
 
 // compose runs docker-compose on the repository's docker-compose.cluster.yml for this project.
 func (p *project) compose(ctx context.Context, args ...string) (string, error) {
-	full := append([]string{"-p", p.name, "-f", filepath.Join(root, "docker-compose.cluster.yml")}, args...)
-	return run(ctx, p.env, "docker-compose", full...)
+	full := append([]string{"-p", p.name, "-f", filepath.Join(deployment.Root, "docker-compose.cluster.yml")}, args...)
+	return deployment.Run(ctx, p.env, "docker-compose", full...)
 }
 
 // logs is the tail of the services' logs (all, or those named), for a failure message.
@@ -100,7 +100,7 @@ func (p *project) logsBetween(from, to time.Time) string {
 			ids[id] = o
 		}
 	}
-	out, _ := run(ctx, nil, "docker", "ps", "--filter", "label=rideshare.stack="+p.name, "--format", "{{.ID}} {{.Names}}")
+	out, _ := deployment.Run(ctx, nil, "docker", "ps", "--filter", "label=rideshare.stack="+p.name, "--format", "{{.ID}} {{.Names}}")
 	for _, l := range composetest.Lines(out) {
 		if f := strings.Fields(l); len(f) == 2 {
 			ids[f[0]] = f[1]
@@ -108,7 +108,7 @@ func (p *project) logsBetween(from, to time.Time) string {
 	}
 	var b strings.Builder
 	for id, name := range ids {
-		text, _ := run(ctx, nil, "docker", "logs", "--since", from.Format(time.RFC3339Nano), "--until", to.Format(time.RFC3339Nano), id)
+		text, _ := deployment.Run(ctx, nil, "docker", "logs", "--since", from.Format(time.RFC3339Nano), "--until", to.Format(time.RFC3339Nano), id)
 		lines := strings.Split(grepLines(text, "[WARN]", "[ERROR]", "[warning]", "[error]", "connect", "leader", "channel"), "\n")
 		if len(lines) > 40 {
 			lines = append(lines[:40], fmt.Sprintf("(+%d more lines)", len(lines)-40))
@@ -137,7 +137,7 @@ func (p *project) exec(ctx context.Context, service string, cmd ...string) (stri
 	if err != nil {
 		return "", err
 	}
-	return run(ctx, nil, "docker", append([]string{"exec", id}, cmd...)...)
+	return deployment.Run(ctx, nil, "docker", append([]string{"exec", id}, cmd...)...)
 }
 
 // running is whether a service's container runs (and, with a health check, is healthy).
@@ -146,7 +146,7 @@ func (p *project) running(ctx context.Context, service string) bool {
 	if err != nil {
 		return false
 	}
-	out, err := run(ctx, nil, "docker", "inspect", "--format",
+	out, err := deployment.Run(ctx, nil, "docker", "inspect", "--format",
 		"{{.State.Running}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}", id)
 	return err == nil && strings.TrimSpace(out) == "true healthy"
 }

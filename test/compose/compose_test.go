@@ -27,7 +27,7 @@ var password = strings.Repeat("5a", 20) // 40 hex digits, as the users API wants
 
 // TestCompose runs the deployment of docker-compose.yml end to end; see the package comment.
 func TestCompose(t *testing.T) {
-	requireReady(t)
+	deployment.Require(t)
 	p := newProject(t)
 	t.Logf("compose project %s: gateway %s", p.name, p.gw)
 	downed := false

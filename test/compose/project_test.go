@@ -41,7 +41,7 @@ func newProject(t *testing.T) *project {
 			"COMPOSE_PROJECT_NAME=" + name,
 			"RIDESHARE_GATEWAY_PORT=" + strconv.Itoa(gwPort),
 			"RIDESHARE_ORCHESTRATOR_PORT=" + strconv.Itoa(orchPort),
-			"RIDESHARE_IMAGE=" + testImage,
+			"RIDESHARE_IMAGE=" + deployment.Image,
 			// Short, so that a burst of reads scales out within seconds.
 			"RIDESHARE_SCALE_INTERVAL=5s",
 			"RIDESHARE_SLAVES=1",
@@ -60,8 +60,8 @@ func newProject(t *testing.T) *project {
 
 // compose runs docker-compose on the repository's docker-compose.yml for this project.
 func (p *project) compose(ctx context.Context, args ...string) (string, error) {
-	full := append([]string{"-p", p.name, "-f", filepath.Join(root, "docker-compose.yml")}, args...)
-	return run(ctx, p.env, "docker-compose", full...)
+	full := append([]string{"-p", p.name, "-f", filepath.Join(deployment.Root, "docker-compose.yml")}, args...)
+	return deployment.Run(ctx, p.env, "docker-compose", full...)
 }
 
 // logs is the tail of every service's log, for a failure message.
@@ -145,7 +145,7 @@ type container struct {
 // inspectWorker inspects the container of worker id (rideshare-<id>, plugins/runtime/docker);
 // found is false when there is none.
 func inspectWorker(ctx context.Context, id string) (c container, found bool, err error) {
-	out, err := run(ctx, nil, "docker", "inspect", "--format",
+	out, err := deployment.Run(ctx, nil, "docker", "inspect", "--format",
 		`{{.State.Running}} {{.State.Pid}} {{index .Config.Labels "rideshare.stack"}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}},{{end}}`,
 		"rideshare-"+id)
 	if err != nil {
