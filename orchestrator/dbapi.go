@@ -29,8 +29,7 @@ func (o *Orchestrator) handleWrite(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusBadRequest, "op: use POST "+api.RouteDBClear+" to empty the database")
 		return
 	}
-	if err := req.Validate(); err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
+	if httpjson.Invalid(w, req.Validate()) {
 		return
 	}
 	// Checked once here; the body goes on as the caller sent it (the master
@@ -51,8 +50,7 @@ func (o *Orchestrator) handleRead(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := req.Validate(); err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
+	if httpjson.Invalid(w, req.Validate()) {
 		return
 	}
 	o.scaler.countRead()

@@ -17,12 +17,7 @@ import (
 // → 201 {"rideId":N}; 400 bad body / bad timestamp / bad area / unknown user.
 // The ride id is the one the master generated (the write answer's id).
 func (s *Server) createRide(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		CreatedBy   string `json:"created_by"`
-		Timestamp   string `json:"timestamp"`
-		Source      any    `json:"source"`
-		Destination any    `json:"destination"`
-	}
+	var body newRide
 	if !httpjson.DecodeBody(w, r, &body) {
 		return
 	}
@@ -30,13 +25,11 @@ func (s *Server) createRide(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusBadRequest, "created_by: missing")
 		return
 	}
-	if _, err := ParseTimestamp(body.Timestamp, s.cfg.Location); err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
+	if _, err := ParseTimestamp(body.Timestamp, s.cfg.Location); httpjson.Invalid(w, err) {
 		return
 	}
 	src, dst, err := s.route(body.Source, body.Destination)
-	if err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
+	if httpjson.Invalid(w, err) {
 		return
 	}
 	if !s.requireUser(r.Context(), w, body.CreatedBy, "created_by") {
@@ -96,8 +89,7 @@ func (s *Server) listRides(w http.ResponseWriter, r *http.Request) {
 		destination = q.Get("destination")
 	}
 	src, dst, err := s.route(source, destination)
-	if err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
+	if httpjson.Invalid(w, err) {
 		return
 	}
 	res, err := s.db.Read(r.Context(), dbapi.ReadRequest{

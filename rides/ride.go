@@ -14,6 +14,15 @@ type ride struct {
 	Destination int64
 }
 
+// newRide is the body of POST /api/v1/rides. Source and destination are
+// area numbers, as JSON numbers or strings: route checks them.
+type newRide struct {
+	CreatedBy   string `json:"created_by"`
+	Timestamp   string `json:"timestamp"`
+	Source      any    `json:"source"`
+	Destination any    `json:"destination"`
+}
+
 // rideColumns are the columns rideFromRow reads.
 var rideColumns = []string{"ride_id", "created_by", "timestamp", "source", "destination"}
 

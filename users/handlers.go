@@ -20,12 +20,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	if !httpjson.DecodeBody(w, r, &body) {
 		return
 	}
-	if err := ValidUsername(body.Username); err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
+	if httpjson.Invalid(w, ValidUsername(body.Username)) {
 		return
 	}
-	if err := ValidPassword(body.Password); err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, err.Error())
+	if httpjson.Invalid(w, ValidPassword(body.Password)) {
 		return
 	}
 	_, err := s.db.Write(r.Context(), dbapi.WriteRequest{

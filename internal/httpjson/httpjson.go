@@ -99,6 +99,16 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, dbapi.ErrorBody{Error: msg})
 }
 
+// Invalid answers 400 with err's message when err is not nil, and says
+// whether it did: `if httpjson.Invalid(w, req.Validate()) { return }`.
+func Invalid(w http.ResponseWriter, err error) bool {
+	if err == nil {
+		return false
+	}
+	WriteError(w, http.StatusBadRequest, err.Error())
+	return true
+}
+
 // NoContent answers 204 with an empty body.
 func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 
@@ -148,8 +158,7 @@ func decodeBodyLimit(w http.ResponseWriter, r *http.Request, into any, optional 
 		WriteError(w, http.StatusBadRequest, "body: missing, want a JSON object")
 		return nil, false
 	}
-	if err := dbapi.Decode(data, into); err != nil {
-		WriteError(w, http.StatusBadRequest, err.Error())
+	if Invalid(w, dbapi.Decode(data, into)) {
 		return nil, false
 	}
 	return data, true

@@ -2,10 +2,11 @@ package plugintest_test
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,7 +61,7 @@ func children(ppid int, match string) []proc {
 			out = append(out, p)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
+	slices.SortFunc(out, func(a, b proc) int { return cmp.Compare(a.pid, b.pid) })
 	return out
 }
 
