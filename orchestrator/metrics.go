@@ -65,6 +65,7 @@ type metrics struct {
 	rpcTimeouts    map[string]prometheus.Counter
 	scaleReads     prometheus.Gauge
 	scaleDecisions *prometheus.CounterVec
+	tallies        *prometheus.CounterVec
 }
 
 func newMetrics(o *Orchestrator, restarts *PluginRestarts) *metrics {
@@ -82,6 +83,13 @@ func newMetrics(o *Orchestrator, restarts *PluginRestarts) *metrics {
 			Name: "rideshare_scaler_decisions_total",
 			Help: "Scaling decisions, by direction against the slaves held before (up, down, same).",
 		}, []string{"direction"}),
+		tallies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rideshare_read_tallies_total",
+			Help: "db/read calls tallied between orchestrators: sent (taken while standing by, told to the supervisor) and received (counted by this supervisor's scaler).",
+		}, []string{"direction"}),
+	}
+	for _, d := range []string{tallySent, tallyReceived} {
+		m.tallies.WithLabelValues(d)
 	}
 	for _, q := range []string{broker.ReadQ, broker.WriteQ} {
 		m.rpcTimeouts[q] = timeouts.WithLabelValues(q)
@@ -89,7 +97,7 @@ func newMetrics(o *Orchestrator, restarts *PluginRestarts) *metrics {
 	for _, d := range []string{scaleUp, scaleDown, scaleSame} {
 		m.scaleDecisions.WithLabelValues(d)
 	}
-	reg.MustRegister(timeouts, m.scaleReads, m.scaleDecisions, restarts.vec,
+	reg.MustRegister(timeouts, m.scaleReads, m.scaleDecisions, m.tallies, restarts.vec,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rideshare_desired_slaves",
 			Help: "Slaves the supervisor holds besides the master (the scaler's last decision).",

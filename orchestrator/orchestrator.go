@@ -182,7 +182,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 
 // Serve is Run on an open listener.
 func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
-	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, broker.RPCOptions{Topology: o.opts.Topology, DeclareShared: true, ReplyQueue: ReplyQueue(o.opts.ID)}, o.log.Named("rpc"))
+	rpc, err := broker.NewRPC(ctx, o.opts.AMQPURL, broker.RPCOptions{Topology: o.opts.Topology, DeclareShared: true, ReplyQueue: ReplyQueue(o.opts.ID), OnNotice: o.onNotice}, o.log.Named("rpc"))
 	if err != nil {
 		ln.Close()
 		return err
@@ -198,6 +198,7 @@ func (o *Orchestrator) Serve(ctx context.Context, ln net.Listener) error {
 
 	supDone := make(chan error, 1)
 	go func() { supDone <- o.sup.Run(ctx) }()
+	go o.tallies(ctx)
 
 	srv := &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	srvDone := make(chan error, 1)

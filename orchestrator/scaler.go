@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-// scaler counts db/read calls. Its timer starts at the first read; every
+// scaler counts db/read calls: this orchestrator's, and, while it
+// supervises, those the others tally to it (tally.go). Its timer starts at
+// the first read; every
 // interval it sets slaves = clamp(ceil(reads/perSlave), min, max) and resets
 // the count (docs/architecture.md, "Autoscaling"). Crash and admin calls are
 // never counted.
@@ -20,16 +22,42 @@ type scaler struct {
 	reads   int
 	started bool
 	ctx     context.Context
+	// tally is the reads counted here since the last takeTally (tally.go).
+	tally int
 }
 
+// countRead counts one db/read call this orchestrator took.
 func (s *scaler) countRead() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reads++
+	s.tally++
+	s.add(1)
+}
+
+// countReads counts n reads another orchestrator took (its read tally).
+func (s *scaler) countReads(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.add(n)
+}
+
+// add counts n reads in the current interval, starting the timer at the
+// first; the caller holds mu.
+func (s *scaler) add(n int) {
+	s.reads += n
 	if !s.started && s.ctx != nil {
 		s.started = true
 		go s.loop(s.ctx)
 	}
+}
+
+// takeTally is the reads this orchestrator took since the last call.
+func (s *scaler) takeTally() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.tally
+	s.tally = 0
+	return n
 }
 
 func (s *scaler) loop(ctx context.Context) {

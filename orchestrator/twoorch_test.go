@@ -80,19 +80,20 @@ func role(t *testing.T, s *stacktest.Stack) api.OrchestratorRole {
 	return *st.Orchestrator
 }
 
-// supervisingMetric is rideshare_orchestrator_supervising as s serves it.
-func supervisingMetric(t *testing.T, s *stacktest.Stack) string {
+// metric is the value of the sample named (with its labels, as the text
+// format writes them) as s serves it.
+func metric(t *testing.T, s *stacktest.Stack, sample string) string {
 	t.Helper()
 	code, body := s.DoRaw("GET", api.RouteMetrics, nil, nil)
 	if code != 200 {
 		t.Fatalf("GET /metrics of %s: %d", s.URL, code)
 	}
 	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "rideshare_orchestrator_supervising "); ok {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
 			return v
 		}
 	}
-	t.Fatalf("no rideshare_orchestrator_supervising in the metrics of %s", s.URL)
+	t.Fatalf("no %s in the metrics of %s", sample, s.URL)
 	return ""
 }
 
@@ -134,7 +135,7 @@ func TestTwoOrchestrators(t *testing.T) {
 		rb != (api.OrchestratorRole{ID: "orch-b", Role: api.RoleStandby, Supervisor: "orch-a"}) {
 		t.Fatalf("roles: a %+v, b %+v; want a supervising, b standing by", ra, rb)
 	}
-	if ma, mb := supervisingMetric(t, a), supervisingMetric(t, b); ma != "1" || mb != "0" {
+	if ma, mb := metric(t, a, "rideshare_orchestrator_supervising"), metric(t, b, "rideshare_orchestrator_supervising"); ma != "1" || mb != "0" {
 		t.Fatalf("rideshare_orchestrator_supervising: a %s, b %s; want 1 and 0", ma, mb)
 	}
 	// Each gets its own replies: writes through one, reads through the
@@ -193,6 +194,33 @@ func TestTwoOrchestrators(t *testing.T) {
 	t.Logf("orch-b replaced the killed slave (pid %d) in %v (ready, serving)", victim.PID, time.Since(killed).Round(time.Millisecond))
 	b.WaitShape(1, 15*time.Second)
 	writeVia(t, b, b, "after-takeover")
+}
+
+// The supervisor scales on the reads of every orchestrator: reads sent only
+// to the standby reach the supervisor's scaler as the standby's tallies, so
+// it scales out (counting its own reads alone, it saw none and kept one
+// slave), and back in after an idle interval.
+func TestStandbyReadsScaleTheSupervisor(t *testing.T) {
+	a := stacktest.Start(t, stacktest.Options{Slaves: 1, ScaleInterval: 4 * time.Second,
+		Edit: func(c *config.Config) { c.Orchestrator.ID = "orch-a" }})
+	b := startSecondOrchestrator(t, a, "orch-b")
+	if r := role(t, b); r.Role != api.RoleStandby {
+		t.Fatalf("b's role: %+v, want standing by", r)
+	}
+	for i := 0; i < 45; i++ {
+		if _, code := b.Read(dbapi.ReadRequest{Table: "users"}); code != 200 {
+			t.Fatalf("read %d through the standby: %d", i, code)
+		}
+	}
+	a.WaitShape(3, 15*time.Second)
+	t.Logf("45 reads through the standby → the supervisor runs 3 slaves")
+	sent := metric(t, b, `rideshare_read_tallies_total{direction="sent"}`)
+	received := metric(t, a, `rideshare_read_tallies_total{direction="received"}`)
+	if sent != "45" || received != "45" {
+		t.Fatalf("read tallies: the standby sent %s, the supervisor received %s; want 45 and 45", sent, received)
+	}
+	a.WaitShape(1, 20*time.Second)
+	t.Logf("idle interval → 1 slave")
 }
 
 // waitReplaced waits until s shows 1 master + 1 slave, all ready, none of

@@ -85,6 +85,10 @@ type RPCOptions struct {
 	// on the connection, before it is sent again on a new connection
 	// (default DefaultUnconfirmedWait).
 	UnconfirmedWait time.Duration
+	// OnNotice receives each notice (Tell) that comes to the reply queue:
+	// its kind and body. It runs on the reply consumer: it must not block.
+	// Nil drops notices.
+	OnNotice func(kind string, body []byte)
 }
 
 // DefaultUnconfirmedWait: RabbitMQ confirms a persistent message within
@@ -305,6 +309,26 @@ func (r *RPC) await(ctx context.Context, st *rpcConn, queue, id string, wait <-c
 			return Answer{}, fmt.Errorf("request %s on %s: %w", id, queue, ErrTimeout)
 		}
 	}
+}
+
+// Tell publishes a notice of kind (the message's AMQP type) to queue,
+// another client's reply queue: no answer is awaited and no confirm, so a
+// notice may be lost with a connection or a queue that is gone. The other
+// client's OnNotice gets it.
+func (r *RPC) Tell(ctx context.Context, queue, kind string, body []byte) error {
+	if kind == "" {
+		return fmt.Errorf("tell %s: a notice needs a kind", queue)
+	}
+	st, err := r.current(ctx)
+	if err != nil {
+		return fmt.Errorf("tell %s %s: %w", kind, queue, err)
+	}
+	msg := amqp.Publishing{ContentType: "application/json", Type: kind, Body: body}
+	n := r.next.Add(1)
+	if err := st.plain[n%uint64(len(st.plain))].PublishWithContext(ctx, "", queue, false, false, msg); err != nil {
+		return fmt.Errorf("tell %s %s: %w: %w", kind, queue, ErrUnavailable, err)
+	}
+	return nil
 }
 
 // Close stops the client.

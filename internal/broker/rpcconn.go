@@ -136,6 +136,12 @@ func (r *RPC) connect(ctx context.Context, again bool) error {
 func (r *RPC) dispatch(st *rpcConn, replies <-chan amqp.Delivery) {
 	conn := st.conn
 	for d := range replies {
+		if d.Type != "" { // answers have no type: a notice (Tell)
+			if r.opts.OnNotice != nil {
+				r.opts.OnNotice(d.Type, d.Body)
+			}
+			continue
+		}
 		answers, err := Answers(d)
 		if err != nil {
 			r.log.Error("unreadable reply dropped", "error", err)
