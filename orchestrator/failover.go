@@ -103,6 +103,13 @@ func (l *leadership) takeDead(n int) []deadWorker {
 	return out
 }
 
+// deadWorkers is a copy of the dead workers awaiting replacement.
+func (l *leadership) deadWorkers() []deadWorker {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]deadWorker(nil), l.dead...)
+}
+
 // startedElsewhere drops the n oldest dead workers: a standby saw n new
 // workers that the supervisor started, which replaced them. What is left is
 // what a standby that takes over still has to replace (and shows as such).

@@ -140,7 +140,20 @@ func TestStandbyActsOnlyWhileSupervising(t *testing.T) {
 		sessions <- s
 		return s, nil
 	}
-	sup := newSupervisor(rt, open, 1, hclog.NewNullLogger(), func(id string) runtime.Spec { return runtime.Spec{ID: id} }, nil)
+	var destroyedMu sync.Mutex
+	var destroyed []string
+	destroy := func(_ context.Context, id string) error {
+		destroyedMu.Lock()
+		defer destroyedMu.Unlock()
+		destroyed = append(destroyed, id)
+		return nil
+	}
+	dropped := func() string {
+		destroyedMu.Lock()
+		defer destroyedMu.Unlock()
+		return strings.Join(destroyed, ",")
+	}
+	sup := newSupervisor(rt, open, 1, hclog.NewNullLogger(), func(id string) runtime.Spec { return runtime.Spec{ID: id} }, destroy)
 	sup.startGrace = time.Hour
 	events := newJournal(0)
 	sup.record = events.add
@@ -203,9 +216,15 @@ func TestStandbyActsOnlyWhileSupervising(t *testing.T) {
 	if n := rt.starts(); n != 1 {
 		t.Fatalf("a standby whose session was lost started workers: %d starts", n)
 	}
+	if d := dropped(); d != "" {
+		t.Fatalf("a standby dropped databases: %s", d)
+	}
 	close(second.grant)
 	eventually(t, "supervising again", sup.Supervising)
 	eventually(t, "the dead slave to be replaced", func() bool { return rt.starts() == 2 })
+	// The slave died while nobody supervised, so nobody dropped its
+	// database: the new supervisor does, and only its.
+	eventually(t, "the dead slave's database dropped", func() bool { return dropped() == dead.ID })
 	// The timeline shows it as a replacement of the slave that died while
 	// this one stood by, and of nothing else: w-other's exit earlier was
 	// followed by w-other listed again.

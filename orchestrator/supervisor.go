@@ -192,6 +192,37 @@ func (s *Supervisor) exited(ctx context.Context, x runtime.Exit) {
 	}
 }
 
+// dropGone drops, on taking over, the databases of the dead workers that
+// no supervisor replaced while this one stood by (leadership.dead): the
+// supervisor of the time, which drops a dead worker's database, died first.
+// Their records are stale and go the usual way. A worker the runtime lists
+// again is alive, and keeps its database.
+func (s *Supervisor) dropGone(ctx context.Context) {
+	if s.destroy == nil {
+		return
+	}
+	var ids []string
+	s.mu.Lock()
+	for _, d := range s.lead.deadWorkers() {
+		if _, listed := s.workers[d.id]; !listed {
+			ids = append(ids, d.id)
+		}
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	go func() {
+		for _, id := range ids {
+			if err := s.destroy(context.WithoutCancel(ctx), id); err != nil {
+				s.log.Warn("drop the database of a worker that died while no orchestrator supervised", "id", id, "error", err)
+			} else {
+				s.log.Info("dropped the database of a worker that died while no orchestrator supervised", "id", id)
+			}
+		}
+	}()
+}
+
 // SetDesired sets the number of slaves to hold.
 func (s *Supervisor) SetDesired(n int) {
 	s.mu.Lock()
@@ -266,6 +297,7 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 			return
 		}
 		s.adopt.Store(false)
+		s.dropGone(ctx)
 	}
 	s.mu.Lock()
 	var stale []string
