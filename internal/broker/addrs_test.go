@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +65,60 @@ func TestDialList(t *testing.T) {
 	_, err := broker.Dial(ctx, dead+","+dead, 0)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("dial of dead nodes: %v; want the deadline and the last node named", err)
+	}
+}
+
+// A node that accepts the connection and then says nothing (as a killed
+// container's name, or a paused node, holds a dial) does not hold up the
+// next node of the list: each dial connects to the live one well within
+// dialTimeout (5 s), though after the first the cursor puts the silent
+// node first.
+func TestDialPassesASilentNode(t *testing.T) {
+	stacktest.RequireServices(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	list := "amqp://guest:guest@" + ln.Addr().String() + "/," + stacktest.AMQPURL
+	for i := 0; i < 4; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		began := time.Now()
+		conn, err := broker.Dial(ctx, list, 0)
+		took := time.Since(began)
+		cancel()
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conn.Close()
+		if took > 3*time.Second {
+			t.Fatalf("dial %d took %v: the silent node held it up", i, took)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(held) == 0 {
+		t.Fatal("no dial tried the silent node first: the test proved nothing")
 	}
 }
 

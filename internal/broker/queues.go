@@ -22,48 +22,6 @@ const (
 	ResponseQ = "responseQ"
 )
 
-// dialTimeout bounds one attempt to connect, handshake included: a paused
-// broker accepts the TCP connection and then says nothing, and the library's
-// own bound (30 s) would hold a retry that long.
-const dialTimeout = 5 * time.Second
-
-// Dial connects to RabbitMQ at url, a broker URL or a comma-separated list
-// of them (the nodes of a cluster, see SplitURLs), retrying until ctx is done
-// so that a worker or orchestrator started just before the broker answers
-// still comes up. Each attempt tries the URLs in turn, beginning after the
-// one the last connection to this list was made to: a process whose node
-// died reconnects to the next. heartbeat bounds how long a silent (hung or
-// stopped) peer keeps its unacknowledged messages.
-func Dial(ctx context.Context, url string, heartbeat time.Duration) (*amqp.Connection, error) {
-	if heartbeat <= 0 {
-		heartbeat = 5 * time.Second
-	}
-	urls, err := SplitURLs(url)
-	if err != nil {
-		return nil, fmt.Errorf("dial RabbitMQ: %w", err)
-	}
-	cur := cursorOf(url, len(urls))
-	var lastErr error
-	for {
-		for _, i := range cur.order(urls) {
-			conn, err := amqp.DialConfig(urls[i], amqp.Config{Heartbeat: heartbeat, Locale: "en_US", Dial: amqp.DefaultDial(dialTimeout)})
-			if err == nil {
-				cur.connected(i, len(urls))
-				return conn, nil
-			}
-			lastErr = fmt.Errorf("%s: %w", redact(urls[i]), err)
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("dial RabbitMQ at %s: %w (last error: %w)", redactList(url), ctx.Err(), lastErr)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
 // Defaults of LogRetention. The bound must hold more than the log written
 // between two snapshots: the snapshotting replica takes one whenever a
 // quarter of MaxBytes has been written since the last (see worker).
