@@ -8,10 +8,9 @@ import (
 
 // scaler counts db/read calls: this orchestrator's, and, while it
 // supervises, those the others tally to it (tally.go). Its timer starts at
-// the first read; every
-// interval it sets slaves = clamp(ceil(reads/perSlave), min, max) and resets
-// the count (docs/architecture.md, "Autoscaling"). Crash and admin calls are
-// never counted.
+// the first read; every interval it sets slaves = clamp(ceil(reads/perSlave),
+// min, max) and resets the count (docs/architecture.md, "Autoscaling").
+// Crash and admin calls are never counted.
 type scaler struct {
 	interval           time.Duration
 	perSlave, min, max int

@@ -201,9 +201,10 @@ func (s *Supervisor) dropGone(ctx context.Context) {
 	if s.destroy == nil {
 		return
 	}
+	dead := s.lead.deadWorkers()
 	var ids []string
 	s.mu.Lock()
-	for _, d := range s.lead.deadWorkers() {
+	for _, d := range dead {
 		if _, listed := s.workers[d.id]; !listed {
 			ids = append(ids, d.id)
 		}
