@@ -14,6 +14,7 @@ import (
 
 	"github.com/rideshare/dbaas/api"
 	"github.com/rideshare/dbaas/dbapi"
+	"github.com/rideshare/dbaas/internal/broker"
 	"github.com/rideshare/dbaas/internal/composetest"
 	"github.com/rideshare/dbaas/internal/stacktest"
 )
@@ -350,7 +351,10 @@ func (p *project) kill(t *testing.T, service string) time.Time {
 	return sent
 }
 
-// killRabbitMQ kills the node that leads writeQ (the first node when none can be told).
+// killRabbitMQ kills the node that leads syncQ, the stream (the first node when none can be told):
+// the hardest node to lose, since no write is acknowledged until the log takes appends again on
+// a new leader. The queues' leaders usually share that node (the first to declare them), so it
+// most often leads writeQ and readQ too; the log line says.
 func (p *project) killRabbitMQ(t *testing.T) (string, func() time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -358,12 +362,12 @@ func (p *project) killRabbitMQ(t *testing.T) (string, func() time.Duration) {
 	out, err := p.exec(ctx, "rabbitmq1", "rabbitmqctl", "-q", "list_queues", "--no-table-headers", "name", "leader")
 	if err == nil {
 		for _, l := range composetest.Lines(out) {
-			if f := strings.Fields(l); len(f) == 2 && f[0] == "writeQ" {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == broker.SyncQ {
 				victim = strings.TrimPrefix(f[1], "rabbit@")
 			}
 		}
 	}
-	t.Logf("docker kill %s (writeQ's leader; queues: %s)", victim, strings.Join(composetest.Lines(out), "; "))
+	t.Logf("docker kill %s (syncQ's leader; queues: %s)", victim, strings.Join(composetest.Lines(out), "; "))
 	p.kill(t, victim)
 	return victim, func() time.Duration { return 0 }
 }

@@ -3,7 +3,7 @@
 // images `make images` builds, under a write load that records every acknowledged write
 // (stacktest.Load, the fault suite's), and injects one fault at a time:
 //
-//   - rabbitmq-kill: `docker kill` of the RabbitMQ node that leads writeQ (rabbitmqctl)
+//   - rabbitmq-kill: `docker kill` of the RabbitMQ node that leads syncQ, the log (rabbitmqctl)
 //   - zookeeper-kill: `docker kill` of the ZooKeeper ensemble's leader (the srvr command)
 //   - orchestrator-kill: `docker kill` of the supervising orchestrator, then a slave crashed
 //     through the other one, which must replace it (timed three ways: supervising, the

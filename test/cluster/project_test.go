@@ -109,7 +109,10 @@ func (p *project) logsBetween(from, to time.Time) string {
 	var b strings.Builder
 	for id, name := range ids {
 		text, _ := deployment.Run(ctx, nil, "docker", "logs", "--since", from.Format(time.RFC3339Nano), "--until", to.Format(time.RFC3339Nano), id)
-		lines := strings.Split(grepLines(text, "[WARN]", "[ERROR]", "[warning]", "[error]", "connect", "leader", "channel"), "\n")
+		// The stream coordinator's lines tell when syncQ had a writer again; the body lines of
+		// Erlang's crash reports (indented after the pid) would fill the budget.
+		lines := strings.Split(grepLines(text, "[WARN]", "[ERROR]", "[warning]", "[error]", "connect", "leader", "channel", "stream_coordinator"), "\n")
+		lines = slices.DeleteFunc(lines, func(l string) bool { return strings.Contains(l, ">   ") })
 		if len(lines) > 40 {
 			lines = append(lines[:40], fmt.Sprintf("(+%d more lines)", len(lines)-40))
 		}
