@@ -160,6 +160,12 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 func (t Topology) Redeclare(ch *amqp.Channel) error {
 	for _, q := range t.shared() {
 		if _, err := ch.QueueDeclare(q.name, true, false, false, true, q.args); err != nil {
+			if errors.Is(err, amqp.ErrClosed) {
+				// The broker refused an earlier declaration and closed ch: the
+				// rest cannot go out on it, and that is no reason to give up the
+				// connection (a lost connection fails the caller's next step).
+				return nil
+			}
 			return fmt.Errorf("declare queue %s: %w", q.name, err)
 		}
 	}
