@@ -44,8 +44,9 @@ if [ -n "${RABBITMQ_CLUSTER_NODES:-}" ]; then
   # replica that follows the dead leader, stopping the member on the dead node) connect to the
   # dead node. A killed node's address answers nothing, so each connect waits out net_setuptime:
   # with Erlang's 7 s, writes stalled 7.2-7.5 s in the cluster test (test/cluster), against 0.2-0.7 s
-  # when the connect failed at once. Between live nodes a connect takes milliseconds, and one that
-  # times out is only tried again; 2 s leaves a loaded host room for that.
+  # when the connect failed at once; with 2 s, one run still stalled 5.7 s; with 1 s, none over
+  # 2.8 s (docs/deploy.md, runs G). Between live nodes a connect takes milliseconds, and one that
+  # times out is only tried again.
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:-} -kernel net_setuptime ${RABBITMQ_NET_SETUPTIME:-1}"
 fi
 exec /usr/lib/rabbitmq/bin/rabbitmq-server
